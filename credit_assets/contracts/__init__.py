@@ -1,0 +1,1 @@
+"""Dataset contracts shipped with the package."""

@@ -1,0 +1,182 @@
+"""The dataset contract: which columns a dataset has, what they mean, and its hard rules.
+
+No dataset is hard-coded in the platform. Everything that differs between datasets (id and
+target names, feature columns and their types, protected attributes, business rules) is read
+from a YAML contract such as ``credit_assets/contracts/santander.yaml``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from credit_assets.core.errors import ContractError
+
+ColumnType = Literal["numeric", "categorical"]
+RuleOp = Literal["<", "<=", ">", ">=", "==", "!=", "in", "not_in", "is_null"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnSpec(_Strict):
+    """One column, or every column whose name matches ``pattern`` (a full-match regex)."""
+
+    name: str | None = None
+    pattern: str | None = None
+    type: ColumnType = "numeric"
+    min: float | None = Field(default=None, description="smallest allowed value (numeric)")
+    max: float | None = Field(default=None, description="largest allowed value (numeric)")
+    levels: list[str] | None = Field(default=None, description="allowed levels (categorical)")
+    nullable: bool = Field(default=False, description="whether missing values are allowed")
+    required: bool = Field(default=True, description="whether the column must be present")
+    frequency: bool = Field(
+        default=False, description="add a feature: the value's frequency among training rows"
+    )
+
+    @model_validator(mode="after")
+    def _name_or_pattern(self) -> ColumnSpec:
+        if (self.name is None) == (self.pattern is None):
+            raise ValueError("a column spec needs exactly one of 'name' or 'pattern'")
+        if self.pattern is not None:
+            re.compile(self.pattern)
+        return self
+
+    def matches(self, column: str) -> bool:
+        if self.name is not None:
+            return column == self.name
+        return re.fullmatch(self.pattern or "", column) is not None
+
+    @property
+    def label(self) -> str:
+        return self.name or f"/{self.pattern}/"
+
+
+class TargetSpec(_Strict):
+    column: str
+    positive_class: int | str = 1
+    positive_means: Literal["default", "approve"] = Field(
+        description="'default': the positive class is a bad outcome; 'approve': a good one"
+    )
+
+
+class Rule(_Strict):
+    """A hard business rule: an application matching it is rejected without scoring."""
+
+    id: str
+    column: str
+    op: RuleOp
+    value: Any = None
+    reason: str
+
+
+class SplitSpec(_Strict):
+    """Time-ordered split: the newest rows are holdout, the ones before them validation."""
+
+    validation_fraction: float = Field(default=0.15, gt=0, lt=0.5)
+    holdout_fraction: float = Field(default=0.15, gt=0, lt=0.5)
+
+
+class DatasetContract(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    description: str = ""
+    id_column: str
+    target: TargetSpec
+    date_column: str | None = Field(
+        default=None, description="event date; without it, file order is time order"
+    )
+    features: list[ColumnSpec]
+    protected: list[ColumnSpec] = Field(default_factory=list)
+    post_outcome: list[str] = Field(
+        default_factory=list, description="columns only known after the outcome"
+    )
+    rules: list[Rule] = Field(default_factory=list)
+    split: SplitSpec = Field(default_factory=SplitSpec)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DatasetContract:
+        ids = [r.id for r in self.rules]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"rule ids must be unique, got {ids}")
+        reserved = {self.id_column, self.target.column, *self.post_outcome}
+        if self.date_column:
+            reserved.add(self.date_column)
+        for spec in [*self.features, *self.protected]:
+            if spec.name in reserved:
+                raise ValueError(f"column {spec.name!r} cannot be a feature or protected attribute")
+        for rule in self.rules:
+            if any(p.matches(rule.column) for p in self.protected):
+                raise ValueError(f"rule {rule.id} uses protected attribute {rule.column!r}")
+        return self
+
+    @cached_property
+    def version(self) -> str:
+        """Content hash: changes whenever anything in the contract (rules included) changes."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+    @cached_property
+    def rules_version(self) -> str:
+        canonical = json.dumps([r.model_dump(mode="json") for r in self.rules], sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+    def feature_spec(self, column: str) -> ColumnSpec | None:
+        return next((s for s in self.features if s.matches(column)), None)
+
+    def protected_spec(self, column: str) -> ColumnSpec | None:
+        return next((s for s in self.protected if s.matches(column)), None)
+
+    def spec_for(self, column: str) -> ColumnSpec | None:
+        return self.feature_spec(column) or self.protected_spec(column)
+
+    def resolve_features(self, columns: list[str]) -> list[str]:
+        """The model's feature columns among ``columns``, in file order."""
+        return [c for c in columns if self.feature_spec(c) is not None and c not in self._reserved]
+
+    def resolve_protected(self, columns: list[str]) -> list[str]:
+        return [c for c in columns if self.protected_spec(c) is not None]
+
+    @cached_property
+    def _reserved(self) -> frozenset[str]:
+        names = {self.id_column, self.target.column, *self.post_outcome}
+        if self.date_column:
+            names.add(self.date_column)
+        return frozenset(names)
+
+    def is_positive(self, values: Any) -> Any:
+        """Boolean mask: which target values are the positive class."""
+        return values == self.target.positive_class
+
+
+def load_contract(path: str | Path | None = None) -> DatasetContract:
+    """Read a contract from YAML; without a path, the packaged Santander contract."""
+    if path is None:
+        text = resources.files("credit_assets.contracts").joinpath("santander.yaml").read_text()
+        source = "santander.yaml (packaged)"
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise ContractError(f"contract file not found: {p}")
+        text = p.read_text()
+        source = str(p)
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ContractError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ContractError(f"{source}: a contract is a YAML mapping")
+    try:
+        return DatasetContract.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise ContractError(f"{source}: {where}: {first['msg']}") from exc

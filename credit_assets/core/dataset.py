@@ -1,0 +1,140 @@
+"""The data directory: where history, daily applications and outcomes live, and how they
+become the time-ordered training table.
+
+Layout (Kaggle's, plus daily batches)::
+
+    DIR/history/*.csv            labelled history, e.g. Kaggle's train.csv (required)
+    DIR/applications/DATE.csv    one file of applications per day, no target
+    DIR/outcomes/DATE.csv        id,target: outcomes that arrived on DATE
+
+An application file whose name is not a date (Kaggle's ``test.csv``) belongs to the day it
+was last modified.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from credit_assets.core.contract import DatasetContract
+from credit_assets.core.errors import CreditAssetsError, DataValidationError
+from credit_assets.core.io import read_csv
+from credit_assets.core.rules import RULE_ID, apply_rules, rule_hit_counts
+from credit_assets.core.validation import FileKind, validate_frame
+
+SPLIT = "split"
+TRAIN, VALIDATION, HOLDOUT = "train", "validation", "holdout"
+
+
+def partition_key(path: Path) -> str:
+    try:
+        return dt.date.fromisoformat(path.stem).isoformat()
+    except ValueError:
+        return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).date().isoformat()
+
+
+@dataclass(frozen=True)
+class DataDir:
+    root: Path
+
+    def check(self) -> None:
+        if not self.root.is_dir():
+            raise CreditAssetsError(f"data directory not found: {self.root}")
+        if not self.history_files():
+            raise CreditAssetsError(f"no history CSV in {self.root / 'history'} "
+                                    "(run 'credit-assets generate DIR' or drop train.csv there)")
+
+    def history_files(self) -> list[Path]:
+        return sorted((self.root / "history").glob("*.csv"))
+
+    def _dated(self, kind: str) -> dict[str, Path]:
+        files: dict[str, Path] = {}
+        for path in sorted((self.root / kind).glob("*.csv")):
+            key = partition_key(path)
+            if key in files:
+                raise CreditAssetsError(f"two {kind} files for {key}: {files[key]} and {path}")
+            files[key] = path
+        return files
+
+    def application_files(self) -> dict[str, Path]:
+        return self._dated("applications")
+
+    def outcome_files(self) -> dict[str, Path]:
+        return self._dated("outcomes")
+
+    def partitions(self) -> list[str]:
+        return sorted(set(self.application_files()) | set(self.outcome_files()))
+
+
+def load_file(path: Path, contract: DatasetContract, kind: FileKind) -> pd.DataFrame:
+    return validate_frame(read_csv(path), contract, kind, str(path))
+
+
+def load_history(data: DataDir, contract: DatasetContract) -> pd.DataFrame:
+    frames = [load_file(p, contract, FileKind.HISTORY) for p in data.history_files()]
+    history = pd.concat(frames, ignore_index=True)
+    dup = history[contract.id_column].duplicated()
+    if dup.any():
+        raise DataValidationError(str(data.root / "history"), "id must be unique across files",
+                                  column=contract.id_column,
+                                  detail=f"e.g. {history[contract.id_column][dup].iloc[0]!r}")
+    return history
+
+
+def label_applications(applications: pd.DataFrame, outcomes: pd.DataFrame,
+                       contract: DatasetContract) -> pd.DataFrame:
+    """Applications that have an outcome, with its target (inner join on the id)."""
+    target = contract.target.column
+    return applications.merge(outcomes[[contract.id_column, target]], on=contract.id_column,
+                              how="inner", validate="one_to_one")
+
+
+@dataclass(frozen=True)
+class TrainingTable:
+    frame: pd.DataFrame  # contract columns + target + split
+    rule_hits: dict[str, int]
+    rows_by_source: dict[str, int]
+
+    def part(self, name: str) -> pd.DataFrame:
+        return self.frame[self.frame[SPLIT] == name]
+
+
+def build_training_table(history: pd.DataFrame, labelled: pd.DataFrame,
+                         contract: DatasetContract) -> TrainingTable:
+    """History then labelled applications, in time order, split train / validation / holdout.
+
+    Rows a hard rule rejects never reach the model, so they are left out of training. The
+    newest rows form the holdout, the ones before them validation: nothing is learned from
+    the future.
+    """
+    id_col = contract.id_column
+    shared = set(history[id_col]) & set(labelled[id_col])
+    if shared:
+        raise DataValidationError("training data", "id appears in history and in applications",
+                                  column=id_col, detail=f"e.g. {sorted(shared)[0]!r}")
+    table = pd.concat([history, labelled], ignore_index=True)
+    if contract.date_column:
+        table = table.sort_values(contract.date_column, kind="stable", ignore_index=True)
+    ruled = apply_rules(table, contract)
+    hits = rule_hit_counts(ruled, contract)
+    kept = ruled[ruled[RULE_ID].isna()].drop(columns=[RULE_ID, "rule_reason"]).reset_index(
+        drop=True)
+    n = len(kept)
+    n_hold = int(round(n * contract.split.holdout_fraction))
+    n_val = int(round(n * contract.split.validation_fraction))
+    split = np.full(n, TRAIN, dtype=object)
+    split[n - n_hold - n_val:n - n_hold] = VALIDATION
+    split[n - n_hold:] = HOLDOUT
+    kept[SPLIT] = split
+    target = kept[contract.target.column]
+    for name in (TRAIN, VALIDATION, HOLDOUT):
+        classes = target[kept[SPLIT] == name].nunique()
+        if classes < 2:
+            raise CreditAssetsError(f"the {name} split has only one class: more labelled rows "
+                                    "are needed to train")
+    return TrainingTable(kept, hits, {"history": len(history), "labelled_applications":
+                                      len(labelled)})

@@ -1,0 +1,104 @@
+"""Feature building as a scikit-learn transformer, fitted on training rows only.
+
+Everything it learns (clip bounds, categorical levels, frequency tables) is frozen in the
+fitted object, which travels inside the logged decision pipeline: batch scoring and the
+real-time API apply exactly the same transform.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Self
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from credit_assets.core.contract import DatasetContract
+
+_FREQ_SUFFIX = "__freq"
+
+
+class FeatureBuilder(TransformerMixin, BaseEstimator):
+    """Numeric columns clipped to the training range, categoricals as integer codes
+    (unknown or missing -> NaN), and optional frequency-of-value features."""
+
+    def __init__(
+        self,
+        numeric: list[str] | None = None,
+        categorical: list[str] | None = None,
+        frequency: list[str] | None = None,
+        clip_quantile: float = 0.0005,
+    ) -> None:
+        self.numeric = numeric
+        self.categorical = categorical
+        self.frequency = frequency
+        self.clip_quantile = clip_quantile
+
+    @classmethod
+    def from_contract(cls, contract: DatasetContract, columns: list[str]) -> FeatureBuilder:
+        features = contract.resolve_features(columns)
+        specs = {c: contract.feature_spec(c) for c in features}
+        return cls(
+            numeric=[c for c in features if specs[c].type == "numeric"],
+            categorical=[c for c in features if specs[c].type == "categorical"],
+            frequency=[c for c in features if specs[c].frequency],
+        )
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> Self:
+        numeric, categorical = list(self.numeric or []), list(self.categorical or [])
+        q = self.clip_quantile
+        values = X[numeric].to_numpy(dtype="float64")
+        self.clip_low_ = np.nanquantile(values, q, axis=0) if numeric else np.array([])
+        self.clip_high_ = np.nanquantile(values, 1 - q, axis=0) if numeric else np.array([])
+        # Levels ordered by training frequency, so codes are stable for the same data.
+        self.levels_ = {c: X[c].dropna().astype(str).value_counts().index.tolist()
+                        for c in categorical}
+        self.frequency_ = {c: _value_keys(X[c]).value_counts(normalize=True).to_dict()
+                           for c in self.frequency or []}
+        self.feature_names_out_ = [*numeric, *categorical,
+                                   *(f"{c}{_FREQ_SUFFIX}" for c in self.frequency or [])]
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        numeric = list(self.numeric or [])
+        out = {}
+        if numeric:
+            clipped = np.clip(X[numeric].to_numpy(dtype="float64"), self.clip_low_,
+                              self.clip_high_)
+            out.update({c: clipped[:, i] for i, c in enumerate(numeric)})
+        for c, levels in self.levels_.items():
+            codes = {level: float(i) for i, level in enumerate(levels)}
+            out[c] = X[c].astype(str).map(codes).where(X[c].notna()).to_numpy(dtype="float64")
+        for c, table in self.frequency_.items():
+            out[f"{c}{_FREQ_SUFFIX}"] = _value_keys(X[c]).map(table).fillna(0.0).to_numpy(
+                dtype="float64")
+        return pd.DataFrame(out, index=X.index, columns=self.feature_names_out_).astype(
+            "float32")
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        return np.asarray(self.feature_names_out_, dtype=object)
+
+    @property
+    def categorical_out(self) -> list[str]:
+        return list(self.levels_)
+
+    def state_fingerprint(self) -> str:
+        """Hash of the learned state: equal fingerprints mean identical transforms."""
+        state = {
+            "clip_low": np.round(self.clip_low_, 10).tolist(),
+            "clip_high": np.round(self.clip_high_, 10).tolist(),
+            "levels": self.levels_,
+            "frequency": {c: sorted((str(k), round(v, 12)) for k, v in t.items())
+                          for c, t in self.frequency_.items()},
+            "names": self.feature_names_out_,
+        }
+        return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _value_keys(values: pd.Series) -> pd.Series:
+    """Keys for frequency tables: numbers rounded so float noise does not split a value."""
+    if pd.api.types.is_numeric_dtype(values):
+        return values.round(6).astype(str)
+    return values.astype(str)
