@@ -14,6 +14,7 @@ was last modified.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,8 +46,10 @@ class DataDir:
         if not self.root.is_dir():
             raise CreditAssetsError(f"data directory not found: {self.root}")
         if not self.history_files():
-            raise CreditAssetsError(f"no history CSV in {self.root / 'history'} "
-                                    "(run 'credit-assets generate DIR' or drop train.csv there)")
+            raise CreditAssetsError(
+                f"no history CSV in {self.root / 'history'} "
+                "(run 'credit-assets generate DIR' or drop train.csv there)"
+            )
 
     def history_files(self) -> list[Path]:
         return sorted((self.root / "history").glob("*.csv"))
@@ -79,18 +82,26 @@ def load_history(data: DataDir, contract: DatasetContract) -> pd.DataFrame:
     history = pd.concat(frames, ignore_index=True)
     dup = history[contract.id_column].duplicated()
     if dup.any():
-        raise DataValidationError(str(data.root / "history"), "id must be unique across files",
-                                  column=contract.id_column,
-                                  detail=f"e.g. {history[contract.id_column][dup].iloc[0]!r}")
+        raise DataValidationError(
+            str(data.root / "history"),
+            "id must be unique across files",
+            column=contract.id_column,
+            detail=f"e.g. {history[contract.id_column][dup].iloc[0]!r}",
+        )
     return history
 
 
-def label_applications(applications: pd.DataFrame, outcomes: pd.DataFrame,
-                       contract: DatasetContract) -> pd.DataFrame:
+def label_applications(
+    applications: pd.DataFrame, outcomes: pd.DataFrame, contract: DatasetContract
+) -> pd.DataFrame:
     """Applications that have an outcome, with its target (inner join on the id)."""
     target = contract.target.column
-    return applications.merge(outcomes[[contract.id_column, target]], on=contract.id_column,
-                              how="inner", validate="one_to_one")
+    return applications.merge(
+        outcomes[[contract.id_column, target]],
+        on=contract.id_column,
+        how="inner",
+        validate="one_to_one",
+    )
 
 
 @dataclass(frozen=True)
@@ -103,8 +114,9 @@ class TrainingTable:
         return self.frame[self.frame[SPLIT] == name]
 
 
-def build_training_table(history: pd.DataFrame, labelled: pd.DataFrame,
-                         contract: DatasetContract) -> TrainingTable:
+def build_training_table(
+    history: pd.DataFrame, labelled: pd.DataFrame, contract: DatasetContract
+) -> TrainingTable:
     """History then labelled applications, in time order, split train / validation / holdout.
 
     Rows a hard rule rejects never reach the model, so they are left out of training. The
@@ -114,27 +126,41 @@ def build_training_table(history: pd.DataFrame, labelled: pd.DataFrame,
     id_col = contract.id_column
     shared = set(history[id_col]) & set(labelled[id_col])
     if shared:
-        raise DataValidationError("training data", "id appears in history and in applications",
-                                  column=id_col, detail=f"e.g. {sorted(shared)[0]!r}")
+        raise DataValidationError(
+            "training data",
+            "id appears in history and in applications",
+            column=id_col,
+            detail=f"e.g. {sorted(shared)[0]!r}",
+        )
     table = pd.concat([history, labelled], ignore_index=True)
     if contract.date_column:
         table = table.sort_values(contract.date_column, kind="stable", ignore_index=True)
     ruled = apply_rules(table, contract)
     hits = rule_hit_counts(ruled, contract)
-    kept = ruled[ruled[RULE_ID].isna()].drop(columns=[RULE_ID, "rule_reason"]).reset_index(
-        drop=True)
+    kept = (
+        ruled[ruled[RULE_ID].isna()].drop(columns=[RULE_ID, "rule_reason"]).reset_index(drop=True)
+    )
     n = len(kept)
-    n_hold = int(round(n * contract.split.holdout_fraction))
-    n_val = int(round(n * contract.split.validation_fraction))
+    n_hold = round(n * contract.split.holdout_fraction)
+    n_val = round(n * contract.split.validation_fraction)
     split = np.full(n, TRAIN, dtype=object)
-    split[n - n_hold - n_val:n - n_hold] = VALIDATION
-    split[n - n_hold:] = HOLDOUT
+    split[n - n_hold - n_val : n - n_hold] = VALIDATION
+    split[n - n_hold :] = HOLDOUT
     kept[SPLIT] = split
     target = kept[contract.target.column]
     for name in (TRAIN, VALIDATION, HOLDOUT):
         classes = target[kept[SPLIT] == name].nunique()
         if classes < 2:
-            raise CreditAssetsError(f"the {name} split has only one class: more labelled rows "
-                                    "are needed to train")
-    return TrainingTable(kept, hits, {"history": len(history), "labelled_applications":
-                                      len(labelled)})
+            raise CreditAssetsError(
+                f"the {name} split has only one class: more labelled rows are needed to train"
+            )
+    return TrainingTable(
+        kept, hits, {"history": len(history), "labelled_applications": len(labelled)}
+    )
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """Content hash of a table (values, column names and order)."""
+    digest = hashlib.sha256(",".join(map(str, frame.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]

@@ -53,29 +53,34 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         self.clip_low_ = np.nanquantile(values, q, axis=0) if numeric else np.array([])
         self.clip_high_ = np.nanquantile(values, 1 - q, axis=0) if numeric else np.array([])
         # Levels ordered by training frequency, so codes are stable for the same data.
-        self.levels_ = {c: X[c].dropna().astype(str).value_counts().index.tolist()
-                        for c in categorical}
-        self.frequency_ = {c: _value_keys(X[c]).value_counts(normalize=True).to_dict()
-                           for c in self.frequency or []}
-        self.feature_names_out_ = [*numeric, *categorical,
-                                   *(f"{c}{_FREQ_SUFFIX}" for c in self.frequency or [])]
+        self.levels_ = {
+            c: X[c].dropna().astype(str).value_counts().index.tolist() for c in categorical
+        }
+        self.frequency_ = {
+            c: _value_keys(X[c]).value_counts(normalize=True).to_dict()
+            for c in self.frequency or []
+        }
+        self.feature_names_out_ = [
+            *numeric,
+            *categorical,
+            *(f"{c}{_FREQ_SUFFIX}" for c in self.frequency or []),
+        ]
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         numeric = list(self.numeric or [])
         out = {}
         if numeric:
-            clipped = np.clip(X[numeric].to_numpy(dtype="float64"), self.clip_low_,
-                              self.clip_high_)
+            clipped = np.clip(X[numeric].to_numpy(dtype="float64"), self.clip_low_, self.clip_high_)
             out.update({c: clipped[:, i] for i, c in enumerate(numeric)})
         for c, levels in self.levels_.items():
             codes = {level: float(i) for i, level in enumerate(levels)}
             out[c] = X[c].astype(str).map(codes).where(X[c].notna()).to_numpy(dtype="float64")
         for c, table in self.frequency_.items():
-            out[f"{c}{_FREQ_SUFFIX}"] = _value_keys(X[c]).map(table).fillna(0.0).to_numpy(
-                dtype="float64")
-        return pd.DataFrame(out, index=X.index, columns=self.feature_names_out_).astype(
-            "float32")
+            out[f"{c}{_FREQ_SUFFIX}"] = (
+                _value_keys(X[c]).map(table).fillna(0.0).to_numpy(dtype="float64")
+            )
+        return pd.DataFrame(out, index=X.index, columns=self.feature_names_out_).astype("float32")
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return np.asarray(self.feature_names_out_, dtype=object)
@@ -90,8 +95,10 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             "clip_low": np.round(self.clip_low_, 10).tolist(),
             "clip_high": np.round(self.clip_high_, 10).tolist(),
             "levels": self.levels_,
-            "frequency": {c: sorted((str(k), round(v, 12)) for k, v in t.items())
-                          for c, t in self.frequency_.items()},
+            "frequency": {
+                c: sorted((str(k), round(v, 12)) for k, v in t.items())
+                for c, t in self.frequency_.items()
+            },
             "names": self.feature_names_out_,
         }
         return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:12]

@@ -17,8 +17,15 @@ from credit_assets.core.rules import RULE_ID, RULE_REASON, apply_rules
 from credit_assets.core.thresholds import RULE_REJECT, Thresholds
 from credit_assets.core.training import TrainedModel
 
-DECISION_COLUMNS = ["decision", "score", RULE_ID, RULE_REASON, "model_version",
-                    "thresholds_version", "rules_version"]
+DECISION_COLUMNS = [
+    "decision",
+    "score",
+    RULE_ID,
+    RULE_REASON,
+    "model_version",
+    "thresholds_version",
+    "rules_version",
+]
 
 
 @dataclass

@@ -31,10 +31,32 @@ class DecisionPipelineModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         self.pipeline: DecisionPipeline = joblib.load(context.artifacts["pipeline"])
 
-    def predict(self, context: Any, model_input: pd.DataFrame,
-                params: dict[str, Any] | None = None) -> pd.DataFrame:
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         version = (params or {}).get("model_version", "unregistered")
         return self.pipeline.decide(model_input, model_version=version)
+
+
+def _requirements() -> list[str]:
+    """The serving environment, stated instead of inferred (inference exports the lock file
+    on every registration, which is slow and lists build tools)."""
+    from importlib.metadata import version
+
+    return [
+        f"{name}=={version(name)}"
+        for name in (
+            "credit-assets",
+            "lightgbm",
+            "scikit-learn",
+            "pandas",
+            "numpy",
+            "mlflow",
+            "pydantic",
+            "pyyaml",
+            "joblib",
+        )
+    ]
 
 
 @dataclass(frozen=True)
@@ -66,8 +88,14 @@ class ModelRegistry:
         run = self.client.create_run(self.experiment_id(), run_name=run_name, tags=tags)
         return run.info.run_id
 
-    def log(self, run_id: str, *, params: dict[str, Any] | None = None,
-            metrics: dict[str, float] | None = None, tags: dict[str, str] | None = None) -> None:
+    def log(
+        self,
+        run_id: str,
+        *,
+        params: dict[str, Any] | None = None,
+        metrics: dict[str, float] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
         client = self.client
         for key, value in (params or {}).items():
             client.log_param(run_id, key, value)
@@ -79,8 +107,13 @@ class ModelRegistry:
     def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, str(path), artifact_path)
 
-    def register(self, run_id: str, pipeline: DecisionPipeline, example: pd.DataFrame,
-                 alias: str | None = CHAMPION) -> RegisteredVersion:
+    def register(
+        self,
+        run_id: str,
+        pipeline: DecisionPipeline,
+        example: pd.DataFrame,
+        alias: str | None = CHAMPION,
+    ) -> RegisteredVersion:
         """Log ``pipeline`` as one pyfunc model in ``run_id``, register it, set ``alias``."""
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
@@ -95,6 +128,7 @@ class ModelRegistry:
                     artifacts={"pipeline": str(artifact)},
                     signature=signature,
                     input_example=example,
+                    pip_requirements=_requirements(),
                     registered_model_name=self.model_name,
                 )
         version = str(info.registered_model_version)
@@ -106,13 +140,17 @@ class ModelRegistry:
         """A version number or an alias, checked against the registry."""
         client = self.client
         try:
-            mv = (client.get_model_version(self.model_name, ref) if ref.isdigit()
-                  else client.get_model_version_by_alias(self.model_name, ref))
+            mv = (
+                client.get_model_version(self.model_name, ref)
+                if ref.isdigit()
+                else client.get_model_version_by_alias(self.model_name, ref)
+            )
         except MlflowException as exc:
             what = f"version {ref}" if ref.isdigit() else f"alias {ref!r}"
             raise CreditAssetsError(
                 f"model {self.model_name!r} has no {what} in the registry at "
-                f"{self.tracking_uri} (train one with 'credit-assets run')") from exc
+                f"{self.tracking_uri} (train one with 'credit-assets run')"
+            ) from exc
         return RegisteredVersion(self.model_name, str(mv.version), mv.run_id)
 
     def load(self, ref: str = CHAMPION) -> tuple[DecisionPipeline, RegisteredVersion]:

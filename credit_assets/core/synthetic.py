@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logsumexp, logit
+from scipy.special import expit, logit, logsumexp
 
 from credit_assets.core.io import write_csv_atomic
 
@@ -151,8 +151,14 @@ def draw(
     return Sample(x, y, p)
 
 
-def _frame(ids: list[str], sample: Sample, spec: SyntheticSpec, rng: np.random.Generator,
-           *, with_target: bool) -> pd.DataFrame:
+def _frame(
+    ids: list[str],
+    sample: Sample,
+    spec: SyntheticSpec,
+    rng: np.random.Generator,
+    *,
+    with_target: bool,
+) -> pd.DataFrame:
     cols = {"ID_code": ids}
     if with_target:
         cols["target"] = sample.y
@@ -181,8 +187,9 @@ def generate(out_dir: str | Path, spec: SyntheticSpec) -> dict[str, int]:
     hist = draw(spec.history_rows, shapes, spec, rng)
     ids = [f"train_{i}" for i in range(spec.history_rows)]
     write_csv_atomic(_frame(ids, hist, spec, rng, with_target=True), out / "history" / "train.csv")
-    write_csv_atomic(pd.DataFrame({"ID_code": ids, "p_true": hist.p_true}),
-                     out / "truth" / "history.csv")
+    write_csv_atomic(
+        pd.DataFrame({"ID_code": ids, "p_true": hist.p_true}), out / "truth" / "history.csv"
+    )
     counts["history"] = spec.history_rows
 
     last_day = spec.start + dt.timedelta(days=spec.days - 1)
@@ -190,20 +197,26 @@ def generate(out_dir: str | Path, spec: SyntheticSpec) -> dict[str, int]:
     for d in range(spec.days):
         day = spec.start + dt.timedelta(days=d)
         sample = draw(
-            spec.rows_per_day, shapes, spec, rng,
+            spec.rows_per_day,
+            shapes,
+            spec,
+            rng,
             feature_shift=spec.feature_drift_from is not None and day >= spec.feature_drift_from,
             concept_change=spec.concept_drift_from is not None and day >= spec.concept_drift_from,
         )
         ids = [f"app_{day:%Y%m%d}_{i}" for i in range(spec.rows_per_day)]
         frame = _frame(ids, sample, spec, rng, with_target=False)
         write_csv_atomic(frame, out / "applications" / f"{day.isoformat()}.csv")
-        write_csv_atomic(pd.DataFrame({"ID_code": ids, "p_true": sample.p_true}),
-                         out / "truth" / "applications" / f"{day.isoformat()}.csv")
+        write_csv_atomic(
+            pd.DataFrame({"ID_code": ids, "p_true": sample.p_true}),
+            out / "truth" / "applications" / f"{day.isoformat()}.csv",
+        )
         counts["applications"] += len(ids)
         arrival = day + dt.timedelta(days=spec.outcome_lag_days)
         if arrival <= last_day:
-            outcomes.setdefault(arrival, []).append(pd.DataFrame({"ID_code": ids,
-                                                                  "target": sample.y}))
+            outcomes.setdefault(arrival, []).append(
+                pd.DataFrame({"ID_code": ids, "target": sample.y})
+            )
     for day in sorted(outcomes):
         frame = pd.concat(outcomes[day], ignore_index=True)
         write_csv_atomic(frame, out / "outcomes" / f"{day.isoformat()}.csv")

@@ -63,8 +63,11 @@ class TrainedModel:
         return self.pipeline.predict_proba(frame)[:, 1]
 
     def describe(self) -> dict[str, Any]:
-        return {"candidate": self.candidate, "best_iteration": self.best_iteration,
-                **{f"val_auc_{k}": v for k, v in self.validation_auc.items()}}
+        return {
+            "candidate": self.candidate,
+            "best_iteration": self.best_iteration,
+            **{f"val_auc_{k}": v for k, v in self.validation_auc.items()},
+        }
 
 
 def fit_candidate(
@@ -87,8 +90,11 @@ def fit_candidate(
     )
     callbacks = [lgb.early_stopping(config.early_stopping_rounds, verbose=False)] if params else []
     model.fit(
-        x_train, y_train,
-        eval_X=(x_val,), eval_y=(y_val,), eval_metric="auc",
+        x_train,
+        y_train,
+        eval_X=(x_val,),
+        eval_y=(y_val,),
+        eval_metric="auc",
         categorical_feature=categorical or "auto",
         callbacks=callbacks,
     )
@@ -106,15 +112,22 @@ def train_on_features(
 ) -> TrainedModel:
     """Fit every candidate on features ``builder`` already built; keep the best on validation."""
     config = config or TrainConfig()
-    fitted = {c: fit_candidate(c, x_train, y_train, x_val, y_val, config, builder.categorical_out)
-              for c in config.candidates}
+    fitted = {
+        c: fit_candidate(c, x_train, y_train, x_val, y_val, config, builder.categorical_out)
+        for c in config.candidates
+    }
     best = max(fitted, key=lambda c: fitted[c][1])
     model = fitted[best][0]
     return TrainedModel(
         pipeline=Pipeline([("features", builder), ("model", model)]),
         candidate=best,
-        params={**config.params(best), "candidate": best, "max_rounds": config.max_rounds,
-                "early_stopping_rounds": config.early_stopping_rounds, "seed": config.seed},
+        params={
+            **config.params(best),
+            "candidate": best,
+            "max_rounds": config.max_rounds,
+            "early_stopping_rounds": config.early_stopping_rounds,
+            "seed": config.seed,
+        },
         best_iteration=int(model.best_iteration_ or model.n_estimators),
         validation_auc={c: auc for c, (_, auc) in fitted.items()},
     )
@@ -130,5 +143,6 @@ def train(
 ) -> TrainedModel:
     """Fit features on training rows only, then the model: the whole job in one call."""
     builder.fit(train_rows)
-    return train_on_features(builder, builder.transform(train_rows), y_train,
-                             builder.transform(val_rows), y_val, config)
+    return train_on_features(
+        builder, builder.transform(train_rows), y_train, builder.transform(val_rows), y_val, config
+    )

@@ -1,0 +1,19 @@
+"""The code location: everything under ``defs/`` plus resources and the executor, set once."""
+
+import dagster as dg
+
+from credit_assets import defs as defs_package
+from credit_assets.defs.resources import build_resources
+from credit_assets.settings import Settings
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    settings = Settings.from_env()
+    return dg.Definitions.merge(
+        dg.load_defs(defs_root=defs_package),
+        dg.Definitions(
+            resources=build_resources(settings),
+            executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
+        ),
+    )

@@ -1,0 +1,1 @@
+"""Thin Dagster wrappers around ``credit_assets.core``: assets, jobs, schedules, resources."""

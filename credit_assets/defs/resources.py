@@ -1,0 +1,62 @@
+"""Resources: the dataset (contract + data directory), asset storage and the model registry."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from credit_assets.core.contract import DatasetContract, load_contract
+from credit_assets.core.dataset import DataDir
+from credit_assets.core.registry import ModelRegistry
+from credit_assets.core.storage import LocalStore
+from credit_assets.settings import Settings
+
+
+class DatasetResource(dg.ConfigurableResource):
+    """The data directory and the contract that describes its files."""
+
+    data_dir: str
+    contract_path: str | None = None
+
+    def contract(self) -> DatasetContract:
+        return load_contract(self.contract_path)
+
+    def data(self) -> DataDir:
+        return DataDir(Path(self.data_dir))
+
+
+class StorageResource(dg.ConfigurableResource):
+    """Where asset files live: a path every worker sees."""
+
+    root: str
+
+    def store(self) -> LocalStore:
+        return LocalStore(Path(self.root))
+
+
+class MlflowResource(dg.ConfigurableResource):
+    """MLflow tracking and model registry; the registered model is named after the contract."""
+
+    tracking_uri: str
+    artifact_location: str | None = None
+
+    def registry(self, contract: DatasetContract) -> ModelRegistry:
+        return ModelRegistry(
+            tracking_uri=self.tracking_uri,
+            model_name=f"credit-{contract.name}",
+            experiment=f"credit-{contract.name}",
+            artifact_location=self.artifact_location,
+        )
+
+
+def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    return {
+        "dataset": DatasetResource(
+            data_dir=str(settings.data_dir),
+            contract_path=str(settings.contract_path) if settings.contract_path else None,
+        ),
+        "storage": StorageResource(root=str(settings.storage_dir)),
+        "mlflow": MlflowResource(
+            tracking_uri=settings.mlflow_tracking_uri,
+            artifact_location=settings.mlflow_artifact_location,
+        ),
+    }

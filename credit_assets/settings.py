@@ -1,0 +1,72 @@
+"""Where things live, from the environment: the one place that decides the profile.
+
+Every default is local and embedded (project-local files, SQLite, no server), so a fresh
+checkout runs with no configuration at all.
+
+| variable              | default                                 |
+|-----------------------|-----------------------------------------|
+| CREDIT_PROFILE        | ``embedded``                            |
+| CREDIT_HOME           | ``./.credit`` (state of the embedded profile) |
+| CREDIT_DATA_DIR       | ``./data``                              |
+| CREDIT_CONTRACT       | the packaged Santander contract         |
+| CREDIT_STORAGE_DIR    | ``$CREDIT_HOME/storage``                |
+| MLFLOW_TRACKING_URI   | ``sqlite:///$CREDIT_HOME/mlflow.db``    |
+| CREDIT_PARTITIONS_START | earliest dated file in the data dir   |
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROFILES = ("embedded",)
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: str
+    home: Path
+    data_dir: Path
+    contract_path: Path | None
+    storage_dir: Path
+    mlflow_tracking_uri: str
+    mlflow_artifact_location: str
+    partitions_start: str
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        profile = os.environ.get("CREDIT_PROFILE", "embedded")
+        if profile not in PROFILES:
+            raise ValueError(f"CREDIT_PROFILE must be one of {PROFILES}, got {profile!r}")
+        home = Path(os.environ.get("CREDIT_HOME", ".credit")).absolute()
+        data_dir = Path(os.environ.get("CREDIT_DATA_DIR", "data")).absolute()
+        contract = os.environ.get("CREDIT_CONTRACT")
+        return cls(
+            profile=profile,
+            home=home,
+            data_dir=data_dir,
+            contract_path=Path(contract).absolute() if contract else None,
+            storage_dir=Path(os.environ.get("CREDIT_STORAGE_DIR", home / "storage")).absolute(),
+            mlflow_tracking_uri=os.environ.get(
+                "MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}"
+            ),
+            mlflow_artifact_location=(home / "mlartifacts").as_uri(),
+            partitions_start=os.environ.get("CREDIT_PARTITIONS_START")
+            or _earliest_partition(data_dir),
+        )
+
+
+def _earliest_partition(data_dir: Path) -> str:
+    """First day with a dated file, so the UI shows the days the data covers."""
+    dates = []
+    for kind in ("applications", "outcomes"):
+        for path in (data_dir / kind).glob("*.csv"):
+            try:
+                dates.append(dt.date.fromisoformat(path.stem))
+            except ValueError:
+                continue
+    if dates:
+        return min(dates).isoformat()
+    return (dt.date.today() - dt.timedelta(days=30)).isoformat()
