@@ -38,10 +38,10 @@ def rule_mask(frame: pd.DataFrame, rule: Rule) -> pd.Series:
 
 def apply_rules(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame:
     """Return ``frame`` with ``rule_id`` / ``rule_reason``: the first rule each row breaks."""
-    rule_id = pd.Series(None, index=frame.index, dtype=object)
-    reason = pd.Series(None, index=frame.index, dtype=object)
+    rule_id = np.full(len(frame), None, dtype=object)
+    reason = np.full(len(frame), None, dtype=object)
     for rule in contract.rules:
-        hit = rule_mask(frame, rule) & rule_id.isna()
+        hit = rule_mask(frame, rule).to_numpy() & pd.isna(rule_id)
         rule_id[hit] = rule.id
         reason[hit] = rule.reason
     return frame.assign(**{RULE_ID: rule_id, RULE_REASON: reason})

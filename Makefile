@@ -1,0 +1,54 @@
+# Two commands for a new user: `make demo` and `make test`. Both install what they need.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/.credit/dagster_home
+export CREDIT_HOME ?= $(CURDIR)/.credit
+export CREDIT_DATA_DIR ?= $(CURDIR)/data
+
+.PHONY: install demo data run ui test test-all lint format bench clean
+
+$(BIN)/.installed: pyproject.toml uv.lock
+	@$(PY) -m uv --version >/dev/null 2>&1 || $(PY) -m pip install --quiet uv
+	$(PY) -m uv sync --frozen
+	@touch $@
+
+install: $(BIN)/.installed
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	@mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+data: install
+	@[ -f $(CREDIT_DATA_DIR)/history/train.csv ] || $(BIN)/credit-assets generate $(CREDIT_DATA_DIR)
+
+## demo: generate the default data (once) and materialize every asset on embedded defaults
+demo: install data $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/credit-assets run
+
+## ui: the Dagster UI (webserver + daemon) on the same instance and data
+ui: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -w workspace.yaml
+
+## test: the default suite (what CI runs)
+test: install
+	$(BIN)/python -m pytest
+
+## test-all: also the slow tests
+test-all: install
+	$(BIN)/python -m pytest -m ""
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python bench/model_quality.py
+
+clean:
+	rm -rf .credit data

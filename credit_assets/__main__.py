@@ -1,0 +1,3 @@
+from credit_assets.cli import main
+
+main()

@@ -1,0 +1,90 @@
+"""Materialize the whole graph on small data through the CLI's runner, then use the result."""
+
+import subprocess
+import sys
+
+import dagster as dg
+import pandas as pd
+
+from credit_assets.core.registry import ModelRegistry
+from credit_assets.core.storage import LocalStore
+from credit_assets.settings import Settings
+
+
+def test_every_asset_materialized_and_summary(trained):
+    env, summary = trained
+    assert summary["model_version"] == "1"
+    assert 0.6 < summary["holdout_auc"] < 1.0
+    assert [d["day"] for d in summary["days"]] == [
+        "2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04"]
+    with dg.DagsterInstance.get() as instance:
+        materialized = {k.to_user_string() for k in instance.get_asset_keys()}
+    assert {"raw_history", "raw_applications", "raw_outcomes", "rule_filtered_applications",
+            "training_data", "features", "model", "decision_thresholds", "registered_model",
+            "decisions"} <= materialized
+
+
+def test_decisions_cover_every_application(trained, small_data):
+    env, _ = trained
+    store = LocalStore(Settings.from_env().storage_dir)
+    for day in ["2026-11-01", "2026-11-04"]:
+        apps = pd.read_csv(small_data / "applications" / f"{day}.csv")
+        decided = store.read_frame("decisions", day)
+        assert decided["ID_code"].tolist() == apps["ID_code"].tolist()
+        assert set(decided["decision"]) <= {"rule_reject", "approve", "reject", "review"}
+        rejected = apps["var_81"] < 8.0
+        assert (decided.loc[rejected.to_numpy(), "decision"] == "rule_reject").all()
+        assert decided.loc[~rejected.to_numpy(), "score"].notna().all()
+        assert (decided["model_version"] == "1").all()
+        assert decided["thresholds_version"].str.startswith("thr-").all()
+        assert "gender" in decided.columns  # carried for fairness, never a feature
+
+
+def test_training_used_labelled_partitions(trained):
+    store = LocalStore(Settings.from_env().storage_dir)
+    table = store.read_frame("training_data")
+    # outcomes lag one day: applications of the first three days are labelled
+    assert table["ID_code"].str.startswith("app_").sum() > 0
+    assert not table["ID_code"].str.startswith("app_20261104").any()
+
+
+def test_mlflow_run_has_metrics_and_lineage(trained):
+    settings = Settings.from_env()
+    registry = ModelRegistry(settings.mlflow_tracking_uri, "credit-santander", "credit-santander")
+    version = registry.resolve("champion")
+    run = registry.client.get_run(version.run_id)
+    assert {"holdout_auc", "holdout_ks", "holdout_brier"} <= set(run.data.metrics)
+    assert {"data_fingerprint", "rules_version", "contract_version", "code_version",
+            "thresholds_version"} <= set(run.data.tags)
+    pipeline, _ = registry.load("1")
+    assert pipeline.thresholds.approve_below <= pipeline.thresholds.reject_above
+
+
+def _cli(*args, env=None):
+    import os
+
+    return subprocess.run([sys.executable, "-m", "credit_assets", *args], capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, timeout=300)
+
+
+def test_score_command_matches_batch_decisions(trained, small_data, tmp_path):
+    source = small_data / "applications" / "2026-11-02.csv"
+    out = tmp_path / "scored.csv"
+    result = _cli("score", "--in", str(source), "--out", str(out), "--model", "champion")
+    assert result.returncode == 0, result.stderr
+    scored = pd.read_csv(out)
+    batch = LocalStore(Settings.from_env().storage_dir).read_frame("decisions", "2026-11-02")
+    assert scored["decision"].tolist() == batch["decision"].tolist()
+    pd.testing.assert_series_equal(scored["score"], batch["score"], check_names=False,
+                                   rtol=1e-6)
+
+
+def test_score_errors_are_one_line(trained, small_data, tmp_path):
+    source = small_data / "applications" / "2026-11-02.csv"
+    result = _cli("score", "--in", str(source), "--out", str(tmp_path / "o.csv"),
+                  "--model", "99")
+    assert result.returncode == 1
+    assert "has no version 99" in result.stderr and "Traceback" not in result.stderr
+    result = _cli("score", "--in", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o.csv"))
+    assert result.returncode == 1 and "nope.csv: file not found" in result.stderr
+    assert not (tmp_path / "o.csv").exists()

@@ -1,0 +1,74 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from credit_assets.core.contract import load_contract
+from credit_assets.core.dataset import (
+    HOLDOUT, SPLIT, TRAIN, VALIDATION, DataDir, build_training_table, label_applications,
+    partition_key,
+)
+from credit_assets.core.errors import CreditAssetsError, DataValidationError
+
+CONTRACT = load_contract()
+
+
+def _rows(prefix, n, seed, with_target=True):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"ID_code": [f"{prefix}{i}" for i in range(n)]})
+    if with_target:
+        frame["target"] = (rng.random(n) < 0.3).astype("int8")
+    frame["var_81"] = rng.uniform(5, 20, n)
+    return frame
+
+
+def test_time_ordered_split_and_rules_excluded():
+    history = _rows("h", 1000, 0)
+    labelled = _rows("a", 200, 1)
+    table = build_training_table(history, labelled, CONTRACT)
+    kept = table.frame
+    assert table.rule_hits["R01"] == int(((pd.concat([history, labelled])["var_81"]) < 8).sum())
+    assert (kept["var_81"] >= 8).all()
+    # newest rows (the labelled applications) end up in the holdout
+    holdout_ids = kept.loc[kept[SPLIT] == HOLDOUT, "ID_code"]
+    assert holdout_ids.str.startswith("a").mean() > 0.9
+    order = kept[SPLIT].map({TRAIN: 0, VALIDATION: 1, HOLDOUT: 2})
+    assert order.is_monotonic_increasing
+    assert abs((kept[SPLIT] == HOLDOUT).mean() - 0.15) < 0.01
+
+
+def test_splits_share_no_ids_and_history_ids_cannot_reappear():
+    history = _rows("h", 500, 0)
+    table = build_training_table(history, _rows("a", 100, 1), CONTRACT)
+    parts = [set(table.part(s)["ID_code"]) for s in (TRAIN, VALIDATION, HOLDOUT)]
+    assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+    with pytest.raises(DataValidationError, match="history and in applications"):
+        build_training_table(history, _rows("h", 10, 2), CONTRACT)
+
+
+def test_label_applications_joins_only_arrived_outcomes():
+    apps = _rows("a", 5, 0, with_target=False)
+    outcomes = pd.DataFrame({"ID_code": ["a1", "a3"], "target": [1, 0]})
+    labelled = label_applications(apps, outcomes, CONTRACT)
+    assert labelled["ID_code"].tolist() == ["a1", "a3"]
+    assert labelled["target"].tolist() == [1, 0]
+
+
+def test_one_class_split_is_refused():
+    history = _rows("h", 200, 0).assign(target=0)
+    with pytest.raises(CreditAssetsError, match="only one class"):
+        build_training_table(history, history.iloc[:0], CONTRACT)
+
+
+def test_data_dir(tmp_path):
+    with pytest.raises(CreditAssetsError, match="not found"):
+        DataDir(tmp_path / "missing").check()
+    (tmp_path / "history").mkdir()
+    with pytest.raises(CreditAssetsError, match="no history CSV"):
+        DataDir(tmp_path).check()
+    (tmp_path / "applications").mkdir()
+    (tmp_path / "applications" / "2026-11-02.csv").write_text("x\n")
+    undated = tmp_path / "applications" / "test.csv"
+    undated.write_text("x\n")
+    files = DataDir(tmp_path).application_files()
+    assert files["2026-11-02"].name == "2026-11-02.csv"
+    assert files[partition_key(undated)] == undated  # Kaggle's test.csv: its day of change
