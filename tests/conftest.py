@@ -17,8 +17,15 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def small_spec(**overrides):
     from credit_assets.core.synthetic import SyntheticSpec
 
-    base = dict(n_features=90, history_rows=4000, days=4, rows_per_day=400, start=START,
-                seed=1, outcome_lag_days=1)
+    base = dict(
+        n_features=90,
+        history_rows=4000,
+        days=4,
+        rows_per_day=400,
+        start=START,
+        seed=1,
+        outcome_lag_days=1,
+    )
     return SyntheticSpec(**{**base, **overrides})
 
 
@@ -34,8 +41,14 @@ def small_data(tmp_path_factory) -> Path:
 class Env:
     """Point the platform's environment variables at a scratch home, restoring them after."""
 
-    KEYS = ("CREDIT_HOME", "CREDIT_DATA_DIR", "CREDIT_CONTRACT", "DAGSTER_HOME",
-            "CREDIT_STORAGE_DIR", "MLFLOW_TRACKING_URI")
+    KEYS = (
+        "CREDIT_HOME",
+        "CREDIT_DATA_DIR",
+        "CREDIT_CONTRACT",
+        "DAGSTER_HOME",
+        "CREDIT_STORAGE_DIR",
+        "MLFLOW_TRACKING_URI",
+    )
 
     def __init__(self, home: Path, data: Path, contract: Path | None = None) -> None:
         self.home, self.data, self.contract = home, data, contract

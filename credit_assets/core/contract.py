@@ -62,6 +62,9 @@ class ColumnSpec(_Strict):
 
 
 class TargetSpec(_Strict):
+    """The label. Once a file is validated, its target column holds 1 for
+    ``positive_class`` and 0 for the other class, whatever the raw values were."""
+
     column: str
     positive_class: int | str = 1
     positive_means: Literal["default", "approve"] = Field(
@@ -151,10 +154,6 @@ class DatasetContract(_Strict):
         if self.date_column:
             names.add(self.date_column)
         return frozenset(names)
-
-    def is_positive(self, values: Any) -> Any:
-        """Boolean mask: which target values are the positive class."""
-        return values == self.target.positive_class
 
 
 def load_contract(path: str | Path | None = None) -> DatasetContract:

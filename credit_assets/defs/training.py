@@ -161,7 +161,7 @@ def model(
     target = contract.target.column
     names = builder.feature_names_out_
     parts = {s: built[built[SPLIT] == s] for s in (TRAIN, VALIDATION, HOLDOUT)}
-    y = {s: contract.is_positive(p[target]).to_numpy().astype(int) for s, p in parts.items()}
+    y = {s: p[target].to_numpy().astype(int) for s, p in parts.items()}
     trained = train_on_features(
         builder,
         parts[TRAIN][names],
@@ -228,7 +228,7 @@ def _risk_and_bad(
     rows = built[built[SPLIT] == split]
     names = trained.pipeline.named_steps["features"].feature_names_out_
     p_positive = trained.pipeline.named_steps["model"].predict_proba(rows[names])[:, 1]
-    positive = contract.is_positive(rows[contract.target.column]).to_numpy()
+    positive = rows[contract.target.column].to_numpy() == 1
     if contract.target.positive_means == "default":
         return p_positive, positive
     return 1 - p_positive, ~positive

@@ -6,8 +6,14 @@ import sys
 
 
 def _cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "credit_assets", *args], capture_output=True,
-                          text=True, cwd=cwd, env=os.environ.copy(), timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "credit_assets", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=os.environ.copy(),
+        timeout=300,
+    )
 
 
 def test_missing_data_dir(tmp_path):
@@ -19,8 +25,7 @@ def test_missing_data_dir(tmp_path):
 
 def test_bad_history_file_names_file_and_line(tmp_path):
     (tmp_path / "history").mkdir()
-    (tmp_path / "history" / "train.csv").write_text(
-        "ID_code,target,var_81\nt0,0,9.5\nt1,0,oops\n")
+    (tmp_path / "history" / "train.csv").write_text("ID_code,target,var_81\nt0,0,9.5\nt1,0,oops\n")
     result = _cli("run", "--data", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 1
     assert "train.csv: column 'var_81': line 3: value is not a number" in result.stderr
@@ -33,8 +38,20 @@ def test_unknown_partition(tmp_path, small_data):
 
 
 def test_generate_writes_the_layout(tmp_path):
-    result = _cli("generate", str(tmp_path / "d"), "--history-rows", "300", "--days", "2",
-                  "--rows-per-day", "50", "--features", "90", "--start", "2026-11-01")
+    result = _cli(
+        "generate",
+        str(tmp_path / "d"),
+        "--history-rows",
+        "300",
+        "--days",
+        "2",
+        "--rows-per-day",
+        "50",
+        "--features",
+        "90",
+        "--start",
+        "2026-11-01",
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "d" / "applications" / "2026-11-02.csv").exists()
     result = _cli("generate", str(tmp_path / "e"), "--start", "yesterday")

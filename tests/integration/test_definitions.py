@@ -8,9 +8,18 @@ from credit_assets.definitions import defs
 def test_asset_graph_shape():
     graph = defs().resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {"raw_history", "raw_applications", "raw_outcomes",
-                    "rule_filtered_applications", "training_data", "features", "model",
-                    "decision_thresholds", "registered_model", "decisions"}
+    assert keys == {
+        "raw_history",
+        "raw_applications",
+        "raw_outcomes",
+        "rule_filtered_applications",
+        "training_data",
+        "features",
+        "model",
+        "decision_thresholds",
+        "registered_model",
+        "decisions",
+    }
 
     def parents(name):
         return {k.to_user_string() for k in graph.get(dg.AssetKey(name)).parent_keys}

@@ -16,12 +16,25 @@ def test_every_asset_materialized_and_summary(trained):
     assert summary["model_version"] == "1"
     assert 0.6 < summary["holdout_auc"] < 1.0
     assert [d["day"] for d in summary["days"]] == [
-        "2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04"]
+        "2026-11-01",
+        "2026-11-02",
+        "2026-11-03",
+        "2026-11-04",
+    ]
     with dg.DagsterInstance.get() as instance:
         materialized = {k.to_user_string() for k in instance.get_asset_keys()}
-    assert {"raw_history", "raw_applications", "raw_outcomes", "rule_filtered_applications",
-            "training_data", "features", "model", "decision_thresholds", "registered_model",
-            "decisions"} <= materialized
+    assert {
+        "raw_history",
+        "raw_applications",
+        "raw_outcomes",
+        "rule_filtered_applications",
+        "training_data",
+        "features",
+        "model",
+        "decision_thresholds",
+        "registered_model",
+        "decisions",
+    } <= materialized
 
 
 def test_decisions_cover_every_application(trained, small_data):
@@ -54,8 +67,13 @@ def test_mlflow_run_has_metrics_and_lineage(trained):
     version = registry.resolve("champion")
     run = registry.client.get_run(version.run_id)
     assert {"holdout_auc", "holdout_ks", "holdout_brier"} <= set(run.data.metrics)
-    assert {"data_fingerprint", "rules_version", "contract_version", "code_version",
-            "thresholds_version"} <= set(run.data.tags)
+    assert {
+        "data_fingerprint",
+        "rules_version",
+        "contract_version",
+        "code_version",
+        "thresholds_version",
+    } <= set(run.data.tags)
     pipeline, _ = registry.load("1")
     assert pipeline.thresholds.approve_below <= pipeline.thresholds.reject_above
 
@@ -63,8 +81,13 @@ def test_mlflow_run_has_metrics_and_lineage(trained):
 def _cli(*args, env=None):
     import os
 
-    return subprocess.run([sys.executable, "-m", "credit_assets", *args], capture_output=True,
-                          text=True, env={**os.environ, **(env or {})}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "credit_assets", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
 
 
 def test_score_command_matches_batch_decisions(trained, small_data, tmp_path):
@@ -75,14 +98,12 @@ def test_score_command_matches_batch_decisions(trained, small_data, tmp_path):
     scored = pd.read_csv(out)
     batch = LocalStore(Settings.from_env().storage_dir).read_frame("decisions", "2026-11-02")
     assert scored["decision"].tolist() == batch["decision"].tolist()
-    pd.testing.assert_series_equal(scored["score"], batch["score"], check_names=False,
-                                   rtol=1e-6)
+    pd.testing.assert_series_equal(scored["score"], batch["score"], check_names=False, rtol=1e-6)
 
 
 def test_score_errors_are_one_line(trained, small_data, tmp_path):
     source = small_data / "applications" / "2026-11-02.csv"
-    result = _cli("score", "--in", str(source), "--out", str(tmp_path / "o.csv"),
-                  "--model", "99")
+    result = _cli("score", "--in", str(source), "--out", str(tmp_path / "o.csv"), "--model", "99")
     assert result.returncode == 1
     assert "has no version 99" in result.stderr and "Traceback" not in result.stderr
     result = _cli("score", "--in", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o.csv"))

@@ -44,20 +44,28 @@ features: [{pattern: "x[0-9]+"}]
 
 
 def test_rule_on_protected_attribute_is_refused(tmp_path):
-    path = _write(tmp_path, BASE + """
+    path = _write(
+        tmp_path,
+        BASE
+        + """
 protected: [{name: sex, type: categorical}]
 rules: [{id: R1, column: sex, op: "==", value: F, reason: "sex"}]
-""")
+""",
+    )
     with pytest.raises(ContractError, match="protected attribute"):
         load_contract(path)
 
 
 def test_duplicate_rule_ids_are_refused(tmp_path):
-    path = _write(tmp_path, BASE + """
+    path = _write(
+        tmp_path,
+        BASE
+        + """
 rules:
   - {id: R1, column: x1, op: "<", value: 0, reason: a}
   - {id: R1, column: x2, op: "<", value: 0, reason: b}
-""")
+""",
+    )
     with pytest.raises(ContractError, match="unique"):
         load_contract(path)
 

@@ -4,7 +4,13 @@ import pytest
 
 from credit_assets.core.contract import load_contract
 from credit_assets.core.dataset import (
-    HOLDOUT, SPLIT, TRAIN, VALIDATION, DataDir, build_training_table, label_applications,
+    HOLDOUT,
+    SPLIT,
+    TRAIN,
+    VALIDATION,
+    DataDir,
+    build_training_table,
+    label_applications,
     partition_key,
 )
 from credit_assets.core.errors import CreditAssetsError, DataValidationError

@@ -6,10 +6,12 @@ from credit_assets.core.features import FeatureBuilder
 
 def _frame(n=200, seed=0):
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "x": rng.normal(size=n),
-        "city": rng.choice(["tokyo", "osaka", "nagoya"], size=n, p=[0.6, 0.3, 0.1]),
-    })
+    return pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "city": rng.choice(["tokyo", "osaka", "nagoya"], size=n, p=[0.6, 0.3, 0.1]),
+        }
+    )
 
 
 def _builder():

@@ -26,8 +26,9 @@ def test_operators():
     frame = pd.DataFrame({"c": ["a", "b", None], "n": [1.0, None, 3.0]})
 
     def hits(op, column, value=None):
-        return rule_mask(frame, Rule(id="r", column=column, op=op, value=value,
-                                     reason="x")).tolist()
+        return rule_mask(
+            frame, Rule(id="r", column=column, op=op, value=value, reason="x")
+        ).tolist()
 
     assert hits("in", "c", ["a"]) == [True, False, False]
     assert hits("not_in", "c", ["a"]) == [False, True, False]

@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 
 from credit_assets.core.thresholds import (
-    APPROVE, REJECT, REVIEW, Thresholds, choose_thresholds, coverage_accuracy_curve, evaluate,
+    APPROVE,
+    REJECT,
+    REVIEW,
+    Thresholds,
+    choose_thresholds,
+    coverage_accuracy_curve,
+    evaluate,
 )
 
 
@@ -27,8 +33,9 @@ def test_higher_target_automates_less():
     risk, bad = _scores()
     curve = coverage_accuracy_curve(risk, bad)
     assert curve["coverage"].is_monotonic_decreasing
-    assert (curve["accuracy"].dropna() >= curve["target_accuracy"][curve["accuracy"].notna()]
-            - 1e-12).all()
+    assert (
+        curve["accuracy"].dropna() >= curve["target_accuracy"][curve["accuracy"].notna()] - 1e-12
+    ).all()
 
 
 def test_balanced_metric_does_not_reward_approving_everyone():
@@ -44,7 +51,12 @@ def test_balanced_metric_does_not_reward_approving_everyone():
 def test_decide_and_round_trip():
     th = Thresholds(0.2, 0.6, 0.9, "balanced", 0.5, 0.91)
     assert th.decide(np.array([0.1, 0.2, 0.5, 0.6, 0.7])).tolist() == [
-        APPROVE, REVIEW, REVIEW, REVIEW, REJECT]
+        APPROVE,
+        REVIEW,
+        REVIEW,
+        REVIEW,
+        REJECT,
+    ]
     assert Thresholds.from_dict(th.to_dict()) == th
     assert th.version.startswith("thr-")
     assert Thresholds(0.2, 0.61, 0.9, "balanced", 0.5, 0.91).version != th.version

@@ -92,3 +92,14 @@ def test_unparseable_csv_names_the_file(tmp_path):
     bad.write_text("a,b\n1,2\n3,4,5\n")
     with pytest.raises(DataValidationError, match="bad.csv: not a readable CSV"):
         read_csv(bad)
+
+
+def test_target_is_normalized_to_positive_indicator(tmp_path):
+    from credit_assets.core.contract import DatasetContract
+
+    raw = CONTRACT.model_dump(mode="json")
+    raw["target"] = {"column": "target", "positive_class": "yes", "positive_means": "approve"}
+    contract = DatasetContract.model_validate(raw)
+    frame = pd.DataFrame({"ID_code": ["a", "b"], "target": ["no", "yes"]})
+    out = validate_frame(frame, contract, FileKind.OUTCOMES, "o.csv")
+    assert out["target"].tolist() == [0, 1]
