@@ -12,7 +12,7 @@ from credit_assets.settings import Settings
 
 
 def test_every_asset_materialized_and_summary(trained):
-    env, summary = trained
+    _env, summary = trained
     assert summary["model_version"] == "1"
     assert 0.6 < summary["holdout_auc"] < 1.0
     assert [d["day"] for d in summary["days"]] == [
@@ -38,7 +38,7 @@ def test_every_asset_materialized_and_summary(trained):
 
 
 def test_decisions_cover_every_application(trained, small_data):
-    env, _ = trained
+    _env, _ = trained
     store = LocalStore(Settings.from_env().storage_dir)
     for day in ["2026-11-01", "2026-11-04"]:
         apps = pd.read_csv(small_data / "applications" / f"{day}.csv")

@@ -79,7 +79,7 @@ def test_outcomes_need_binary_target():
 def test_header_only_and_empty_files(tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    with pytest.raises(DataValidationError, match="empty.csv: file is empty"):
+    with pytest.raises(DataValidationError, match=r"empty\.csv: file is empty"):
         read_csv(empty)
     header = tmp_path / "header.csv"
     header.write_text("ID_code,var_0\n")
@@ -90,7 +90,7 @@ def test_header_only_and_empty_files(tmp_path):
 def test_unparseable_csv_names_the_file(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n3,4,5\n")
-    with pytest.raises(DataValidationError, match="bad.csv: not a readable CSV"):
+    with pytest.raises(DataValidationError, match=r"bad\.csv: not a readable CSV"):
         read_csv(bad)
 
 
