@@ -52,3 +52,8 @@ bench: install
 
 clean:
 	rm -rf .credit data
+
+## bench-training: training through the asset graph vs a plain script (see bench/README.md)
+.PHONY: bench-training
+bench-training: install
+	$(BIN)/python bench/training.py

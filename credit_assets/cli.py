@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from credit_assets.commands import model as model_commands
 from credit_assets.core.errors import CreditAssetsError
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Credit decisions as Dagster assets: rules, features, model, review band.",
 )
+app.add_typer(model_commands.app, name="model")
 console = Console()
 err = Console(stderr=True)
 
@@ -130,8 +132,26 @@ def run(
 
 
 def _print_summary(summary: dict) -> None:
+    challenger, champion = summary["challenger_version"], summary["model_version"]
+    if summary["promoted"]:
+        before = summary["previous_champion"]
+        console.print(
+            f"[bold green]promoted[/]: challenger version {challenger} passed every gate and is "
+            "the new champion" + (f" (was version {before})" if before else " (first model)")
+        )
+    elif challenger == champion:
+        console.print(f"version {champion} was already the champion")
+    else:
+        console.print(
+            f"[bold yellow]not promoted[/]: challenger version {challenger} failed the "
+            f"promotion gates; the champion stays version {champion}, which made these "
+            "decisions"
+        )
+        for failure in summary["failed_gates"]:
+            console.print(f"  - {failure}", highlight=False)
+    console.print(f"model report: {summary['report_path']}", highlight=False, soft_wrap=True)
     console.print(
-        f"model [bold]{summary['model_name']}[/] version [bold]{summary['model_version']}[/] "
+        f"model [bold]{summary['model_name']}[/] version [bold]{champion}[/] "
         f"(champion) · holdout AUC [bold]{summary['holdout_auc']:.4f}[/] · automation rate "
         f"[bold]{summary['automation_rate']:.1%}[/] at target accuracy "
         f"{summary['target_accuracy']:.2f}"

@@ -1,8 +1,9 @@
 """Materialize the graph from the command line, on the Dagster instance in DAGSTER_HOME.
 
 Runs are recorded in the instance, so ``make ui`` shows them with their metadata. Order:
-ingest every day (applications, outcomes, rules), train and register once, then decide every
-day with the new champion.
+ingest every day (applications, outcomes, rules), train and register the challenger once,
+promote it if every gate passes, then decide every day with the champion (the new one, or the
+unchanged one when a gate failed).
 """
 
 import dagster as dg
@@ -22,9 +23,13 @@ def _execute(
     assets: list[str],
     partition: str | None,
     verbose: bool,
+    ops: dict | None = None,
 ) -> None:
+    run_config: dict = {} if verbose else dict(_QUIET)
+    if ops:
+        run_config["ops"] = ops
     result = job.execute_in_process(
-        run_config={} if verbose else _QUIET,
+        run_config=run_config,
         instance=instance,
         partition_key=partition,
         asset_selection=[dg.AssetKey(a) for a in assets],
@@ -42,7 +47,11 @@ def _execute(
     raise CreditAssetsError(f"run {result.run_id} of {job.name} failed")
 
 
-def run_all(partition: str | None = None, verbose: bool = False) -> dict:
+def run_all(
+    partition: str | None = None, verbose: bool = False, training_config: dict | None = None
+) -> dict:
+    """Ingest, train, gate and decide; ``training_config`` is run config for the training
+    job's assets, e.g. ``{"champion_model": {"config": {"auc_tolerance": 0.01}}}``."""
     from credit_assets.core.contract import load_contract
     from credit_assets.core.dataset import DataDir
     from credit_assets.definitions import defs
@@ -74,11 +83,30 @@ def run_all(partition: str | None = None, verbose: bool = False) -> dict:
             [k.to_user_string() for k in training.asset_layer.selected_asset_keys],
             None,
             verbose,
+            training_config,
         )
+        _check_champion(settings, contract)
         decided_days = [d for d in days if d in apps]
         for day in decided_days:
             _execute(daily, instance, ["decisions"], day, verbose)
     return summarize(settings, contract, decided_days)
+
+
+def _check_champion(settings: Settings, contract) -> None:
+    """Decisions need a champion: say why there is none instead of failing on a missing alias."""
+    from credit_assets.core.registry import ModelRegistry
+    from credit_assets.core.storage import LocalStore
+
+    registry = ModelRegistry(
+        settings.mlflow_tracking_uri, f"credit-{contract.name}", f"credit-{contract.name}"
+    )
+    if registry.alias_version(CHAMPION) is not None:
+        return
+    promotion = LocalStore(settings.storage_dir).read_json("champion_model")
+    raise CreditAssetsError(
+        f"no champion to decide with: challenger version {promotion['challenger_version']} "
+        f"was not promoted ({'; '.join(promotion['failed'])})"
+    )
 
 
 def summarize(settings: Settings, contract, days: list[str]) -> dict:
@@ -90,8 +118,9 @@ def summarize(settings: Settings, contract, days: list[str]) -> dict:
         settings.mlflow_tracking_uri, f"credit-{contract.name}", f"credit-{contract.name}"
     )
     champion = registry.resolve(CHAMPION)
-    model_summary = store.read_json("model", "summary")
-    thresholds = store.read_json("decision_thresholds")
+    promotion = store.read_json("champion_model")
+    pipeline, _ = registry.load(champion.version)
+    thresholds = pipeline.thresholds.to_dict()
     rows, scored, automated = [], 0, 0
     for day in days:
         counts = pd.read_parquet(store.path("decisions", day), columns=["decision"])[
@@ -104,10 +133,24 @@ def summarize(settings: Settings, contract, days: list[str]) -> dict:
         rows.append(row)
         scored += day_scored
         automated += day_auto
+    challenger = promotion["challenger"]
+    if champion.version == promotion["challenger_version"]:
+        champion_auc = challenger["auc"]
+    elif promotion["champion"]:
+        champion_auc = promotion["champion"]["auc"]
+    else:
+        champion_auc = float("nan")
     return {
         "model_name": champion.name,
         "model_version": champion.version,
-        "holdout_auc": model_summary["holdout"]["auc"],
+        "challenger_version": promotion["challenger_version"],
+        "promoted": promotion["promoted"],
+        "previous_champion": promotion["previous_champion"],
+        "failed_gates": promotion["failed"],
+        "report_path": promotion["report_path"],
+        # the champion's figures on the current holdout
+        "holdout_auc": champion_auc,
+        "challenger_holdout_auc": challenger["auc"],
         "automation_rate": automated / scored if scored else 0.0,
         "target_accuracy": thresholds["target_accuracy"],
         "days": rows,

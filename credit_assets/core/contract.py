@@ -82,6 +82,43 @@ class Rule(_Strict):
     reason: str
 
 
+class ReasonText(_Strict):
+    """How to word a reason code for one feature, or every feature matching ``pattern``.
+
+    Templates are Python format strings with ``{feature}`` (the column), ``{value}`` (the
+    applicant's value), ``{median}`` (the training median) and ``{direction}`` (``high``,
+    ``low`` or ``missing``, the value against the training median). ``text`` is used for every
+    direction that has no template of its own.
+    """
+
+    name: str | None = None
+    pattern: str | None = None
+    text: str | None = None
+    high: str | None = None
+    low: str | None = None
+    missing: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> ReasonText:
+        if (self.name is None) == (self.pattern is None):
+            raise ValueError("a reason text needs exactly one of 'name' or 'pattern'")
+        if self.pattern is not None:
+            re.compile(self.pattern)
+        if not any((self.text, self.high, self.low, self.missing)):
+            raise ValueError("a reason text needs 'text' or a 'high' / 'low' / 'missing' template")
+        return self
+
+    def matches(self, column: str) -> bool:
+        if self.name is not None:
+            return column == self.name
+        return re.fullmatch(self.pattern or "", column) is not None
+
+    def template(self, direction: str) -> str | None:
+        return {"high": self.high, "low": self.low, "missing": self.missing}.get(
+            direction
+        ) or self.text
+
+
 class SplitSpec(_Strict):
     """Time-ordered split: the newest rows are holdout, the ones before them validation."""
 
@@ -104,6 +141,10 @@ class DatasetContract(_Strict):
     )
     rules: list[Rule] = Field(default_factory=list)
     split: SplitSpec = Field(default_factory=SplitSpec)
+    reason_texts: list[ReasonText] = Field(
+        default_factory=list,
+        description="readable reason-code texts per feature; exact names win over patterns",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> DatasetContract:
@@ -124,8 +165,19 @@ class DatasetContract(_Strict):
     @cached_property
     def version(self) -> str:
         """Content hash: changes whenever anything in the contract (rules included) changes."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        dumped = self.model_dump(mode="json")
+        if not dumped["reason_texts"]:  # unchanged versions for contracts that have none
+            del dumped["reason_texts"]
+        canonical = json.dumps(dumped, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+    def reason_template(self, column: str, direction: str) -> str | None:
+        """The wording of a reason for a feature and direction (``high``, ``low``,
+        ``missing``): an exact name's template first, else the first matching pattern's."""
+        specs = [r for r in self.reason_texts if r.name == column] + [
+            r for r in self.reason_texts if r.pattern is not None and r.matches(column)
+        ]
+        return next((t for r in specs if (t := r.template(direction))), None)
 
     @cached_property
     def rules_version(self) -> str:

@@ -159,6 +159,24 @@ def build_training_table(
     )
 
 
+def data_fingerprint(
+    table_fingerprint: str, contract_version: str, partitions: dict[str, list[str]]
+) -> str:
+    """What a model was trained on: the training table's content, the contract it was read
+    with, and the partitions (days of applications and outcomes) that went into it."""
+    import json
+
+    payload = json.dumps(
+        {
+            "table": table_fingerprint,
+            "contract": contract_version,
+            "partitions": {k: sorted(v) for k, v in partitions.items()},
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
 def fingerprint(frame: pd.DataFrame) -> str:
     """Content hash of a table (values, column names and order)."""
     digest = hashlib.sha256(",".join(map(str, frame.columns)).encode())

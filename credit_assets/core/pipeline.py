@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from credit_assets.core.contract import DatasetContract
+from credit_assets.core.reasons import TOP_REASONS, empty_reasons, explain, reason_columns
 from credit_assets.core.rules import RULE_ID, RULE_REASON, apply_rules
 from credit_assets.core.thresholds import RULE_REJECT, Thresholds
 from credit_assets.core.training import TrainedModel
@@ -25,6 +26,7 @@ DECISION_COLUMNS = [
     "model_version",
     "thresholds_version",
     "rules_version",
+    *reason_columns(TOP_REASONS),
 ]
 
 
@@ -35,6 +37,9 @@ class DecisionPipeline:
     thresholds: Thresholds
     feature_columns: list[str]
     trained_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
+    # Training medians of the built features: reason texts say "high" / "low" against them.
+    feature_medians: dict[str, float] | None = None
+    top_reasons: int = TOP_REASONS
 
     def risk(self, frame: pd.DataFrame) -> np.ndarray:
         """Probability of a bad outcome, whatever the contract's positive class means."""
@@ -46,7 +51,9 @@ class DecisionPipeline:
 
         Rule rejects are not scored (score is NaN); every other row gets a risk score and
         ``approve``, ``reject`` or ``review``. Protected attributes ride along for fairness
-        monitoring but never reach the model.
+        monitoring but never reach the model. Every decision carries its top reasons
+        (``reason_i``, ``reason_text_i``, ``contribution_i``, see :mod:`.reasons`); a rule
+        reject's only reason is its rule.
         """
         contract = self.contract
         ruled = apply_rules(frame, contract)
@@ -65,4 +72,19 @@ class DecisionPipeline:
         out["model_version"] = str(model_version)
         out["thresholds_version"] = self.thresholds.version
         out["rules_version"] = contract.rules_version
-        return out
+        reasons = empty_reasons(len(frame), self.top_reasons)
+        if passed.any():
+            explained = explain(
+                self.model,
+                contract,
+                frame.loc[passed],
+                decision[passed],
+                self.feature_medians,
+                self.top_reasons,
+            )
+            for column in reasons.columns:
+                reasons.loc[passed, column] = explained[column].to_numpy()
+        rejected = ~passed
+        reasons.loc[rejected, "reason_1"] = out.loc[rejected, RULE_ID].to_numpy()
+        reasons.loc[rejected, "reason_text_1"] = out.loc[rejected, RULE_REASON].to_numpy()
+        return pd.concat([out, reasons], axis=1)

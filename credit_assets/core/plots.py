@@ -46,3 +46,108 @@ def coverage_png(curve: pd.DataFrame, chosen_target: float) -> bytes:
 
 def markdown_image(png: bytes, alt: str) -> str:
     return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
+
+
+# -- model report -------------------------------------------------------------------------
+# Each takes risk scores (P(bad outcome)) and bad-outcome flags; ``models`` maps a label
+# (e.g. "challenger v2", "champion v1") to its risk scores on the same rows.
+
+
+def roc_compare_png(bad: np.ndarray, models: dict[str, np.ndarray]) -> bytes:
+    from sklearn.metrics import roc_auc_score
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    for label, risk in models.items():
+        fpr, tpr, _ = roc_curve(bad, risk)
+        ax.plot(fpr, tpr, label=f"{label} (AUC {roc_auc_score(bad, risk):.3f})")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate (bad outcomes caught)")
+    ax.set_title("ROC, holdout")
+    ax.legend(loc="lower right", fontsize=8)
+    return _png(fig)
+
+
+def precision_recall_png(bad: np.ndarray, models: dict[str, np.ndarray]) -> bytes:
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    for label, risk in models.items():
+        precision, recall, _ = precision_recall_curve(bad, risk)
+        ap = average_precision_score(bad, risk)
+        ax.plot(recall, precision, label=f"{label} (AP {ap:.3f})")
+    ax.axhline(float(np.mean(bad)), linestyle="--", color="grey", label="base rate")
+    ax.set_xlabel("recall (share of bad outcomes caught)")
+    ax.set_ylabel("precision")
+    ax.set_title("Precision-recall, holdout")
+    ax.legend(loc="upper right", fontsize=8)
+    return _png(fig)
+
+
+def calibration_png(bad: np.ndarray, models: dict[str, np.ndarray], bins: int = 10) -> bytes:
+    from credit_assets.core.metrics import calibration_bins, expected_calibration_error
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    top = 0.0
+    for label, risk in models.items():
+        predicted, observed, _ = calibration_bins(bad, risk, bins)
+        ece = expected_calibration_error(bad, risk, bins)
+        ax.plot(predicted, observed, marker="o", markersize=3, label=f"{label} (ECE {ece:.3f})")
+        top = max(top, float(np.max(predicted)), float(np.max(observed)))
+    top = min(1.0, top * 1.05 + 1e-3)
+    ax.plot([0, top], [0, top], linestyle="--", color="grey", label="perfect")
+    ax.set_xlabel("predicted risk (bin mean)")
+    ax.set_ylabel("observed bad rate")
+    ax.set_title("Calibration, holdout")
+    ax.legend(loc="upper left", fontsize=8)
+    return _png(fig)
+
+
+def score_distribution_png(
+    bad: np.ndarray, risk: np.ndarray, approve_below: float, reject_above: float
+) -> bytes:
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    bins = np.linspace(0, max(float(np.max(risk)), reject_above) * 1.02 + 1e-9, 60)
+    ax.hist(risk[~bad], bins=bins, alpha=0.6, density=True, label="good outcome")
+    ax.hist(risk[bad], bins=bins, alpha=0.6, density=True, label="bad outcome")
+    ax.axvspan(approve_below, reject_above, color="orange", alpha=0.15, label="review band")
+    ax.axvline(approve_below, color="green", linestyle="--", linewidth=1)
+    ax.axvline(reject_above, color="red", linestyle="--", linewidth=1)
+    ax.set_xlabel("risk score")
+    ax.set_ylabel("density")
+    ax.set_title("Score distribution by class, holdout")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def coverage_compare_png(
+    curves: dict[str, pd.DataFrame], chosen_target: float, chosen: tuple[float, float] | None
+) -> bytes:
+    """Automation rate per target accuracy for each model; ``chosen`` marks the review band
+    in use (its automation rate and accuracy)."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for label, curve in curves.items():
+        ax.plot(curve["target_accuracy"], curve["coverage"], marker="o", markersize=2, label=label)
+    ax.axvline(chosen_target, linestyle="--", color="grey", label=f"target {chosen_target:.2f}")
+    if chosen is not None:
+        coverage, accuracy = chosen
+        ax.scatter([accuracy], [coverage], color="black", zorder=5, label="chosen review band")
+    ax.set_xlabel("required accuracy of automatic decisions")
+    ax.set_ylabel("automation rate (coverage)")
+    ax.set_title("Coverage vs accuracy, holdout")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def importance_png(importance: pd.Series, top: int = 20) -> bytes:
+    shown = importance.sort_values(ascending=False).head(top)[::-1]
+    fig, ax = plt.subplots(figsize=(5.5, 0.25 * len(shown) + 1))
+    ax.barh(list(shown.index), shown.to_numpy())
+    ax.set_xlabel("total gain")
+    ax.set_title(f"Feature importance (top {len(shown)})")
+    ax.tick_params(axis="y", labelsize=8)
+    return _png(fig)
+
+
+def png_base64(png: bytes) -> str:
+    return base64.b64encode(png).decode()

@@ -2,12 +2,21 @@
 
 Scorers always load by alias (``champion``) or explicit version, so a promotion or rollback
 changes what is scored without a code change.
+
+A newly registered version becomes ``challenger``; it becomes ``champion`` only through
+:meth:`ModelRegistry.move_alias` (the promotion gates, or an operator). Every alias change is
+recorded in MLflow: a registered-model tag ``alias_event.NNNNNN`` (JSON: action, alias,
+version, previous, by, at, reason), tags on the version itself, and the registered-model tag
+``champion_history`` (JSON list of versions, the last being the champion) that rollback
+follows back.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +31,12 @@ from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.pipeline import DecisionPipeline
 
 CHAMPION = "champion"
+CHALLENGER = "challenger"
+HISTORY_TAG = "champion_history"
+EVENT_PREFIX = "alias_event."
+GATES_TAG = "gates"
+GATES_PASSED_TAG = "gates_passed"
+_HISTORY_KEEP = 100
 _ARTIFACT = "decision_pipeline.joblib"
 
 
@@ -64,6 +79,35 @@ class RegisteredVersion:
     name: str
     version: str
     run_id: str
+
+
+@dataclass(frozen=True)
+class AliasChange:
+    """One move of an alias: who moved it, when and why."""
+
+    action: str  # promote | rollback | challenger
+    alias: str
+    version: str
+    previous: str | None
+    by: str
+    at: str
+    reason: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: str
+    run_id: str
+    aliases: list[str]
+    created: dt.datetime
+    tags: dict[str, str]
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -112,9 +156,11 @@ class ModelRegistry:
         run_id: str,
         pipeline: DecisionPipeline,
         example: pd.DataFrame,
-        alias: str | None = CHAMPION,
+        alias: str | None = CHALLENGER,
+        by: str = "training",
     ) -> RegisteredVersion:
-        """Log ``pipeline`` as one pyfunc model in ``run_id``, register it, set ``alias``."""
+        """Log ``pipeline`` as one pyfunc model in ``run_id``, register it, set ``alias``
+        (``challenger``: a new version never becomes champion without the gates)."""
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         signature = infer_signature(example, pipeline.decide(example, model_version="0"))
@@ -133,8 +179,151 @@ class ModelRegistry:
                 )
         version = str(info.registered_model_version)
         if alias:
-            self.client.set_registered_model_alias(self.model_name, alias, version)
+            self.move_alias(alias, version, by=by, reason="newly trained", action=alias)
         return RegisteredVersion(self.model_name, version, run_id)
+
+    # -- aliases and their history ---------------------------------------------------------
+
+    def alias_version(self, alias: str) -> str | None:
+        try:
+            return str(self.client.get_model_version_by_alias(self.model_name, alias).version)
+        except MlflowException:
+            return None
+
+    def model_tags(self) -> dict[str, str]:
+        try:
+            return dict(self.client.get_registered_model(self.model_name).tags)
+        except MlflowException:
+            return {}
+
+    def champion_history(self) -> list[str]:
+        raw = self.model_tags().get(HISTORY_TAG)
+        return [str(v) for v in json.loads(raw)] if raw else []
+
+    def alias_events(self, version: str | None = None) -> list[AliasChange]:
+        """Every recorded alias change, oldest first; with ``version``, those that moved an
+        alias to or away from it."""
+        tags = self.model_tags()
+        events = [
+            AliasChange(**json.loads(tags[k])) for k in sorted(tags) if k.startswith(EVENT_PREFIX)
+        ]
+        if version is None:
+            return events
+        return [e for e in events if str(version) in (e.version, e.previous)]
+
+    def _record(self, change: AliasChange) -> None:
+        client = self.client
+        tags = self.model_tags()
+        seq = 1 + max(
+            (int(k[len(EVENT_PREFIX) :]) for k in tags if k.startswith(EVENT_PREFIX)), default=0
+        )
+        client.set_registered_model_tag(
+            self.model_name, f"{EVENT_PREFIX}{seq:06d}", change.to_json()
+        )
+        client.set_registered_model_tag(self.model_name, "last_alias_change", change.to_json())
+        prefix = {"promote": "promoted", "rollback": "restored"}.get(change.action, change.action)
+        for key, value in (("at", change.at), ("by", change.by), ("reason", change.reason)):
+            client.set_model_version_tag(self.model_name, change.version, f"{prefix}_{key}", value)
+        if change.action == "rollback" and change.previous:
+            for key, value in (("at", change.at), ("by", change.by), ("reason", change.reason)):
+                client.set_model_version_tag(
+                    self.model_name, change.previous, f"rolled_back_{key}", value
+                )
+
+    def move_alias(
+        self, alias: str, version: str, *, by: str, reason: str, action: str | None = None
+    ) -> AliasChange:
+        """Point ``alias`` at ``version`` and record who, when and why."""
+        version = self.resolve(str(version)).version
+        previous = self.alias_version(alias)
+        client = self.client
+        client.set_registered_model_alias(self.model_name, alias, version)
+        change = AliasChange(
+            action=action or ("promote" if alias == CHAMPION else alias),
+            alias=alias,
+            version=version,
+            previous=previous,
+            by=by,
+            at=_now(),
+            reason=reason,
+        )
+        self._record(change)
+        return change
+
+    def promote(self, version: str, *, by: str, reason: str) -> AliasChange:
+        """Make ``version`` the champion; the old champion stays in the history for rollback."""
+        version = self.resolve(str(version)).version
+        if self.alias_version(CHAMPION) == version:
+            raise CreditAssetsError(f"version {version} is already the champion")
+        change = self.move_alias(CHAMPION, version, by=by, reason=reason, action="promote")
+        history = [*self.champion_history(), version][-_HISTORY_KEEP:]
+        self.client.set_registered_model_tag(self.model_name, HISTORY_TAG, json.dumps(history))
+        if self.alias_version(CHALLENGER) == version:
+            self.client.delete_registered_model_alias(self.model_name, CHALLENGER)
+        return change
+
+    def rollback(self, *, by: str, reason: str) -> AliasChange:
+        """Move ``champion`` back to the champion before the current one."""
+        current = self.alias_version(CHAMPION)
+        if current is None:
+            raise CreditAssetsError(f"model {self.model_name!r} has no champion to roll back")
+        history = self.champion_history()
+        while history and history[-1] == current:
+            history.pop()
+        if not history:
+            raise CreditAssetsError(
+                f"no previous champion to roll back to: version {current} is the only one "
+                "that has been champion"
+            )
+        target = history[-1]
+        change = self.move_alias(CHAMPION, target, by=by, reason=reason, action="rollback")
+        self.client.set_registered_model_tag(self.model_name, HISTORY_TAG, json.dumps(history))
+        return change
+
+    def set_version_tags(self, version: str, tags: dict[str, str]) -> None:
+        for key, value in tags.items():
+            self.client.set_model_version_tag(self.model_name, str(version), key, value)
+
+    def _aliases_by_version(self) -> dict[str, list[str]]:
+        """Aliases per version (version searches do not return them on every store)."""
+        try:
+            aliases = self.client.get_registered_model(self.model_name).aliases or {}
+        except MlflowException:
+            return {}
+        out: dict[str, list[str]] = {}
+        for alias, version in sorted(aliases.items()):
+            out.setdefault(str(version), []).append(alias)
+        return out
+
+    def versions(self) -> list[VersionInfo]:
+        """Every registered version, newest first, with its aliases and tags."""
+        try:
+            found = self.client.search_model_versions(f"name = '{self.model_name}'")
+        except MlflowException:
+            return []
+        aliases = self._aliases_by_version()
+        infos = [
+            VersionInfo(
+                version=str(mv.version),
+                run_id=mv.run_id,
+                aliases=aliases.get(str(mv.version), []),
+                created=dt.datetime.fromtimestamp(mv.creation_timestamp / 1000, dt.UTC),
+                tags=dict(mv.tags or {}),
+            )
+            for mv in found
+        ]
+        return sorted(infos, key=lambda v: int(v.version), reverse=True)
+
+    def version_info(self, version: str) -> VersionInfo:
+        found = self.resolve(str(version))
+        mv = self.client.get_model_version(self.model_name, found.version)
+        return VersionInfo(
+            version=str(mv.version),
+            run_id=mv.run_id,
+            aliases=self._aliases_by_version().get(str(mv.version), []),
+            created=dt.datetime.fromtimestamp(mv.creation_timestamp / 1000, dt.UTC),
+            tags=dict(mv.tags or {}),
+        )
 
     def resolve(self, ref: str = CHAMPION) -> RegisteredVersion:
         """A version number or an alias, checked against the registry."""

@@ -52,6 +52,9 @@ class LocalStore:
             raise CreditAssetsError(f"{asset} has not been materialized yet ({path} is missing)")
         return joblib.load(path)
 
+    def write_bytes(self, data: bytes, asset: str, name: str, suffix: str) -> Path:
+        return write_bytes_atomic(data, self.path(asset, name, suffix))
+
     def write_json(self, data: dict[str, Any], asset: str, name: str | None = None) -> Path:
         text = json.dumps(data, indent=2, sort_keys=True, default=str)
         return write_bytes_atomic(text.encode(), self.path(asset, name, "json"))

@@ -10,13 +10,13 @@ from credit_assets.core.thresholds import DECISIONS, RULE_REJECT
 from credit_assets.defs.ingest import rule_filtered_applications
 from credit_assets.defs.partitions import daily_partitions
 from credit_assets.defs.resources import DatasetResource, MlflowResource, StorageResource
-from credit_assets.defs.training import registered_model
+from credit_assets.defs.training import champion_model
 
 
 @dg.asset(
     group_name="decisions",
     partitions_def=daily_partitions,
-    deps=[rule_filtered_applications, registered_model],
+    deps=[rule_filtered_applications, champion_model],
     kinds={"mlflow", "parquet"},
 )
 def decisions(

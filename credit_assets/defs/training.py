@@ -1,4 +1,5 @@
-"""Training: training table -> features -> model -> review band -> registered pipeline."""
+"""Training: training table -> features -> model -> review band -> registered pipeline
+(the challenger) -> champion, through the promotion gates."""
 
 import subprocess
 from typing import Literal
@@ -15,13 +16,32 @@ from credit_assets.core.dataset import (
     TRAIN,
     VALIDATION,
     build_training_table,
+    data_fingerprint,
     fingerprint,
     label_applications,
 )
 from credit_assets.core.features import FeatureBuilder
+from credit_assets.core.gates import (
+    Evaluation,
+    GateConfig,
+    GateResult,
+    all_passed,
+    evaluate_gates,
+    evaluate_model,
+    failures,
+    gates_markdown,
+)
 from credit_assets.core.metrics import quality
 from credit_assets.core.pipeline import DecisionPipeline
 from credit_assets.core.plots import coverage_png, markdown_image, roc_png
+from credit_assets.core.reasons import training_medians
+from credit_assets.core.registry import (
+    CHALLENGER,
+    CHAMPION,
+    GATES_PASSED_TAG,
+    GATES_TAG,
+)
+from credit_assets.core.report import ReportInputs, build_report
 from credit_assets.core.storage import LocalStore
 from credit_assets.core.thresholds import (
     Thresholds,
@@ -74,6 +94,67 @@ class ThresholdConfig(dg.Config):
     )
 
 
+_GATES = GateConfig()
+
+
+class PromotionConfig(dg.Config):
+    """Promotion gates: a challenger becomes champion only if every gate passes."""
+
+    min_auc: float = Field(
+        default=_GATES.min_auc, description="absolute: holdout AUC must reach at least this"
+    )
+    max_brier: float | None = Field(
+        default=_GATES.max_brier,
+        description="absolute: largest holdout Brier score; empty means the Brier score of "
+        "always predicting the holdout's bad-outcome rate (a useful model beats it)",
+    )
+    max_ece: float = Field(
+        default=_GATES.max_ece,
+        ge=0,
+        description="absolute: largest expected calibration error (10 equal-count bins), "
+        "over what sampling noise alone gives a calibrated model on the holdout's size",
+    )
+    min_automation_rate: float = Field(
+        default=_GATES.min_automation_rate,
+        ge=0,
+        le=1,
+        description="absolute: least share of holdout decisions automated at the target accuracy",
+    )
+    auc_tolerance: float = Field(
+        default=_GATES.auc_tolerance,
+        description="relative: the challenger's holdout AUC may be at most this much below "
+        "the champion's on the same holdout",
+    )
+    automation_tolerance: float = Field(
+        default=_GATES.automation_tolerance,
+        description="relative: the challenger's automation rate at the target accuracy may be "
+        "at most this much below the champion's on the same holdout",
+    )
+    max_fairness_gap: float = Field(
+        default=_GATES.max_fairness_gap,
+        description="fairness (when fairness figures exist): largest approval-rate gap "
+        "between protected groups",
+    )
+
+    def gate_config(self) -> GateConfig:
+        return GateConfig(
+            min_auc=self.min_auc,
+            max_brier=self.max_brier,
+            max_ece=self.max_ece,
+            min_automation_rate=self.min_automation_rate,
+            auc_tolerance=self.auc_tolerance,
+            automation_tolerance=self.automation_tolerance,
+            max_fairness_gap=self.max_fairness_gap,
+        )
+
+
+def _who(context: dg.AssetExecutionContext) -> str:
+    """Who changed an alias through Dagster: the launching user or tool, and the run."""
+    tags = context.run.tags
+    who = tags.get("dagster/user") or tags.get("launched_by") or "dagster"
+    return f"{who} (dagster run {context.run_id[:8]})"
+
+
 def _labelled_applications(store: LocalStore, contract: DatasetContract) -> pd.DataFrame:
     apps = [store.read_frame("raw_applications", p) for p in store.partitions("raw_applications")]
     outs = [store.read_frame("raw_outcomes", p) for p in store.partitions("raw_outcomes")]
@@ -99,14 +180,38 @@ def training_data(dataset: DatasetResource, storage: StorageResource) -> dg.Mate
     table = build_training_table(store.read_frame("raw_history"), labelled, contract)
     path = store.write_frame(table.frame, "training_data")
     counts = table.frame[SPLIT].value_counts()
+    partitions = {
+        "applications": store.partitions("raw_applications"),
+        "outcomes": store.partitions("raw_outcomes"),
+    }
+    table_fingerprint = fingerprint(table.frame)
+    target = table.frame[contract.target.column]
+    summary = {
+        "rows": len(table.frame),
+        **{f"rows_{s}": int(counts.get(s, 0)) for s in (TRAIN, VALIDATION, HOLDOUT)},
+        **{
+            f"positive_rate_{s}": float(target[table.frame[SPLIT] == s].mean())
+            for s in (TRAIN, VALIDATION, HOLDOUT)
+        },
+        "rows_by_source": table.rows_by_source,
+        "rule_hits_excluded": table.rule_hits,
+        "partitions": partitions,
+        "table_fingerprint": table_fingerprint,
+        "contract_version": contract.version,
+        "rules_version": contract.rules_version,
+        "data_fingerprint": data_fingerprint(table_fingerprint, contract.version, partitions),
+    }
+    store.write_json(summary, "training_data", "summary")
     return dg.MaterializeResult(
         metadata={
             "rows": len(table.frame),
             **{f"rows_{s}": int(counts.get(s, 0)) for s in (TRAIN, VALIDATION, HOLDOUT)},
             "rows_by_source": table.rows_by_source,
             "rule_hits_excluded": table.rule_hits,
-            "application_partitions": store.partitions("raw_applications"),
-            "fingerprint": fingerprint(table.frame),
+            "application_partitions": partitions["applications"],
+            "outcome_partitions": partitions["outcomes"],
+            "fingerprint": table_fingerprint,
+            "data_fingerprint": summary["data_fingerprint"],
             "contract_version": contract.version,
             "path": dg.MetadataValue.path(str(path)),
         }
@@ -134,6 +239,15 @@ def features(dataset: DatasetResource, storage: StorageResource) -> dg.Materiali
             "path": dg.MetadataValue.path(str(path)),
         }
     )
+
+
+def _partition_span(partitions: dict[str, list[str]]) -> str:
+    """Short form of the partitions used, e.g. ``applications 2026-11-01..2026-11-04 (4)``."""
+    parts = []
+    for kind, days in sorted(partitions.items()):
+        span = f"{days[0]}..{days[-1]} ({len(days)})" if days else "none"
+        parts.append(f"{kind} {span}")
+    return "; ".join(parts)
 
 
 def _git_revision() -> str:
@@ -175,16 +289,21 @@ def model(
     clf = trained.pipeline.named_steps["model"]
     holdout_score = clf.predict_proba(parts[HOLDOUT][names])[:, 1]
     metrics = quality(y[HOLDOUT], holdout_score)
-    training_meta = store.read_frame("training_data")
+    data = store.read_json("training_data", "summary")
+    partitions = data["partitions"]
     registry = mlflow.registry(contract)
     run_id = registry.start_run(
         run_name=f"train-{context.run_id[:8]}",
         tags={
             "dagster_run_id": context.run_id,
+            "contract_name": contract.name,
             "contract_version": contract.version,
             "rules_version": contract.rules_version,
             "code_version": _git_revision(),
-            "data_fingerprint": fingerprint(training_meta),
+            # hash of the training table, the contract and the partitions it came from
+            "data_fingerprint": data["data_fingerprint"],
+            "training_table_fingerprint": data["table_fingerprint"],
+            "training_partitions": _partition_span(partitions),
             "feature_state_version": builder.state_fingerprint(),
         },
     )
@@ -213,6 +332,7 @@ def model(
             "holdout_auc": metrics["auc"],
             "holdout_ks": metrics["ks"],
             "holdout_brier": metrics["brier"],
+            "holdout_ece": metrics["ece"],
             "mlflow_run_id": run_id,
             "roc": dg.MetadataValue.md(
                 markdown_image(roc_png(y[HOLDOUT], holdout_score, metrics["auc"]), "ROC")
@@ -275,7 +395,8 @@ def registered_model(
 ) -> dg.MaterializeResult:
     """Rules + features + model + review band logged to MLflow as one model and registered.
 
-    The new version becomes ``champion``; scorers load the model by that alias.
+    The new version becomes ``challenger``; it replaces the champion only through the
+    promotion gates of ``champion_model``.
     """
     contract, store = dataset.contract(), storage.store()
     trained: TrainedModel = store.read_object("model")
@@ -283,11 +404,15 @@ def registered_model(
     summary = store.read_json("model", "summary")
     table = store.read_frame("training_data")
     builder: FeatureBuilder = trained.pipeline.named_steps["features"]
+    built = store.read_frame("features")
     pipeline = DecisionPipeline(
         contract=contract,
         model=trained,
         thresholds=thresholds,
         feature_columns=[*builder.numeric, *builder.categorical],
+        feature_medians=training_medians(
+            built[built[SPLIT] == TRAIN], list(builder.feature_names_out_)
+        ),
     )
     columns = [
         contract.id_column,
@@ -306,15 +431,262 @@ def registered_model(
         },
         tags={"thresholds_version": thresholds.version},
     )
-    version = registry.register(summary["run_id"], pipeline, example)
-    context.log.info(f"registered {version.name} version {version.version} as champion")
+    version = registry.register(
+        summary["run_id"], pipeline, example, alias=CHALLENGER, by=_who(context)
+    )
+    store.write_json(
+        {"name": version.name, "version": version.version, "run_id": version.run_id},
+        "registered_model",
+    )
+    context.log.info(f"registered {version.name} version {version.version} as {CHALLENGER}")
     return dg.MaterializeResult(
         metadata={
             "model_name": version.name,
             "model_version": version.version,
-            "alias": "champion",
+            "alias": CHALLENGER,
             "mlflow_run_id": version.run_id,
             "thresholds_version": thresholds.version,
             "holdout_auc": summary["holdout"]["auc"],
         }
+    )
+
+
+def _bad(rows: pd.DataFrame, contract: DatasetContract) -> np.ndarray:
+    positive = rows[contract.target.column].to_numpy() == 1
+    return positive if contract.target.positive_means == "default" else ~positive
+
+
+def _importance(trained: TrainedModel) -> pd.Series:
+    clf = trained.pipeline.named_steps["model"]
+    names = trained.pipeline.named_steps["features"].feature_names_out_
+    return pd.Series(clf.booster_.feature_importance("gain"), index=names, dtype=float)
+
+
+def _data_summary(data: dict) -> dict[str, str]:
+    parts = data.get("partitions", {})
+    out = {
+        "training rows": f"{data['rows']:,}",
+        **{
+            f"{s} rows / bad-outcome rate": f"{data[f'rows_{s}']:,} / "
+            f"{data.get(f'positive_rate_{s}', float('nan')):.2%} positive class"
+            for s in (TRAIN, VALIDATION, HOLDOUT)
+        },
+        "rows by source": ", ".join(f"{k} {v:,}" for k, v in data["rows_by_source"].items()),
+        "rule hits left out": ", ".join(f"{k} {v}" for k, v in data["rule_hits_excluded"].items())
+        or "none",
+    }
+    for kind, days in sorted(parts.items()):
+        out[f"{kind} partitions"] = f"{days[0]} .. {days[-1]} ({len(days)})" if days else "none"
+    return out
+
+
+def _gates_tag(results: list[GateResult]) -> str:
+    import json
+
+    return json.dumps(
+        [
+            {
+                "gate": r.gate,
+                "passed": r.passed,
+                "applied": r.applied,
+                "value": r.value,
+                "bound": r.bound,
+                "direction": r.direction,
+            }
+            for r in results
+        ]
+    )
+
+
+@dg.asset(
+    group_name="training",
+    deps=[registered_model],
+    kinds={"mlflow"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "promotion_gates",
+            asset="champion_model",
+            description="The newly registered challenger passed every promotion gate against "
+            "the champion on the same holdout (fails when it was kept out of production).",
+        )
+    ],
+)
+def champion_model(
+    context: dg.AssetExecutionContext,
+    config: PromotionConfig,
+    dataset: DatasetResource,
+    storage: StorageResource,
+    mlflow: MlflowResource,
+) -> dg.MaterializeResult:
+    """The version that decides: the ``champion`` alias, moved to the challenger only if
+    every promotion gate passes.
+
+    Both models are scored on the current holdout (the champion is re-scored, since the
+    holdout moves as outcomes arrive). A failed gate leaves the champion as it was and fails
+    the ``promotion_gates`` check with the gate, the value, the bound and the shortfall. The
+    model report (HTML) of the challenger is written either way.
+    """
+    contract, store = dataset.contract(), storage.store()
+    registry = mlflow.registry(contract)
+    registered = store.read_json("registered_model")
+    pipeline, challenger = registry.load(registered["version"])
+    table = store.read_frame("training_data")
+    holdout = table[table[SPLIT] == HOLDOUT].reset_index(drop=True)
+    bad = _bad(holdout, contract)
+    th = pipeline.thresholds
+    challenger_risk = pipeline.risk(holdout)
+    challenger_eval = evaluate_model(challenger_risk, bad, th.target_accuracy, th.metric)
+
+    previous = registry.alias_version(CHAMPION)
+    champion_eval: Evaluation | None = None
+    champion_risk: np.ndarray | None = None
+    extra: list[GateResult] = []
+    if previous is not None and previous != challenger.version:
+        champion_pipeline, _ = registry.load(previous)
+        try:
+            champion_risk = champion_pipeline.risk(holdout)
+            champion_eval = evaluate_model(champion_risk, bad, th.target_accuracy, th.metric)
+        except (KeyError, ValueError) as exc:  # e.g. the contract changed its columns
+            extra.append(
+                GateResult(
+                    "comparable",
+                    False,
+                    None,
+                    None,
+                    ">=",
+                    f"champion v{previous} cannot score the current holdout: {exc}",
+                )
+            )
+    results = [*evaluate_gates(challenger_eval, champion_eval, config.gate_config()), *extra]
+    passed = all_passed(results)
+    failed = failures(results)
+    already = previous == challenger.version
+    promote = passed and not already
+
+    run = registry.client.get_run(challenger.run_id)
+    report = build_report(
+        ReportInputs(
+            model_name=challenger.name,
+            version=challenger.version,
+            run_id=challenger.run_id,
+            bad=bad,
+            challenger_risk=challenger_risk,
+            challenger=challenger_eval,
+            thresholds=th,
+            importance=_importance(pipeline.model),
+            gates=results,
+            promoted=promote or already,
+            champion_version=previous if champion_eval is not None else None,
+            champion_risk=champion_risk,
+            champion=champion_eval,
+            lineage={
+                k: run.data.tags.get(k, "")
+                for k in (
+                    "contract_version",
+                    "rules_version",
+                    "code_version",
+                    "data_fingerprint",
+                    "training_table_fingerprint",
+                    "training_partitions",
+                    "feature_state_version",
+                    "thresholds_version",
+                    "dagster_run_id",
+                )
+            },
+            data_summary=_data_summary(store.read_json("training_data", "summary")),
+            params=dict(run.data.params),
+        )
+    )
+    report_path = store.write_bytes(
+        report.html.encode(), "champion_model", f"report-v{challenger.version}", "html"
+    )
+    registry.log_artifact(challenger.run_id, report_path, "report")
+    registry.log(
+        challenger.run_id,
+        metrics={
+            "gate_holdout_auc": challenger_eval.auc,
+            "gate_holdout_brier": challenger_eval.brier,
+            "gate_holdout_ece": challenger_eval.ece,
+            "gate_automation_rate": challenger_eval.automation_rate,
+        },
+        tags={"gates_passed": str(passed).lower()},
+    )
+    registry.set_version_tags(
+        challenger.version,
+        {
+            GATES_TAG: _gates_tag(results),
+            GATES_PASSED_TAG: str(passed).lower(),
+            "gates_compared_with": previous or "none",
+            "report": f"runs:/{challenger.run_id}/report/{report_path.name}",
+            "report_path": str(report_path),
+        },
+    )
+
+    who = _who(context)
+    if promote:
+        why = (
+            "passed every promotion gate"
+            + (f" against champion v{previous}" if previous else " (first model)")
+            + f": holdout AUC {challenger_eval.auc:.4f}, automation "
+            f"{challenger_eval.automation_rate:.1%}"
+        )
+        registry.promote(challenger.version, by=who, reason=why)
+        context.log.info(
+            f"alias {CHAMPION}: v{previous or '-'} -> v{challenger.version} by {who}: {why}"
+        )
+    elif already:
+        why = f"version {challenger.version} is already the champion"
+        context.log.info(why)
+    else:
+        why = "; ".join(failed)
+        context.log.warning(
+            f"challenger v{challenger.version} not promoted, champion stays "
+            f"v{previous or '-'}: {why}"
+        )
+    champion = registry.alias_version(CHAMPION)
+    outcome = {
+        "promoted": promote,
+        "challenger_version": challenger.version,
+        "champion_version": champion,
+        "previous_champion": previous,
+        "failed": failed,
+        "gates": [r.to_dict() for r in results],
+        "challenger": challenger_eval.to_dict(),
+        "champion": champion_eval.to_dict() if champion_eval else None,
+        "report_path": str(report_path),
+        "by": who,
+        "reason": why,
+    }
+    store.write_json(outcome, "champion_model")
+    check = dg.AssetCheckResult(
+        check_name="promotion_gates",
+        passed=passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="every gate passed" if passed else "; ".join(failed),
+        metadata={
+            "challenger_version": challenger.version,
+            "champion_version": champion or "none",
+            "gates": dg.MetadataValue.md(gates_markdown(results)),
+            **{
+                f"{r.gate}_margin": float(r.margin)
+                for r in results
+                if r.applied and r.margin is not None and np.isfinite(r.margin)
+            },
+        },
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "champion_version": champion or "none",
+            "challenger_version": challenger.version,
+            "previous_champion": previous or "none",
+            "promoted": promote,
+            "changed_by": who,
+            "reason": why,
+            "holdout_auc": challenger_eval.auc,
+            "champion_holdout_auc": champion_eval.auc if champion_eval else float("nan"),
+            "gates": dg.MetadataValue.md(gates_markdown(results)),
+            "report": dg.MetadataValue.md(report.markdown),
+            "report_path": dg.MetadataValue.path(str(report_path)),
+        },
+        check_results=[check],
     )

@@ -18,6 +18,7 @@ def test_asset_graph_shape():
         "model",
         "decision_thresholds",
         "registered_model",
+        "champion_model",
         "decisions",
     }
 
@@ -28,7 +29,11 @@ def test_asset_graph_shape():
     assert parents("training_data") == {"raw_history", "raw_applications", "raw_outcomes"}
     assert parents("features") == {"training_data"}
     assert parents("model") == {"features"}
-    assert parents("decisions") == {"rule_filtered_applications", "registered_model"}
+    assert parents("registered_model") == {"decision_thresholds", "training_data"}
+    assert parents("champion_model") == {"registered_model"}
+    assert parents("decisions") == {"rule_filtered_applications", "champion_model"}
+    checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    assert ("champion_model", "promotion_gates") in checks
     daily = {"raw_applications", "raw_outcomes", "rule_filtered_applications", "decisions"}
     for key in keys:
         partitioned = graph.get(dg.AssetKey(key)).partitions_def is not None

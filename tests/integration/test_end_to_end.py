@@ -14,6 +14,9 @@ from credit_assets.settings import Settings
 def test_every_asset_materialized_and_summary(trained):
     _env, summary = trained
     assert summary["model_version"] == "1"
+    # the first model becomes champion through the absolute gates
+    assert summary["promoted"] is True and summary["challenger_version"] == "1"
+    assert summary["previous_champion"] is None and summary["failed_gates"] == []
     assert 0.6 < summary["holdout_auc"] < 1.0
     assert [d["day"] for d in summary["days"]] == [
         "2026-11-01",
@@ -33,6 +36,7 @@ def test_every_asset_materialized_and_summary(trained):
         "model",
         "decision_thresholds",
         "registered_model",
+        "champion_model",
         "decisions",
     } <= materialized
 
@@ -51,6 +55,15 @@ def test_decisions_cover_every_application(trained, small_data):
         assert (decided["model_version"] == "1").all()
         assert decided["thresholds_version"].str.startswith("thr-").all()
         assert "gender" in decided.columns  # carried for fairness, never a feature
+        # every decision carries its reasons; a rule reject's is its rule
+        rule = decided["decision"] == "rule_reject"
+        assert (decided.loc[rule, "reason_1"] == "R01").all()
+        assert decided.loc[rule, "reason_text_1"].str.contains("policy minimum").all()
+        assert (decided.loc[~rule, "reason_1"].str.match(r"var_\d+")).all()
+        assert (decided.loc[~rule, "reason_text_1"] != "").all()
+        approve = decided["decision"] == "approve"
+        assert (decided.loc[approve, "contribution_1"] < 0).all()  # lowered the risk
+        assert (decided.loc[decided["decision"] == "review", "contribution_1"] > 0).all()
 
 
 def test_training_used_labelled_partitions(trained):
@@ -73,7 +86,13 @@ def test_mlflow_run_has_metrics_and_lineage(trained):
         "contract_version",
         "code_version",
         "thresholds_version",
+        "training_partitions",
+        "training_table_fingerprint",
     } <= set(run.data.tags)
+    assert run.data.tags["gates_passed"] == "true"
+    artifacts = [a.path for a in registry.client.list_artifacts(version.run_id, "report")]
+    assert artifacts == ["report/report-v1.html"]
+    assert "applications 2026-11-01..2026-11-04 (4)" in run.data.tags["training_partitions"]
     pipeline, _ = registry.load("1")
     assert pipeline.thresholds.approve_below <= pipeline.thresholds.reject_above
 

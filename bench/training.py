@@ -1,0 +1,248 @@
+"""Benchmark: training through the asset graph versus the same training in a plain script.
+
+Both variants train on the same generated data (default 200,000 history rows x 200 features),
+each in a fresh Python process:
+
+* ``plain``: load and validate the CSV, apply the rules, split, build features, train with
+  ``core.training.train``, choose the review band: the model and nothing else;
+* ``graph``: the training job of the Dagster asset graph (``raw_history`` ->
+  ``training_data`` -> ``features`` -> ``model`` -> ``decision_thresholds`` ->
+  ``registered_model`` -> ``champion_model``) on a scratch home, with the Dagster instance,
+  Parquet storage, MLflow tracking and registry, gates and model report.
+
+Wall time is the whole process (interpreter start and imports included) and, separately, the
+work after the imports; peak memory is the process's peak RSS. The goal is a graph / plain
+ratio of at most 1.15.
+
+    python bench/training.py                 # full size, several minutes
+    python bench/training.py --rows 20000    # quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GOAL = 1.15
+
+
+def _peak_rss_mib() -> float:
+    """Peak RSS of this process and any child it waited for (ru_maxrss is KiB on Linux)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024
+
+
+def _generate(data: Path, rows: int, features: int) -> None:
+    if (data / "history" / "train.csv").exists():
+        return
+    import datetime as dt
+
+    from credit_assets.core.synthetic import SyntheticSpec, generate
+
+    spec = SyntheticSpec(
+        n_features=features,
+        history_rows=rows,
+        days=1,
+        rows_per_day=100,
+        start=dt.date(2026, 11, 1),
+        seed=0,
+    )
+    generate(data, spec)
+
+
+# -- the two variants, each run in its own process ------------------------------------------
+
+
+def plain(data: Path) -> dict:
+    """The training alone, in-process, no platform."""
+    t0 = time.perf_counter()
+    import pandas as pd
+
+    from credit_assets.core.contract import load_contract
+    from credit_assets.core.dataset import (
+        HOLDOUT,
+        TRAIN,
+        VALIDATION,
+        DataDir,
+        build_training_table,
+        load_history,
+    )
+    from credit_assets.core.features import FeatureBuilder
+    from credit_assets.core.thresholds import choose_thresholds, evaluate
+    from credit_assets.core.training import TrainConfig, train
+
+    imported = time.perf_counter()
+    contract = load_contract(None)
+    history = load_history(DataDir(data), contract)  # read CSV + validate against contract
+    labelled = pd.DataFrame(columns=[contract.id_column, contract.target.column])
+    table = build_training_table(history, labelled, contract)  # rules + time-ordered split
+    target = contract.target.column
+    parts = {s: table.part(s) for s in (TRAIN, VALIDATION, HOLDOUT)}
+    y = {s: p[target].to_numpy().astype(int) for s, p in parts.items()}
+    builder = FeatureBuilder.from_contract(contract, list(table.frame.columns))
+    trained = train(
+        builder, parts[TRAIN], y[TRAIN], parts[VALIDATION], y[VALIDATION], TrainConfig()
+    )
+    bad = {s: y[s] == 1 for s in y}
+    val_risk = trained.predict_positive(parts[VALIDATION])
+    thresholds = choose_thresholds(val_risk, bad[VALIDATION], 0.90, "balanced")
+    holdout = evaluate(thresholds, trained.predict_positive(parts[HOLDOUT]), bad[HOLDOUT])
+    from sklearn.metrics import roc_auc_score
+
+    auc = float(roc_auc_score(bad[HOLDOUT], trained.predict_positive(parts[HOLDOUT])))
+    done = time.perf_counter()
+    return {
+        "import_s": imported - t0,
+        "work_s": done - imported,
+        "best_iteration": trained.best_iteration,
+        "holdout_auc": auc,
+        "holdout_automation": holdout["coverage"],
+        "rows": len(table.frame),
+    }
+
+
+def graph(data: Path, home: Path) -> dict:
+    """The training job of the asset graph, on a scratch home."""
+    t0 = time.perf_counter()
+    os.environ.update(
+        {
+            "CREDIT_HOME": str(home),
+            "CREDIT_DATA_DIR": str(data),
+            "DAGSTER_HOME": str(home / "dagster_home"),
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        }
+    )
+    for key in ("CREDIT_STORAGE_DIR", "MLFLOW_TRACKING_URI", "CREDIT_CONTRACT"):
+        os.environ.pop(key, None)
+    (home / "dagster_home").mkdir(parents=True, exist_ok=True)
+    (home / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    import logging
+
+    import dagster as dg
+
+    from credit_assets.definitions import defs
+    from credit_assets.runner import _QUIET
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    imported = time.perf_counter()
+    job = defs().resolve_job_def("training_job")
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            run_config=_QUIET, instance=instance, tags={"launched_by": "bench/training.py"}
+        )
+    if not result.success:
+        raise SystemExit("the training job failed")
+    done = time.perf_counter()
+    from credit_assets.core.storage import LocalStore
+
+    store = LocalStore(home / "storage")
+    summary = store.read_json("model", "summary")
+    promotion = store.read_json("champion_model")
+    return {
+        "import_s": imported - t0,
+        "work_s": done - imported,
+        "best_iteration": summary["best_iteration"],
+        "holdout_auc": summary["holdout"]["auc"],
+        "holdout_automation": store.read_json("decision_thresholds")["holdout"]["coverage"],
+        "promoted": promotion["promoted"],
+    }
+
+
+def _child(variant: str, data: Path, home: Path) -> None:
+    out = plain(data) if variant == "plain" else graph(data, home)
+    out["peak_rss_mib"] = _peak_rss_mib()
+    print("RESULT " + json.dumps(out))
+
+
+def _run(variant: str, data: Path, home: Path) -> dict:
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", variant, "--data", str(data), "--home", str(home)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-4000:])
+        raise SystemExit(f"{variant} failed (exit {proc.returncode})")
+    line = next(x for x in reversed(proc.stdout.splitlines()) if x.startswith("RESULT "))
+    return {**json.loads(line[len("RESULT ") :]), "wall_s": wall}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=200_000, help="history rows")
+    parser.add_argument("--features", type=int, default=200, help="var_* features")
+    parser.add_argument("--workdir", type=Path, default=ROOT / ".credit" / "bench", help="scratch")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each variant (best kept)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "training.json")
+    parser.add_argument("--child", choices=["plain", "graph"], help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args.child, args.data, args.home)
+        return
+
+    import shutil
+
+    data = args.workdir / f"data-{args.rows}x{args.features}"
+    print(f"data: {data}", flush=True)
+    t = time.perf_counter()
+    _generate(data, args.rows, args.features)
+    print(f"  ready in {time.perf_counter() - t:.0f}s", flush=True)
+    runs: dict[str, list[dict]] = {"plain": [], "graph": []}
+    for i in range(args.repeat):
+        for variant in ("plain", "graph"):  # alternate, so load drifts hit both alike
+            home = args.workdir / f"home-{variant}"
+            shutil.rmtree(home, ignore_errors=True)
+            result = _run(variant, data, home)
+            runs[variant].append(result)
+            print(
+                f"  [{i + 1}/{args.repeat}] {variant:5s} wall {result['wall_s']:7.1f}s "
+                f"(work {result['work_s']:7.1f}s) peak RSS {result['peak_rss_mib']:7.0f} MiB "
+                f"AUC {result['holdout_auc']:.4f} rounds {result['best_iteration']}",
+                flush=True,
+            )
+    best = {v: min(r, key=lambda x: x["wall_s"]) for v, r in runs.items()}
+    ratios = {
+        "wall": best["graph"]["wall_s"] / best["plain"]["wall_s"],
+        "work": best["graph"]["work_s"] / best["plain"]["work_s"],
+        "peak_rss": best["graph"]["peak_rss_mib"] / best["plain"]["peak_rss_mib"],
+    }
+    report = {
+        "benchmark": "training",
+        "rows": args.rows,
+        "features": args.features,
+        "goal_ratio": GOAL,
+        "plain": best["plain"],
+        "graph": best["graph"],
+        "ratios": ratios,
+        "meets_goal": {k: v <= GOAL for k, v in ratios.items()},
+        "runs": runs,
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(
+        f"graph / plain: wall {ratios['wall']:.3f}, work after imports {ratios['work']:.3f}, "
+        f"peak RSS {ratios['peak_rss']:.3f} (goal <= {GOAL}) -> {args.out}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Sub-commands of ``credit-assets`` that have sub-commands of their own."""

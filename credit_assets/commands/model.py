@@ -1,0 +1,273 @@
+"""``credit-assets model``: the registry for operators: list, show, promote, roll back.
+
+Every alias change is recorded with who (``--by``, default ``$USER``), when and why
+(``--reason``) as MLflow tags, and as a materialization of the ``champion_model`` asset in the
+Dagster event log, so the UI shows it beside the promotions the gates made.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from credit_assets.core.errors import CreditAssetsError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Model registry: list versions, show one, promote one to champion, roll back.",
+)
+console = Console()
+err = Console(stderr=True)
+
+ContractOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--contract", help="dataset contract YAML [env CREDIT_CONTRACT, default Santander]"
+    ),
+]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="why: recorded with the change")]
+ByOpt = Annotated[
+    str | None, typer.Option("--by", help="who: recorded with the change [default $USER]")
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=1)
+
+
+def _registry(contract: Path | None):
+    from credit_assets.cli import _configure
+    from credit_assets.core.contract import load_contract
+    from credit_assets.core.registry import ModelRegistry
+    from credit_assets.settings import Settings
+
+    _configure(None, contract)
+    settings = Settings.from_env()
+    dataset = load_contract(settings.contract_path)
+    name = f"credit-{dataset.name}"
+    return ModelRegistry(settings.mlflow_tracking_uri, name, name)
+
+
+def _who(by: str | None) -> str:
+    if by:
+        return by
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _metric(registry, run_id: str, *names: str) -> float | None:
+    try:
+        metrics = registry.client.get_run(run_id).data.metrics
+    except Exception:
+        return None
+    return next((metrics[n] for n in names if n in metrics), None)
+
+
+def _gates(tags: dict[str, str]) -> list[dict]:
+    raw = tags.get("gates")
+    return json.loads(raw) if raw else []
+
+
+def _gate_summary(tags: dict[str, str]) -> str:
+    passed = tags.get("gates_passed")
+    if passed is None:
+        return "[dim]not evaluated[/]"
+    if passed == "true":
+        return "[green]passed[/]"
+    failed = [g["gate"] for g in _gates(tags) if not g["passed"]]
+    return "[red]failed[/] " + ", ".join(failed)
+
+
+def _record_in_dagster(registry, change) -> None:
+    """The alias change as a runless materialization of ``champion_model``."""
+    try:
+        import dagster as dg
+
+        with dg.DagsterInstance.get() as instance:
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(
+                    asset_key="champion_model",
+                    description=f"{change.action} by {change.by}: {change.reason}",
+                    metadata={
+                        "champion_version": change.version,
+                        "previous_champion": change.previous or "none",
+                        "action": change.action,
+                        "changed_by": change.by,
+                        "changed_at": change.at,
+                        "reason": change.reason,
+                        "model_name": registry.model_name,
+                        "source": "credit-assets model",
+                    },
+                )
+            )
+    except Exception as exc:  # the registry change stands; say the event log missed it
+        err.print(f"[yellow]warning:[/] not recorded in the Dagster event log: {exc}")
+
+
+@app.command("list")
+def list_versions(contract: ContractOpt = None) -> None:
+    """Every registered version, newest first, with aliases, holdout AUC and gate results."""
+    try:
+        registry = _registry(contract)
+        versions = registry.versions()
+    except CreditAssetsError as exc:
+        raise _fail(str(exc)) from None
+    if not versions:
+        console.print(f"no registered version of {registry.model_name} yet")
+        return
+    table = Table(title=f"{registry.model_name} versions")
+    for column in ("version", "aliases", "created (UTC)", "holdout AUC", "gates", "last promoted"):
+        table.add_column(
+            column, justify="right" if column in ("version", "holdout AUC") else "left"
+        )
+    for v in versions:
+        auc = _metric(registry, v.run_id, "gate_holdout_auc", "holdout_auc")
+        promoted = (
+            f"{v.tags['promoted_at'][:16].replace('T', ' ')} by {v.tags.get('promoted_by', '?')}"
+            if "promoted_at" in v.tags
+            else ""
+        )
+        aliases = ", ".join(f"[bold green]{a}[/]" if a == "champion" else a for a in v.aliases)
+        table.add_row(
+            v.version,
+            aliases,
+            v.created.strftime("%Y-%m-%d %H:%M"),
+            "–" if auc is None else f"{auc:.4f}",
+            _gate_summary(v.tags),
+            promoted,
+        )
+    console.print(table)
+    history = registry.champion_history()
+    if history:
+        console.print(f"champion history (oldest first): {' -> '.join(history)}")
+
+
+@app.command()
+def show(
+    version: Annotated[str, typer.Argument(help="a version number or an alias")],
+    contract: ContractOpt = None,
+) -> None:
+    """One version: lineage, metrics, gate results, alias changes and its report."""
+    try:
+        registry = _registry(contract)
+        info = registry.version_info(version)
+        run = registry.client.get_run(info.run_id)
+    except CreditAssetsError as exc:
+        raise _fail(str(exc)) from None
+    console.print(
+        f"[bold]{registry.model_name}[/] version [bold]{info.version}[/]"
+        + (f" ({', '.join(info.aliases)})" if info.aliases else "")
+        + f" · created {info.created:%Y-%m-%d %H:%M:%S} UTC · MLflow run {info.run_id}"
+    )
+    lineage = Table(title="lineage", show_header=False)
+    lineage.add_column("key")
+    lineage.add_column("value")
+    for key in (
+        "contract_version",
+        "rules_version",
+        "code_version",
+        "data_fingerprint",
+        "training_table_fingerprint",
+        "training_partitions",
+        "feature_state_version",
+        "thresholds_version",
+        "dagster_run_id",
+    ):
+        lineage.add_row(key, run.data.tags.get(key, "–"))
+    console.print(lineage)
+    metrics = Table(title="metrics")
+    metrics.add_column("metric")
+    metrics.add_column("value", justify="right")
+    for key in sorted(run.data.metrics):
+        metrics.add_row(key, f"{run.data.metrics[key]:.4f}")
+    console.print(metrics)
+    gates = _gates(info.tags)
+    if gates:
+        compared = info.tags.get("gates_compared_with", "none")
+        table = Table(title=f"promotion gates (compared with champion: {compared})")
+        for column in ("gate", "result", "value", "bound"):
+            table.add_column(column)
+        for g in gates:
+            if not g["applied"]:
+                table.add_row(g["gate"], "[dim]n/a[/]", "–", "–")
+                continue
+            result = "[green]pass[/]" if g["passed"] else "[red]FAIL[/]"
+            value = "–" if g["value"] is None else f"{g['value']:.4f}"
+            bound = "–" if g["bound"] is None else f"{g['direction']} {g['bound']:.4f}"
+            table.add_row(g["gate"], result, value, bound)
+        console.print(table)
+    else:
+        console.print("promotion gates: not evaluated")
+    events = registry.alias_events(info.version)
+    if events:
+        table = Table(title="alias changes")
+        for column in ("when", "action", "alias", "previous", "by", "why"):
+            table.add_column(column)
+        for e in events:
+            table.add_row(
+                e.at.replace("T", " ")[:19], e.action, e.alias, e.previous or "–", e.by, e.reason
+            )
+        console.print(table)
+    if "report_path" in info.tags:
+        console.print(f"report: {info.tags['report_path']} (MLflow: {info.tags.get('report')})")
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Argument(help="the version to make champion")],
+    reason: ReasonOpt,
+    by: ByOpt = None,
+    force: bool = typer.Option(
+        False, "--force", help="promote even though the version did not pass the gates"
+    ),
+    contract: ContractOpt = None,
+) -> None:
+    """Make VERSION the champion (scorers pick it up at once; rollback can undo it)."""
+    try:
+        registry = _registry(contract)
+        info = registry.version_info(version)
+        passed = info.tags.get("gates_passed")
+        if passed != "true" and not force:
+            failed = [g["gate"] for g in _gates(info.tags) if not g["passed"]]
+            what = (
+                f"failed gate(s) {', '.join(failed)}"
+                if passed == "false"
+                else "has no recorded gate results"
+            )
+            raise CreditAssetsError(
+                f"version {info.version} {what}; use --force to promote it anyway"
+            )
+        why = reason if passed == "true" else f"{reason} [forced: gates not passed]"
+        change = registry.promote(info.version, by=_who(by), reason=why)
+    except CreditAssetsError as exc:
+        raise _fail(str(exc)) from None
+    _record_in_dagster(registry, change)
+    console.print(
+        f"champion of {registry.model_name}: version {change.previous or '–'} -> "
+        f"[bold]{change.version}[/] (by {change.by}, {change.at}: {change.reason})"
+    )
+
+
+@app.command()
+def rollback(reason: ReasonOpt, by: ByOpt = None, contract: ContractOpt = None) -> None:
+    """Move the champion back to the version that was champion before the current one."""
+    try:
+        registry = _registry(contract)
+        change = registry.rollback(by=_who(by), reason=reason)
+    except CreditAssetsError as exc:
+        raise _fail(str(exc)) from None
+    _record_in_dagster(registry, change)
+    console.print(
+        f"rolled back {registry.model_name}: champion version {change.previous} -> "
+        f"[bold]{change.version}[/] (by {change.by}, {change.at}: {change.reason})"
+    )

@@ -1,0 +1,244 @@
+"""Promotion gates: may a newly trained model (the challenger) replace the champion?
+
+Pure functions, no Dagster: the ``champion_model`` asset, the CLI and the tests call the same
+code. Both models are judged on the *same* rows (the current holdout, which moves as outcomes
+arrive), so the champion is re-scored on it rather than trusted for figures it got on an older
+holdout.
+
+Absolute gates apply to every challenger, the first one included:
+
+* ``min_auc``        holdout AUC at least ``min_auc``;
+* ``brier``          Brier score at most ``max_brier`` (default: the Brier score of always
+                     predicting the holdout's base rate, which any useful model beats);
+* ``ece``            expected calibration error at most ``max_ece`` plus the ECE that sampling
+                     noise alone gives a perfectly calibrated model on this many rows;
+* ``min_automation`` automation rate at the target accuracy at least ``min_automation_rate``.
+
+Relative gates apply when there is a champion:
+
+* ``auc_vs_champion``        AUC not below the champion's minus ``auc_tolerance``;
+* ``automation_vs_champion`` automation rate at the target accuracy not below the
+                             champion's minus ``automation_tolerance``.
+
+The ``fairness`` gate applies when fairness figures exist for the challenger: the largest gap
+between protected groups' approval rates at most ``max_fairness_gap``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from credit_assets.core.metrics import (
+    ece_noise_floor,
+    expected_calibration_error,
+    no_skill_brier,
+)
+from credit_assets.core.thresholds import Metric, choose_thresholds
+
+MIN_AUC, BRIER, ECE, MIN_AUTOMATION = "min_auc", "brier", "ece", "min_automation"
+AUC_VS_CHAMPION, AUTOMATION_VS_CHAMPION, FAIRNESS = (
+    "auc_vs_champion",
+    "automation_vs_champion",
+    "fairness",
+)
+GATES = (MIN_AUC, BRIER, ECE, MIN_AUTOMATION, AUC_VS_CHAMPION, AUTOMATION_VS_CHAMPION, FAIRNESS)
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    min_auc: float = 0.60
+    max_brier: float | None = None
+    max_ece: float = 0.03
+    min_automation_rate: float = 0.0
+    auc_tolerance: float = 0.005
+    automation_tolerance: float = 0.0
+    max_fairness_gap: float = 0.10
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One model's figures on one holdout; risk is P(bad outcome), bad the outcome flag."""
+
+    auc: float
+    brier: float
+    ece: float
+    automation_rate: float  # widest automation reaching the target accuracy on these rows
+    automation_accuracy: float
+    target_accuracy: float
+    metric: str
+    rows: int
+    bad_rate: float
+    no_skill_brier: float
+    ece_noise: float = 0.0  # ECE of a perfectly calibrated model on these rows (noise)
+    fairness_gap: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Evaluation:
+        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
+
+
+def evaluate_model(
+    risk: np.ndarray,
+    bad: np.ndarray,
+    target_accuracy: float,
+    metric: Metric = "balanced",
+    fairness_gap: float | None = None,
+) -> Evaluation:
+    """Figures of one model's risk scores on labelled rows."""
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
+    risk = np.asarray(risk, dtype=float)
+    bad = np.asarray(bad, dtype=bool)
+    band = choose_thresholds(risk, bad, target_accuracy, metric)
+    return Evaluation(
+        auc=float(roc_auc_score(bad, risk)),
+        brier=float(brier_score_loss(bad, risk)),
+        ece=expected_calibration_error(bad, risk),
+        automation_rate=float(band.validation_coverage),
+        automation_accuracy=float(band.validation_accuracy),
+        target_accuracy=float(target_accuracy),
+        metric=metric,
+        rows=len(risk),
+        bad_rate=float(bad.mean()),
+        no_skill_brier=no_skill_brier(bad),
+        ece_noise=ece_noise_floor(risk),
+        fairness_gap=fairness_gap,
+    )
+
+
+@dataclass(frozen=True)
+class GateResult:
+    gate: str
+    passed: bool
+    value: float | None
+    bound: float | None
+    direction: Literal[">=", "<="]
+    what: str
+    applied: bool = True  # False: not applicable (no champion, no fairness figures)
+
+    @property
+    def margin(self) -> float | None:
+        """Slack to the bound: positive passes, negative is the shortfall."""
+        if self.value is None or self.bound is None:
+            return None
+        return self.value - self.bound if self.direction == ">=" else self.bound - self.value
+
+    @property
+    def message(self) -> str:
+        if not self.applied:
+            return f"gate {self.gate} not applied: {self.what}"
+        value, bound, margin = _num(self.value), _num(self.bound), self.margin
+        if not self.passed and self.value is None:
+            return f"gate {self.gate} failed: {self.what}"
+        if self.passed:
+            return (
+                f"gate {self.gate} passed: {self.what} {value} {self.direction} {bound}"
+                f" (margin {_num(margin)})"
+            )
+        short = "n/a" if margin is None or math.isnan(margin) else _num(-margin)
+        return f"gate {self.gate} failed: value {value} vs bound {bound} (short by {short})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "margin": self.margin, "message": self.message}
+
+
+def _num(x: float | None) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
+
+
+def _gate(gate: str, value: float, bound: float, direction: Literal[">=", "<="], what: str):
+    ok = value >= bound if direction == ">=" else value <= bound  # NaN never passes
+    return GateResult(gate, bool(ok), float(value), float(bound), direction, what)
+
+
+def _skipped(gate: str, why: str, direction: Literal[">=", "<="] = ">=") -> GateResult:
+    return GateResult(gate, True, None, None, direction, why, applied=False)
+
+
+def evaluate_gates(
+    challenger: Evaluation, champion: Evaluation | None, config: GateConfig
+) -> list[GateResult]:
+    """Every gate's result, in a fixed order; promotion needs all of them to pass."""
+    max_brier = challenger.no_skill_brier if config.max_brier is None else config.max_brier
+    results = [
+        _gate(MIN_AUC, challenger.auc, config.min_auc, ">=", "holdout AUC"),
+        _gate(BRIER, challenger.brier, max_brier, "<=", "holdout Brier score"),
+        _gate(
+            ECE,
+            challenger.ece,
+            config.max_ece + challenger.ece_noise,
+            "<=",
+            f"expected calibration error (bound: max_ece + sampling noise "
+            f"{challenger.ece_noise:.4f})",
+        ),
+        _gate(
+            MIN_AUTOMATION,
+            challenger.automation_rate,
+            config.min_automation_rate,
+            ">=",
+            f"automation rate at accuracy {challenger.target_accuracy:.2f}",
+        ),
+    ]
+    if champion is None:
+        results += [
+            _skipped(AUC_VS_CHAMPION, "no champion yet"),
+            _skipped(AUTOMATION_VS_CHAMPION, "no champion yet"),
+        ]
+    else:
+        results += [
+            _gate(
+                AUC_VS_CHAMPION,
+                challenger.auc,
+                champion.auc - config.auc_tolerance,
+                ">=",
+                "holdout AUC vs champion's minus tolerance",
+            ),
+            _gate(
+                AUTOMATION_VS_CHAMPION,
+                challenger.automation_rate,
+                champion.automation_rate - config.automation_tolerance,
+                ">=",
+                "automation rate vs champion's minus tolerance",
+            ),
+        ]
+    if challenger.fairness_gap is None:
+        results.append(_skipped(FAIRNESS, "no fairness figures for this model", "<="))
+    else:
+        results.append(
+            _gate(
+                FAIRNESS,
+                challenger.fairness_gap,
+                config.max_fairness_gap,
+                "<=",
+                "largest approval-rate gap between protected groups",
+            )
+        )
+    return results
+
+
+def all_passed(results: list[GateResult]) -> bool:
+    return all(r.passed for r in results)
+
+
+def failures(results: list[GateResult]) -> list[str]:
+    return [r.message for r in results if not r.passed]
+
+
+def gates_markdown(results: list[GateResult]) -> str:
+    lines = ["| gate | result | value | bound | margin |", "|---|---|---|---|---|"]
+    for r in results:
+        status = "n/a" if not r.applied else ("pass" if r.passed else "**FAIL**")
+        lines.append(
+            f"| {r.gate} | {status} | {_num(r.value)} | {r.direction} {_num(r.bound)} "
+            f"| {_num(r.margin)} |"
+            if r.applied
+            else f"| {r.gate} | {status} | – | – | {r.what} |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,249 @@
+"""The model report: one self-contained HTML page per model version, and its Markdown summary.
+
+Everything a reviewer needs to see why a version is (or is not) in production: the data it
+was trained on, its curves on the holdout, calibration, score distribution with the review
+band, the coverage-accuracy trade-off, feature importance, the comparison with the champion
+on the same holdout, and the promotion gates. Images are inline base64 PNGs: the file opens
+anywhere, offline, with no external asset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+import numpy as np
+import pandas as pd
+
+from credit_assets.core import plots
+from credit_assets.core.gates import Evaluation, GateResult, all_passed, gates_markdown
+from credit_assets.core.thresholds import Thresholds, coverage_accuracy_curve, evaluate
+
+
+@dataclass
+class ReportInputs:
+    model_name: str
+    version: str
+    run_id: str
+    bad: np.ndarray  # holdout bad-outcome flags
+    challenger_risk: np.ndarray  # holdout risk of this version
+    challenger: Evaluation
+    thresholds: Thresholds
+    importance: pd.Series  # feature -> total gain
+    gates: list[GateResult]
+    promoted: bool
+    champion_version: str | None = None  # the champion it was compared with
+    champion_risk: np.ndarray | None = None
+    champion: Evaluation | None = None
+    lineage: dict[str, Any] = field(default_factory=dict)  # versions, fingerprints, run ids
+    data_summary: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    html: str
+    markdown: str
+
+
+def _fmt(x: Any, digits: int = 4) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return "–" if np.isnan(x) else f"{x:.{digits}f}"
+    return str(x)
+
+
+def _comparison_rows(inputs: ReportInputs) -> list[tuple[str, str, str]]:
+    c, p = inputs.challenger, inputs.champion
+
+    def pct(x: float | None) -> str:
+        return "–" if x is None else f"{x:.1%}"
+
+    rows = [
+        ("holdout AUC", _fmt(c.auc), _fmt(p.auc if p else None)),
+        ("Brier score", _fmt(c.brier), _fmt(p.brier if p else None)),
+        ("expected calibration error", _fmt(c.ece), _fmt(p.ece if p else None)),
+        (
+            f"automation rate at accuracy {c.target_accuracy:.2f}",
+            pct(c.automation_rate),
+            pct(p.automation_rate if p else None),
+        ),
+        ("holdout rows", str(c.rows), str(p.rows) if p else "–"),
+        ("bad-outcome rate", pct(c.bad_rate), pct(p.bad_rate if p else None)),
+    ]
+    return rows
+
+
+def _md_table(header: list[str], rows: list[tuple]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+_TEMPLATE = jinja2.Environment(autoescape=True).from_string(
+    """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{{ title }}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
+table { border-collapse: collapse; margin: 0.5em 0 1em; }
+td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; font-size: 0.92em; }
+th { background: #f3f3f3; }
+.pass { color: #176b26; font-weight: bold; } .fail { color: #b00020; font-weight: bold; }
+.na { color: #777; }
+.banner { padding: 0.6em 1em; border-radius: 4px; margin: 1em 0; }
+.banner.ok { background: #e6f4ea; } .banner.ko { background: #fdecea; }
+.grid { display: flex; flex-wrap: wrap; gap: 1em; } .grid figure { margin: 0; }
+code { background: #f3f3f3; padding: 0 0.2em; }
+</style></head><body>
+<h1>{{ title }}</h1>
+<p>Generated {{ generated }} · MLflow run <code>{{ run_id }}</code></p>
+<div class="banner {{ 'ok' if promoted else 'ko' }}">{{ verdict }}</div>
+
+<h2>Promotion gates</h2>
+<table><tr><th>gate</th><th>result</th><th>value</th><th>bound</th><th>margin</th>
+<th>what</th></tr>
+{% for g in gates %}<tr>
+<td>{{ g.gate }}</td>
+<td class="{{ 'na' if not g.applied else ('pass' if g.passed else 'fail') }}">
+{{ 'n/a' if not g.applied else ('pass' if g.passed else 'FAIL') }}</td>
+<td>{{ fmt(g.value) }}</td><td>{{ g.direction }} {{ fmt(g.bound) }}</td>
+<td>{{ fmt(g.margin) }}</td><td>{{ g.what }}</td></tr>
+{% endfor %}</table>
+
+<h2>Comparison with the champion{% if champion_version %} (version {{ champion_version }},
+re-scored on this holdout){% endif %}</h2>
+{% if not champion_version %}<p>There was no champion: only the absolute gates apply.</p>
+{% endif %}
+<table><tr><th>figure</th><th>this version ({{ version }})</th><th>champion</th></tr>
+{% for row in comparison %}<tr><td>{{ row[0] }}</td><td>{{ row[1] }}</td><td>{{ row[2] }}</td>
+</tr>{% endfor %}</table>
+
+<h2>Data</h2>
+<table>{% for k, v in data_summary %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}
+</table>
+<h3>Lineage</h3>
+<table>{% for k, v in lineage %}<tr><th>{{ k }}</th><td><code>{{ v }}</code></td></tr>
+{% endfor %}</table>
+
+<h2>Discrimination</h2>
+<div class="grid">
+<figure><img alt="ROC" src="data:image/png;base64,{{ img.roc }}"></figure>
+<figure><img alt="precision-recall" src="data:image/png;base64,{{ img.pr }}"></figure>
+</div>
+
+<h2>Calibration</h2>
+<div class="grid">
+<figure><img alt="calibration" src="data:image/png;base64,{{ img.calibration }}"></figure>
+</div>
+
+<h2>Review band</h2>
+<p>Approve below risk <b>{{ fmt(thresholds.approve_below) }}</b>, reject above
+<b>{{ fmt(thresholds.reject_above) }}</b>, review in between; chosen on validation for
+{{ thresholds.metric }} accuracy ≥ {{ thresholds.target_accuracy }}
+(validation: {{ pct(thresholds.validation_coverage) }} automated at accuracy
+{{ fmt(thresholds.validation_accuracy) }}; holdout: {{ pct(band.coverage) }} automated at
+accuracy {{ fmt(band.accuracy) }}).</p>
+<div class="grid">
+<figure><img alt="score distribution" src="data:image/png;base64,{{ img.scores }}"></figure>
+<figure><img alt="coverage-accuracy" src="data:image/png;base64,{{ img.coverage }}"></figure>
+</div>
+
+<h2>Feature importance</h2>
+<div class="grid">
+<figure><img alt="feature importance" src="data:image/png;base64,{{ img.importance }}">
+</figure>
+</div>
+
+<h2>Training parameters</h2>
+<table>{% for k, v in params %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>
+</body></html>
+"""
+)
+
+
+def build_report(inputs: ReportInputs) -> ModelReport:
+    bad = np.asarray(inputs.bad, dtype=bool)
+    label = f"v{inputs.version} (this version)"
+    models = {label: np.asarray(inputs.challenger_risk, dtype=float)}
+    if inputs.champion_risk is not None and inputs.champion_version is not None:
+        models[f"v{inputs.champion_version} (champion)"] = np.asarray(
+            inputs.champion_risk, dtype=float
+        )
+    th = inputs.thresholds
+    band = evaluate(th, models[label], bad)
+    curves = {name: coverage_accuracy_curve(risk, bad, th.metric) for name, risk in models.items()}
+    images = {
+        "roc": plots.roc_compare_png(bad, models),
+        "pr": plots.precision_recall_png(bad, models),
+        "calibration": plots.calibration_png(bad, models),
+        "scores": plots.score_distribution_png(
+            bad, models[label], th.approve_below, th.reject_above
+        ),
+        "coverage": plots.coverage_compare_png(
+            curves, th.target_accuracy, (band["coverage"], band["accuracy"])
+        ),
+        "importance": plots.importance_png(inputs.importance),
+    }
+    verdict = _verdict(inputs)
+    title = f"{inputs.model_name} version {inputs.version}"
+    page = _TEMPLATE.render(
+        title=title,
+        generated=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        run_id=inputs.run_id,
+        promoted=inputs.promoted,
+        verdict=verdict,
+        gates=inputs.gates,
+        comparison=_comparison_rows(inputs),
+        champion_version=inputs.champion_version,
+        version=inputs.version,
+        data_summary=list(inputs.data_summary.items()),
+        lineage=list(inputs.lineage.items()),
+        thresholds=th,
+        band=band,
+        params=sorted(inputs.params.items()),
+        img={k: plots.png_base64(v) for k, v in images.items()},
+        fmt=_fmt,
+        pct=lambda x: "–" if x is None else f"{x:.1%}",
+    )
+    return ModelReport(html=page, markdown=_markdown(inputs, verdict, band))
+
+
+def _verdict(inputs: ReportInputs) -> str:
+    if inputs.promoted:
+        return f"Version {inputs.version} passed every gate and is the champion."
+    if all_passed(inputs.gates):
+        return f"Version {inputs.version} passed every gate but was not promoted."
+    failed = ", ".join(g.gate for g in inputs.gates if not g.passed)
+    keep = f"version {inputs.champion_version}" if inputs.champion_version else "no champion"
+    return (
+        f"Version {inputs.version} was not promoted: gate(s) {failed} failed; the champion "
+        f"stays {keep}."
+    )
+
+
+def _markdown(inputs: ReportInputs, verdict: str, band: dict[str, float]) -> str:
+    th = inputs.thresholds
+    champion = f"champion v{inputs.champion_version}" if inputs.champion_version else "champion"
+    top = inputs.importance.sort_values(ascending=False).head(10)
+    parts = [
+        f"**{html.escape(verdict)}**",
+        "### Gates",
+        gates_markdown(inputs.gates),
+        "### This version vs the champion, same holdout",
+        _md_table(["figure", f"v{inputs.version}", champion], _comparison_rows(inputs)),
+        "### Review band",
+        f"approve below {th.approve_below:.4f}, reject above {th.reject_above:.4f}; holdout: "
+        f"{band['coverage']:.1%} automated at {th.metric} accuracy {band['accuracy']:.4f} "
+        f"(target {th.target_accuracy:.2f})",
+        "### Data",
+        _md_table(["", ""], [(k, v) for k, v in inputs.data_summary.items()]),
+        "### Top features (gain)",
+        _md_table(["feature", "gain"], [(k, f"{v:.1f}") for k, v in top.items()]),
+    ]
+    return "\n\n".join(parts)

@@ -1,0 +1,120 @@
+"""Promotion gates: pure functions over two models' figures on the same holdout."""
+
+import math
+
+import numpy as np
+import pytest
+
+from credit_assets.core.gates import (
+    AUC_VS_CHAMPION,
+    AUTOMATION_VS_CHAMPION,
+    BRIER,
+    ECE,
+    FAIRNESS,
+    MIN_AUC,
+    Evaluation,
+    GateConfig,
+    all_passed,
+    evaluate_gates,
+    evaluate_model,
+    failures,
+    gates_markdown,
+)
+
+
+def _eval(**overrides) -> Evaluation:
+    base = dict(
+        auc=0.85,
+        brier=0.07,
+        ece=0.01,
+        automation_rate=0.40,
+        automation_accuracy=0.90,
+        target_accuracy=0.90,
+        metric="balanced",
+        rows=10_000,
+        bad_rate=0.10,
+        no_skill_brier=0.09,
+        ece_noise=0.005,
+    )
+    return Evaluation(**{**base, **overrides})
+
+
+def _by_gate(results):
+    return {r.gate: r for r in results}
+
+
+def test_first_model_needs_only_the_absolute_gates():
+    results = evaluate_gates(_eval(), None, GateConfig())
+    assert all_passed(results)
+    gates = _by_gate(results)
+    assert not gates[AUC_VS_CHAMPION].applied and not gates[AUTOMATION_VS_CHAMPION].applied
+    assert not gates[FAIRNESS].applied
+    assert "not applied: no champion yet" in gates[AUC_VS_CHAMPION].message
+
+
+def test_absolute_gates_fail_with_value_bound_and_shortfall():
+    results = evaluate_gates(_eval(auc=0.55, brier=0.095, ece=0.06), None, GateConfig())
+    assert not all_passed(results)
+    gates = _by_gate(results)
+    assert gates[MIN_AUC].message == (
+        "gate min_auc failed: value 0.5500 vs bound 0.6000 (short by 0.0500)"
+    )
+    assert gates[BRIER].message == (  # default bound: the no-skill Brier score
+        "gate brier failed: value 0.0950 vs bound 0.0900 (short by 0.0050)"
+    )
+    # the ECE bound allows for sampling noise on the holdout's size
+    assert gates[ECE].bound == pytest.approx(0.03 + 0.005)
+    assert gates[ECE].margin == pytest.approx(-0.025)
+    assert len(failures(results)) == 3
+
+
+def test_relative_gates_use_the_champion_on_the_same_holdout():
+    champion = _eval(auc=0.86, automation_rate=0.42)
+    config = GateConfig(auc_tolerance=0.005, automation_tolerance=0.01)
+    ok = _by_gate(evaluate_gates(_eval(auc=0.8560, automation_rate=0.415), champion, config))
+    assert ok[AUC_VS_CHAMPION].passed and ok[AUC_VS_CHAMPION].bound == pytest.approx(0.855)
+    assert ok[AUTOMATION_VS_CHAMPION].passed
+    worse = evaluate_gates(_eval(auc=0.84, automation_rate=0.40), champion, config)
+    assert [r.gate for r in worse if not r.passed] == [AUC_VS_CHAMPION, AUTOMATION_VS_CHAMPION]
+    assert _by_gate(worse)[AUC_VS_CHAMPION].message == (
+        "gate auc_vs_champion failed: value 0.8400 vs bound 0.8550 (short by 0.0150)"
+    )
+
+
+def test_fairness_gate_applies_when_figures_exist():
+    gates = _by_gate(evaluate_gates(_eval(fairness_gap=0.2), None, GateConfig()))
+    assert gates[FAIRNESS].applied and not gates[FAIRNESS].passed
+    gates = _by_gate(evaluate_gates(_eval(fairness_gap=0.02), None, GateConfig()))
+    assert gates[FAIRNESS].passed
+
+
+def test_missing_figures_never_pass():
+    gates = _by_gate(evaluate_gates(_eval(ece=math.nan), None, GateConfig()))
+    assert not gates[ECE].passed
+    assert "short by n/a" in gates[ECE].message
+
+
+def test_explicit_brier_bound_and_markdown():
+    results = evaluate_gates(_eval(brier=0.08), None, GateConfig(max_brier=0.075))
+    assert not _by_gate(results)[BRIER].passed
+    table = gates_markdown(results)
+    assert "| brier | **FAIL** | 0.0800 | <= 0.0750 | -0.0050 |" in table
+    assert "| fairness | n/a |" in table
+
+
+def test_evaluate_model_on_scores():
+    rng = np.random.default_rng(0)
+    n = 20_000
+    bad = rng.random(n) < 0.1
+    logit = rng.normal(np.where(bad, 1.0, -1.0), 1.0) - 2.0
+    risk = 1 / (1 + np.exp(-logit))
+    ev = evaluate_model(risk, bad, 0.9)
+    assert 0.8 < ev.auc < 0.95
+    assert ev.rows == n and ev.bad_rate == pytest.approx(bad.mean())
+    assert 0 < ev.automation_rate < 1 and ev.automation_accuracy >= 0.9
+    assert 0 < ev.ece_noise < 0.02
+    assert Evaluation.from_dict(ev.to_dict()) == ev
+    # a perfectly calibrated score passes the calibration gate
+    p = rng.beta(1, 8, n)
+    calibrated = evaluate_model(p, rng.random(n) < p, 0.9)
+    assert _by_gate(evaluate_gates(calibrated, None, GateConfig()))[ECE].passed
