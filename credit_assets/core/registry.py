@@ -273,7 +273,7 @@ class ModelRegistry:
         if not history:
             raise CreditAssetsError(
                 f"no previous champion to roll back to: version {current} is the only one "
-                "that has been champion"
+                "recorded as champion (use 'credit-assets model promote VERSION' to choose one)"
             )
         target = history[-1]
         change = self.move_alias(CHAMPION, target, by=by, reason=reason, action="rollback")
