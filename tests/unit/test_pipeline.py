@@ -60,7 +60,8 @@ def test_registry_round_trip(fitted, tmp_path):
     run_id = registry.start_run("unit", tags={})
     first = registry.register(run_id, pipeline, rows.head(3).reset_index(drop=True))
     assert registry.resolve("champion").version == first.version == "1"
-    loaded, version = registry.load("champion")
+    loaded, loaded_version = registry.load("champion")
+    assert loaded_version.version == "1"
     pd.testing.assert_frame_equal(loaded.decide(rows, "1"), pipeline.decide(rows, "1"))
     with pytest.raises(Exception, match="has no version 5"):
         registry.resolve("5")
