@@ -20,8 +20,14 @@ def fitted():
     frame.insert(0, "ID_code", [f"r{i}" for i in range(len(frame))])
     frame["gender"] = "F"
     builder = FeatureBuilder(numeric=cols, categorical=[], frequency=[])
-    model = train(builder, frame.iloc[:2000], sample.y[:2000], frame.iloc[2000:2500],
-                  sample.y[2000:2500], TrainConfig(max_rounds=200, early_stopping_rounds=20))
+    model = train(
+        builder,
+        frame.iloc[:2000],
+        sample.y[:2000],
+        frame.iloc[2000:2500],
+        sample.y[2000:2500],
+        TrainConfig(max_rounds=200, early_stopping_rounds=20),
+    )
     thresholds = Thresholds(0.05, 0.5, 0.9, "balanced", 0.8, 0.9)
     return DecisionPipeline(load_contract(), model, thresholds, cols), frame.iloc[2500:]
 
@@ -37,8 +43,9 @@ def test_one_decision_per_row_in_order(fitted):
     assert decided["rule_id"].iloc[0] == "R01"
     scored = decided[decided["decision"] != "rule_reject"]
     assert scored["score"].between(0, 1).all()
-    expected = np.where(scored["score"] < 0.05, "approve",
-                        np.where(scored["score"] > 0.5, "reject", "review"))
+    expected = np.where(
+        scored["score"] < 0.05, "approve", np.where(scored["score"] > 0.5, "reject", "review")
+    )
     assert scored["decision"].tolist() == expected.tolist()
     assert (decided["model_version"] == "7").all()
     assert decided.columns[:2].tolist() == ["ID_code", "gender"]
@@ -48,15 +55,23 @@ def test_risk_is_flipped_when_positive_means_approve(fitted):
     pipeline, rows = fitted
     raw = pipeline.contract.model_dump(mode="json")
     raw["target"]["positive_means"] = "approve"
-    flipped = DecisionPipeline(DatasetContract.model_validate(raw), pipeline.model,
-                               pipeline.thresholds, pipeline.feature_columns)
+    flipped = DecisionPipeline(
+        DatasetContract.model_validate(raw),
+        pipeline.model,
+        pipeline.thresholds,
+        pipeline.feature_columns,
+    )
     np.testing.assert_allclose(flipped.risk(rows), 1 - pipeline.risk(rows))
 
 
 def test_registry_round_trip(fitted, tmp_path):
     pipeline, rows = fitted
-    registry = ModelRegistry(f"sqlite:///{tmp_path / 'mlflow.db'}", "credit-test", "credit-test",
-                             (tmp_path / "artifacts").as_uri())
+    registry = ModelRegistry(
+        f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "credit-test",
+        "credit-test",
+        (tmp_path / "artifacts").as_uri(),
+    )
     run_id = registry.start_run("unit", tags={})
     first = registry.register(run_id, pipeline, rows.head(3).reset_index(drop=True))
     assert registry.resolve("champion").version == first.version == "1"
