@@ -2,9 +2,14 @@
 
 Santander-like data has features that are nearly independent given the class, so the
 Bayes-optimal log-odds is a sum of one function per feature. The ``additive`` candidate
-matches that design: depth-one trees (stumps) over a small random subset of features, many
-rounds at a low learning rate, stopped early on validation. ``default`` is LightGBM with its
-default parameters, kept as a reference point.
+matches that design: depth-one trees (stumps, ``num_leaves=2``), so every tree reads one
+feature and the model is a sum of per-feature step functions (LightGBM's ``pred_contrib`` then
+splits each score exactly into per-feature shares). Each tree picks its split among a small
+random subset of the features; fine bins (``max_bin=511``) resolve the tails, where much of the
+evidence sits; rounds stop early on validation AUC. On 200,000 x 200 synthetic rows it comes
+within about 0.007 AUC of the Bayes optimum, LightGBM's defaults within about 0.035 (see
+``bench/model_quality.py`` and ``bench/README.md``). ``default`` is LightGBM with its default
+parameters, kept as a reference point.
 """
 
 from __future__ import annotations
@@ -22,14 +27,14 @@ from credit_assets.core.features import FeatureBuilder
 
 CANDIDATES: dict[str, dict[str, Any]] = {
     "additive": {
-        "num_leaves": 2,
-        "learning_rate": 0.05,
-        "feature_fraction": 0.05,
-        "bagging_fraction": 0.8,
-        "bagging_freq": 1,
+        "num_leaves": 2,  # stumps: one feature per tree, an additive model
+        "learning_rate": 0.2,
+        "feature_fraction": 0.05,  # ~10 of 200 features per tree
         "min_child_samples": 80,
         "reg_lambda": 1.0,
-        "max_bin": 255,
+        "max_bin": 511,  # 63 bins cost ~0.003 AUC; 511 edges out 255, costs ~1s more
+        "force_col_wise": True,  # histograms only for the sampled features
+        "metric": "auc",  # early stopping watches validation AUC alone
     },
     "default": {},
 }
@@ -38,7 +43,7 @@ CANDIDATES: dict[str, dict[str, Any]] = {
 @dataclass(frozen=True)
 class TrainConfig:
     candidates: tuple[str, ...] = ("additive",)
-    max_rounds: int = 20_000
+    max_rounds: int = 10_000
     early_stopping_rounds: int = 300
     seed: int = 42
     n_jobs: int = 2

@@ -84,11 +84,12 @@ def test_reasons_push_towards_the_decision(fitted):
     decisions = np.array([APPROVE, REJECT, REVIEW] * 100)
     reasons = explain(model, contract, rows, decisions, medians)
     contrib = contributions(model, rows)
+    with_reasons = 0
     for i, decision in enumerate(decisions):
         got = reasons.iloc[i]
         values = [got[f"contribution_{k}"] for k in range(1, 5)]
         present = [v for v in values if not np.isnan(v)]
-        assert present, "every scored row has at least one reason here"
+        with_reasons += bool(present)  # none when no feature pushed towards the decision
         if decision == APPROVE:
             assert all(v < 0 for v in present)  # lowered the risk
             assert present == sorted(present)  # strongest first
@@ -102,6 +103,7 @@ def test_reasons_push_towards_the_decision(fitted):
             else:
                 assert contrib.iloc[i][name] == pytest.approx(v)
                 assert got[f"reason_text_{k}"]
+    assert with_reasons > 0.8 * len(decisions)
 
 
 def test_positive_class_meaning_flips_the_risk_direction(fitted):

@@ -1,0 +1,128 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from credit_assets.core.contract import DatasetContract, load_contract
+from credit_assets.core.features import FeatureBuilder
+from credit_assets.core.pipeline import DecisionPipeline
+from credit_assets.core.registry import ModelRegistry
+from credit_assets.core.synthetic import SyntheticSpec, draw, make_shapes
+from credit_assets.core.thresholds import Thresholds
+from credit_assets.core.training import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    spec = SyntheticSpec(n_features=90, signal=0.12)
+    sample = draw(3000, make_shapes(spec), spec, np.random.default_rng(0))
+    cols = [f"var_{j}" for j in range(90)]
+    frame = pd.DataFrame(sample.x, columns=cols)
+    frame.insert(0, "ID_code", [f"r{i}" for i in range(len(frame))])
+    frame["gender"] = "F"
+    builder = FeatureBuilder(numeric=cols, categorical=[], frequency=[])
+    model = train(
+        builder,
+        frame.iloc[:2000],
+        sample.y[:2000],
+        frame.iloc[2000:2500],
+        sample.y[2000:2500],
+        TrainConfig(max_rounds=200, early_stopping_rounds=20),
+    )
+    thresholds = Thresholds(0.05, 0.5, 0.9, "balanced", 0.8, 0.9)
+    return DecisionPipeline(load_contract(), model, thresholds, cols), frame.iloc[2500:]
+
+
+def test_one_decision_per_row_in_order(fitted):
+    pipeline, rows = fitted
+    rows = rows.copy()
+    rows.iloc[0, rows.columns.get_loc("var_81")] = 1.0  # breaks R01
+    decided = pipeline.decide(rows, model_version="7")
+    assert decided["ID_code"].tolist() == rows["ID_code"].tolist()
+    assert decided["decision"].iloc[0] == "rule_reject"
+    assert np.isnan(decided["score"].iloc[0])
+    assert decided["rule_id"].iloc[0] == "R01"
+    scored = decided[decided["decision"] != "rule_reject"]
+    assert scored["score"].between(0, 1).all()
+    expected = np.where(
+        scored["score"] < 0.05, "approve", np.where(scored["score"] > 0.5, "reject", "review")
+    )
+    assert scored["decision"].tolist() == expected.tolist()
+    assert (decided["model_version"] == "7").all()
+    assert decided.columns[:2].tolist() == ["ID_code", "gender"]
+
+
+def test_risk_is_flipped_when_positive_means_approve(fitted):
+    pipeline, rows = fitted
+    raw = pipeline.contract.model_dump(mode="json")
+    raw["target"]["positive_means"] = "approve"
+    flipped = DecisionPipeline(
+        DatasetContract.model_validate(raw),
+        pipeline.model,
+        pipeline.thresholds,
+        pipeline.feature_columns,
+    )
+    np.testing.assert_allclose(flipped.risk(rows), 1 - pipeline.risk(rows))
+
+
+def test_registry_round_trip(fitted, tmp_path):
+    pipeline, rows = fitted
+    registry = ModelRegistry(
+        f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "credit-test",
+        "credit-test",
+        (tmp_path / "artifacts").as_uri(),
+    )
+    run_id = registry.start_run("unit", tags={})
+    first = registry.register(run_id, pipeline, rows.head(3).reset_index(drop=True))
+    # a new version is only the challenger: no champion until it is promoted
+    assert registry.resolve("challenger").version == first.version == "1"
+    assert registry.alias_version("champion") is None
+    registry.promote("1", by="tester", reason="first model")
+    assert registry.alias_version("challenger") is None
+    loaded, loaded_version = registry.load("champion")
+    assert loaded_version.version == "1"
+    pd.testing.assert_frame_equal(loaded.decide(rows, "1"), pipeline.decide(rows, "1"))
+    with pytest.raises(Exception, match="has no version 5"):
+        registry.resolve("5")
+
+
+def test_registry_promotion_history_and_rollback(fitted, tmp_path):
+    pipeline, rows = fitted
+    registry = ModelRegistry(
+        f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "credit-test",
+        "credit-test",
+        (tmp_path / "artifacts").as_uri(),
+    )
+    example = rows.head(3).reset_index(drop=True)
+    for _ in range(3):
+        registry.register(registry.start_run("unit", tags={}), pipeline, example)
+    with pytest.raises(Exception, match="no champion to roll back"):
+        registry.rollback(by="ops", reason="nothing yet")
+    registry.promote("1", by="a", reason="r1")
+    registry.promote("3", by="b", reason="r3")
+    assert registry.champion_history() == ["1", "3"]
+    with pytest.raises(Exception, match="already the champion"):
+        registry.promote("3", by="b", reason="again")
+    change = registry.rollback(by="ops", reason="bad week")
+    assert (change.version, change.previous, change.by) == ("1", "3", "ops")
+    assert registry.alias_version("champion") == "1"
+    assert registry.champion_history() == ["1"]
+    with pytest.raises(Exception, match="no previous champion"):
+        registry.rollback(by="ops", reason="again")
+    tags = registry.version_info("3").tags
+    assert tags["promoted_by"] == "b" and tags["rolled_back_reason"] == "bad week"
+    assert registry.version_info("1").tags["restored_by"] == "ops"
+    actions = [(e.action, e.version) for e in registry.alias_events()]
+    assert actions == [
+        ("challenger", "1"),
+        ("challenger", "2"),
+        ("challenger", "3"),
+        ("promote", "1"),
+        ("promote", "3"),
+        ("rollback", "1"),
+    ]
+    assert [v.version for v in registry.versions()] == ["3", "2", "1"]
+    assert registry.versions()[-1].aliases == ["champion"]
+    # promoting the challenger (v3) took its challenger alias; v2 was never promoted
+    assert [v.aliases for v in registry.versions()] == [[], [], ["champion"]]
