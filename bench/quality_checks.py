@@ -187,6 +187,7 @@ def main() -> None:
         "generate_s": round(generated, 1),
         "gx_import_and_context_s": round(gx_import, 1),
         "run_all_s": round(total, 1),
+        "load_average_1_5_15": [round(x, 1) for x in os.getloadavg()],
         "warnings": summary["warnings"],
         "assets": table,
         "totals": totals,
@@ -217,6 +218,7 @@ def main() -> None:
             f"{t['ratio_all_checks']:.2f} |"
         )
     print(f"\nGX import + context (once per process): {gx_import:.1f} s; whole run {total:.0f} s")
+    print(f"load average at the end (1, 5, 15 min): {result['load_average_1_5_15']}")
     print(f"results: {args.out}")
     if args.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -179,7 +179,12 @@ def score(
             settings.mlflow_tracking_uri, f"credit-{dataset.name}", f"credit-{dataset.name}"
         )
         pipeline, version = registry.load(model)
-        frame = load_file(in_file, pipeline.contract, FileKind.APPLICATIONS)
+        frame = load_file(
+            in_file,
+            pipeline.contract,
+            FileKind.APPLICATIONS,
+            expected_features=pipeline.feature_columns,
+        )
         decided = pipeline.decide(frame, model_version=version.version)
         write_csv_atomic(decided, out_file)
     except CreditAssetsError as exc:

@@ -10,6 +10,7 @@ checks do not stop anything; they are returned as ``warnings``.
 """
 
 import datetime as dt
+import re
 
 import dagster as dg
 import pandas as pd
@@ -65,9 +66,10 @@ def _execute(
             if error.cls_name == "DagsterAssetCheckFailedError" and blocked:
                 raise CreditAssetsError("\n".join(blocked))
             cause = error.cause or error
-            raise CreditAssetsError(
-                f"{event.step_key}{suffix}: {cause.message.strip().splitlines()[-1]}"
-            )
+            line = cause.message.strip().splitlines()[-1]
+            if cause.cls_name and cause.cls_name.endswith("Error"):  # "pkg.mod.XError: ..."
+                line = re.sub(rf"^[\w.]*{cause.cls_name}: ", "", line)
+            raise CreditAssetsError(f"{event.step_key}{suffix}: {line}")
     raise CreditAssetsError(f"run {result.run_id} of {job.name} failed")
 
 

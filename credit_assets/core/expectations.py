@@ -463,7 +463,8 @@ class Failure:
         where = f"column {self.column!r}: " if self.column else ""
         text = f"{where}{self.rule} ({self.expectation})"
         if self.bad_rows is not None:
-            text += f": {self.bad_rows} rows ({self.bad_percent:.2f}%)"
+            rows = "row" if self.bad_rows == 1 else "rows"
+            text += f": {self.bad_rows} {rows} ({self.bad_percent:.2f}%)"
             if self.sample_ids:
                 text += f", e.g. {id_label} " + ", ".join(repr(i) for i in self.sample_ids)
         elif self.observed is not None:

@@ -293,7 +293,7 @@ CASES = [
             "check ids_not_in_other_files",
             "'ID_code'",
             "id already appears in applications of 2026-11-01",
-            "1 rows (0.25%)",
+            "1 row (0.25%)",
             "'app_20261101_0'",
         ),
         rejected=(f"raw_applications/{DAY}.parquet", f"raw_applications/{DAY}.rejected.json"),
