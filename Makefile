@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.credit/dagster_home
 export CREDIT_HOME ?= $(CURDIR)/.credit
 export CREDIT_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: install demo data run ui test test-all lint format bench clean
+.PHONY: install demo data run ui test test-all lint format bench bench-quality clean
 
 $(BIN)/.installed: pyproject.toml uv.lock
 	@$(PY) -m uv --version >/dev/null 2>&1 || $(PY) -m pip install --quiet uv
@@ -49,6 +49,10 @@ format: install
 
 bench: install
 	$(BIN)/python bench/model_quality.py
+
+## bench-quality: what the quality checks cost (10,000-row day, 200,000-row history)
+bench-quality: install
+	$(BIN)/python bench/quality_checks.py
 
 clean:
 	rm -rf .credit data

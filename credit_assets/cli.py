@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from credit_assets.commands import model as model_commands
+from credit_assets.commands.expectations import app as expectations_app
 from credit_assets.core.errors import CreditAssetsError
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app = typer.Typer(
     help="Credit decisions as Dagster assets: rules, features, model, review band.",
 )
 app.add_typer(model_commands.app, name="model")
+app.add_typer(expectations_app, name="expectations")
 console = Console()
 err = Console(stderr=True)
 
@@ -118,16 +120,25 @@ def run(
     data: DataOpt = None,
     contract: ContractOpt = None,
     partition: Annotated[str | None, typer.Option(help="only this day (YYYY-MM-DD)")] = None,
+    train: bool = typer.Option(
+        True, "--train/--no-train", help="retrain and register, or decide with the champion"
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="show Dagster's event log"),
 ) -> None:
-    """Materialize the whole graph: ingest every day, train and register, decide every day."""
+    """Materialize the whole graph: ingest every day, train and register, decide every day.
+
+    Every asset's quality checks run with it: a blocking one stops the run with a message
+    naming the file, the column or rows and the rule; a warning is printed and the run goes on.
+    """
     _configure(data, contract)
     from credit_assets.runner import run_all
 
     try:
-        summary = run_all(partition=partition, verbose=verbose)
+        summary = run_all(partition=partition, verbose=verbose, train=train)
     except CreditAssetsError as exc:
         raise _fail(str(exc)) from None
+    for warning in summary.get("warnings", []):
+        err.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     _print_summary(summary)
 
 
@@ -188,7 +199,12 @@ def score(
             settings.mlflow_tracking_uri, f"credit-{dataset.name}", f"credit-{dataset.name}"
         )
         pipeline, version = registry.load(model)
-        frame = load_file(in_file, pipeline.contract, FileKind.APPLICATIONS)
+        frame = load_file(
+            in_file,
+            pipeline.contract,
+            FileKind.APPLICATIONS,
+            expected_features=pipeline.feature_columns,
+        )
         decided = pipeline.decide(frame, model_version=version.version)
         write_csv_atomic(decided, out_file)
     except CreditAssetsError as exc:

@@ -4,11 +4,19 @@ Runs are recorded in the instance, so ``make ui`` shows them with their metadata
 ingest every day (applications, outcomes, rules), train and register the challenger once,
 promote it if every gate passes, then decide every day with the champion (the new one, or the
 unchanged one when a gate failed).
+
+A run that fails stops here with one message naming the file, the column or row and the rule
+broken: from the asset's own contract validation, or from a blocking asset check. Failed WARN
+checks do not stop anything; they are returned as ``warnings``.
 """
+
+import datetime as dt
+import re
 
 import dagster as dg
 import pandas as pd
 
+from credit_assets.core.dataset import partition_key
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.registry import CHAMPION
 from credit_assets.core.thresholds import APPROVE, DECISIONS, REJECT, RULE_REJECT
@@ -23,35 +31,82 @@ def _execute(
     assets: list[str],
     partition: str | None,
     verbose: bool,
-    ops: dict | None = None,
-) -> None:
-    run_config: dict = {} if verbose else dict(_QUIET)
-    if ops:
-        run_config["ops"] = ops
+    run_config: dict | None = None,
+) -> list[str]:
+    """Run ``assets`` (and their checks); return failed WARN checks, raise on failure."""
+    config = {**({} if verbose else _QUIET), **(run_config or {})}
     result = job.execute_in_process(
-        run_config=run_config,
+        run_config=config,
         instance=instance,
         partition_key=partition,
         asset_selection=[dg.AssetKey(a) for a in assets],
         raise_on_error=False,
         tags={"launched_by": "credit-assets run"},
     )
+    suffix = f" [{partition}]" if partition else ""
+    warnings, blocked = [], []
+    for event in result.all_events:
+        if event.event_type_value != "ASSET_CHECK_EVALUATION":
+            continue
+        evaluation = event.event_specific_data
+        if evaluation.passed:
+            continue
+        line = (
+            f"{evaluation.asset_key.to_user_string()}{suffix} check "
+            f"{evaluation.check_name}: {evaluation.description}"
+        )
+        if evaluation.severity == dg.AssetCheckSeverity.WARN:
+            warnings.append(line)
+        else:
+            blocked.append(line)
     if result.success:
-        return
+        return warnings
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
+            if error.cls_name == "DagsterAssetCheckFailedError" and blocked:
+                raise CreditAssetsError("\n".join(blocked))
             cause = error.cause or error
-            where = f"{event.step_key}" + (f" [{partition}]" if partition else "")
-            raise CreditAssetsError(f"{where}: {cause.message.strip().splitlines()[-1]}")
+            line = cause.message.strip().splitlines()[-1]
+            if cause.cls_name and cause.cls_name.endswith("Error"):  # "pkg.mod.XError: ..."
+                line = re.sub(rf"^[\w.]*{cause.cls_name}: ", "", line)
+            raise CreditAssetsError(f"{event.step_key}{suffix}: {line}")
     raise CreditAssetsError(f"run {result.run_id} of {job.name} failed")
 
 
+def check_partitions(data, partition: str | None) -> None:
+    """Every dated file, and a requested partition, must be a day the partitions cover."""
+    from credit_assets.defs.partitions import daily_partitions
+
+    if partition is not None:
+        try:
+            dt.date.fromisoformat(partition)
+        except ValueError:
+            raise CreditAssetsError(
+                f"partition {partition!r} is not a date that exists (YYYY-MM-DD)"
+            ) from None
+    keys = daily_partitions.get_partition_keys()
+    first, last = (keys[0], keys[-1]) if keys else ("", "")
+    for path in [*data.application_files().values(), *data.outcome_files().values()]:
+        day = partition_key(path)
+        if keys and first <= day <= last:
+            continue
+        if day < first:
+            why = f"daily partitions start on {first} (set CREDIT_PARTITIONS_START earlier)"
+        else:
+            why = f"the last daily partition is {last}: a file cannot be dated in the future"
+        raise CreditAssetsError(f"{path}: partition {day} does not exist: {why}")
+
+
 def run_all(
-    partition: str | None = None, verbose: bool = False, training_config: dict | None = None
+    partition: str | None = None,
+    verbose: bool = False,
+    train: bool = True,
+    run_config: dict | None = None,
 ) -> dict:
-    """Ingest, train, gate and decide; ``training_config`` is run config for the training
-    job's assets, e.g. ``{"champion_model": {"config": {"auc_tolerance": 0.01}}}``."""
+    """Ingest, train and gate (unless ``train`` is False: decide with the current champion),
+    decide. ``run_config`` is run config for the training job, e.g. a cheaper model for a
+    benchmark or ``{"ops": {"champion_model": {"config": {"auc_tolerance": 0.01}}}}``."""
     from credit_assets.core.contract import load_contract
     from credit_assets.core.dataset import DataDir
     from credit_assets.definitions import defs
@@ -60,6 +115,7 @@ def run_all(
     data = DataDir(settings.data_dir)
     data.check()
     contract = load_contract(settings.contract_path)
+    check_partitions(data, partition)
     apps, outcomes = data.application_files(), data.outcome_files()
     days = data.partitions()
     if partition is not None:
@@ -71,25 +127,27 @@ def run_all(
     definitions = defs()
     daily = definitions.resolve_job_def("daily_decisions_job")
     training = definitions.resolve_job_def("training_job")
+    warnings: list[str] = []
     with dg.DagsterInstance.get() as instance:
         for day in days:
             ingest = ["raw_outcomes"] if day in outcomes or day not in apps else []
             if day in apps:
                 ingest += ["raw_applications", "rule_filtered_applications"]
-            _execute(daily, instance, ingest, day, verbose)
-        _execute(
-            training,
-            instance,
-            [k.to_user_string() for k in training.asset_layer.selected_asset_keys],
-            None,
-            verbose,
-            training_config,
-        )
+            warnings += _execute(daily, instance, ingest, day, verbose)
+        if train:
+            warnings += _execute(
+                training,
+                instance,
+                [k.to_user_string() for k in training.asset_layer.selected_asset_keys],
+                None,
+                verbose,
+                run_config,
+            )
         _check_champion(settings, contract)
         decided_days = [d for d in days if d in apps]
         for day in decided_days:
-            _execute(daily, instance, ["decisions"], day, verbose)
-    return summarize(settings, contract, decided_days)
+            warnings += _execute(daily, instance, ["decisions"], day, verbose)
+    return {**summarize(settings, contract, decided_days), "warnings": warnings}
 
 
 def _check_champion(settings: Settings, contract) -> None:

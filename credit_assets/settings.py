@@ -12,6 +12,7 @@ checkout runs with no configuration at all.
 | CREDIT_STORAGE_DIR    | ``$CREDIT_HOME/storage``                |
 | MLFLOW_TRACKING_URI   | ``sqlite:///$CREDIT_HOME/mlflow.db``    |
 | CREDIT_PARTITIONS_START | earliest dated file in the data dir   |
+| CREDIT_EXPECTATIONS_DIR | ``expectations/`` of this checkout (GX suites) |
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROFILES = ("embedded",)
+# Suites are reviewed like code, so they live with it: ``expectations/`` beside the package.
+DEFAULT_EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Settings:
     mlflow_tracking_uri: str
     mlflow_artifact_location: str
     partitions_start: str
+    expectations_dir: Path
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -55,6 +59,9 @@ class Settings:
             mlflow_artifact_location=(home / "mlartifacts").as_uri(),
             partitions_start=os.environ.get("CREDIT_PARTITIONS_START")
             or _earliest_partition(data_dir),
+            expectations_dir=Path(
+                os.environ.get("CREDIT_EXPECTATIONS_DIR", DEFAULT_EXPECTATIONS_DIR)
+            ).absolute(),
         )
 
 

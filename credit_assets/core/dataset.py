@@ -8,13 +8,15 @@ Layout (Kaggle's, plus daily batches)::
     DIR/outcomes/DATE.csv        id,target: outcomes that arrived on DATE
 
 An application file whose name is not a date (Kaggle's ``test.csv``) belongs to the day it
-was last modified.
+was last modified; a name that looks like a date but is none (``2026-02-30.csv``) is an error.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,11 +33,18 @@ SPLIT = "split"
 TRAIN, VALIDATION, HOLDOUT = "train", "validation", "holdout"
 
 
+_DATE_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def partition_key(path: Path) -> str:
-    try:
-        return dt.date.fromisoformat(path.stem).isoformat()
-    except ValueError:
-        return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).date().isoformat()
+    if _DATE_LIKE.fullmatch(path.stem):
+        try:
+            return dt.date.fromisoformat(path.stem).isoformat()
+        except ValueError:
+            raise DataValidationError(
+                str(path), "file name is not a date that exists (expected YYYY-MM-DD.csv)"
+            ) from None
+    return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).date().isoformat()
 
 
 @dataclass(frozen=True)
@@ -72,9 +81,49 @@ class DataDir:
     def partitions(self) -> list[str]:
         return sorted(set(self.application_files()) | set(self.outcome_files()))
 
+    def history_columns(self) -> list[str]:
+        """Column names in the history files' headers (the model's columns come from them)."""
+        columns: list[str] = []
+        for path in self.history_files():
+            with path.open(newline="", encoding="utf-8", errors="replace") as fh:
+                header = next(csv.reader(fh), [])
+            columns += [c.lstrip("\ufeff") for c in header if c not in columns]
+        return columns
 
-def load_file(path: Path, contract: DatasetContract, kind: FileKind) -> pd.DataFrame:
-    return validate_frame(read_csv(path), contract, kind, str(path))
+
+def load_file(
+    path: Path,
+    contract: DatasetContract,
+    kind: FileKind,
+    expected_features: list[str] | None = None,
+) -> pd.DataFrame:
+    """Read and validate one file; ``expected_features``: the feature columns it must have
+    (those of the history), so a batch cannot lose or add a model feature."""
+    return validate_frame(
+        read_csv(path), contract, kind, str(path), expected_features=expected_features
+    )
+
+
+def concat_partitions(
+    frames: dict[str, pd.DataFrame], contract: DatasetContract, what: str
+) -> pd.DataFrame:
+    """Daily frames as one table; an id that appears on two days is an error naming both."""
+    id_col = contract.id_column
+    if not frames:
+        return pd.DataFrame(columns=[id_col])
+    table = pd.concat(list(frames.values()), ignore_index=True)
+    days = np.repeat(list(frames), [len(f) for f in frames.values()])
+    dup = table[id_col].duplicated(keep=False).to_numpy()
+    if dup.any():
+        value = table[id_col].to_numpy()[dup][0]
+        both = sorted(set(days[table[id_col].to_numpy() == value]))
+        raise DataValidationError(
+            f"{what} of {' and '.join(both)}",
+            "id appears in two daily files",
+            column=id_col,
+            detail=f"{int(dup.sum())} rows share an id, e.g. {value!r}",
+        )
+    return table
 
 
 def load_history(data: DataDir, contract: DatasetContract) -> pd.DataFrame:

@@ -16,8 +16,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from credit_assets.core.contract import DatasetContract
+from credit_assets.core.dataset import SPLIT, TRAIN
 
-_FREQ_SUFFIX = "__freq"
+FREQ_SUFFIX = "__freq"
 
 
 class FeatureBuilder(TransformerMixin, BaseEstimator):
@@ -63,7 +64,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         self.feature_names_out_ = [
             *numeric,
             *categorical,
-            *(f"{c}{_FREQ_SUFFIX}" for c in self.frequency or []),
+            *(f"{c}{FREQ_SUFFIX}" for c in self.frequency or []),
         ]
         return self
 
@@ -77,7 +78,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             codes = {level: float(i) for i, level in enumerate(levels)}
             out[c] = X[c].astype(str).map(codes).where(X[c].notna()).to_numpy(dtype="float64")
         for c, table in self.frequency_.items():
-            out[f"{c}{_FREQ_SUFFIX}"] = (
+            out[f"{c}{FREQ_SUFFIX}"] = (
                 _value_keys(X[c]).map(table).fillna(0.0).to_numpy(dtype="float64")
             )
         return pd.DataFrame(out, index=X.index, columns=self.feature_names_out_).astype("float32")
@@ -102,6 +103,13 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             "names": self.feature_names_out_,
         }
         return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def fit_feature_builder(table: pd.DataFrame, contract: DatasetContract) -> FeatureBuilder:
+    """The feature builder for ``table`` (a training table with a ``split`` column), fitted
+    on its train rows alone: validation and holdout rows never shape a learned transform."""
+    builder = FeatureBuilder.from_contract(contract, list(table.columns))
+    return builder.fit(table[table[SPLIT] == TRAIN])
 
 
 def _value_keys(values: pd.Series) -> pd.Series:

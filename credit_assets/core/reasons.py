@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from credit_assets.core.contract import DatasetContract
-from credit_assets.core.features import _FREQ_SUFFIX
+from credit_assets.core.features import FREQ_SUFFIX
 from credit_assets.core.thresholds import APPROVE
 from credit_assets.core.training import TrainedModel
 
@@ -56,7 +56,7 @@ def _display_value(model: TrainedModel, frame: pd.DataFrame, feature: str) -> pd
     """The applicant's own value of a feature (raw column when there is one)."""
     if feature in frame.columns:
         return frame[feature]
-    if feature.endswith(_FREQ_SUFFIX) and feature[: -len(_FREQ_SUFFIX)] in frame.columns:
+    if feature.endswith(FREQ_SUFFIX) and feature[: -len(FREQ_SUFFIX)] in frame.columns:
         return model.pipeline.named_steps["features"].transform(frame)[feature]
     return pd.Series(np.nan, index=frame.index)
 
@@ -77,8 +77,8 @@ def _default_text(feature: str, value: object, direction: str, categorical: bool
         return f"{feature} is missing"
     if categorical:
         return f"{feature} is {value}"
-    if feature.endswith(_FREQ_SUFFIX):
-        base = feature[: -len(_FREQ_SUFFIX)]
+    if feature.endswith(FREQ_SUFFIX):
+        base = feature[: -len(FREQ_SUFFIX)]
         return f"{base} value is {'common' if direction == 'high' else 'rare'}"
     shown = f"{value:.4g}" if isinstance(value, int | float | np.number) else str(value)
     return f"{feature} is {direction} ({shown})"

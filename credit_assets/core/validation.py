@@ -26,13 +26,24 @@ def csv_lines(mask: np.ndarray | pd.Series) -> list[int]:
 
 
 def validate_frame(
-    frame: pd.DataFrame, contract: DatasetContract, kind: FileKind, file: str
+    frame: pd.DataFrame,
+    contract: DatasetContract,
+    kind: FileKind,
+    file: str,
+    expected_features: list[str] | None = None,
 ) -> pd.DataFrame:
-    """Raise :class:`DataValidationError` on the first broken rule; return typed columns."""
+    """Raise :class:`DataValidationError` on the first broken rule; return typed columns.
+
+    ``expected_features`` (applications only): the columns the history has that the contract
+    makes features. A batch must have exactly those, so a pattern such as ``var_[0-9]+``
+    cannot silently lose or gain a model feature.
+    """
     if frame.empty:
         raise DataValidationError(file, "file has a header but no rows")
     columns = list(frame.columns)
     _check_columns(columns, contract, kind, file)
+    if kind is FileKind.APPLICATIONS and expected_features is not None:
+        _check_feature_set(columns, contract, expected_features, file)
     ids = frame[contract.id_column]
     if ids.isna().any():
         raise DataValidationError(
@@ -111,6 +122,28 @@ def _check_columns(
         for spec in contract.features:
             if spec.pattern is not None and not any(spec.matches(c) for c in columns):
                 raise DataValidationError(file, f"no column matches feature pattern {spec.label}")
+
+
+def _check_feature_set(
+    columns: list[str], contract: DatasetContract, expected: list[str], file: str
+) -> None:
+    have, want = contract.resolve_features(columns), contract.resolve_features(expected)
+    missing = [c for c in want if c not in have]
+    if missing:
+        raise DataValidationError(
+            file,
+            "feature column is in the history files but missing here",
+            column=missing[0],
+            detail=f"{len(missing)} missing" if len(missing) > 1 else "",
+        )
+    extra = [c for c in have if c not in want]
+    if extra:
+        raise DataValidationError(
+            file,
+            "feature column is not in the history files (the model has no such feature)",
+            column=extra[0],
+            detail=f"{len(extra)} such columns" if len(extra) > 1 else "",
+        )
 
 
 def _check_target(values: pd.Series, contract: DatasetContract, file: str) -> pd.Series:

@@ -37,12 +37,16 @@ def raw_applications(
 ) -> dg.MaterializeResult:
     """One day's applications (no target), checked against the contract."""
     day = context.partition_key
-    files = dataset.data().application_files()
+    data = dataset.data()
+    files = data.application_files()
     if day not in files:
-        raise CreditAssetsError(
-            f"no applications file for {day} in {dataset.data().root / 'applications'}"
-        )
-    frame = load_file(files[day], dataset.contract(), FileKind.APPLICATIONS)
+        raise CreditAssetsError(f"no applications file for {day} in {data.root / 'applications'}")
+    frame = load_file(
+        files[day],
+        dataset.contract(),
+        FileKind.APPLICATIONS,
+        expected_features=data.history_columns() or None,
+    )
     path = storage.store().write_frame(frame, "raw_applications", day)
     return dg.MaterializeResult(
         metadata={

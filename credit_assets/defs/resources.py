@@ -6,22 +6,30 @@ import dagster as dg
 
 from credit_assets.core.contract import DatasetContract, load_contract
 from credit_assets.core.dataset import DataDir
+from credit_assets.core.expectations import LoadedSuite, load_suite
 from credit_assets.core.registry import ModelRegistry
 from credit_assets.core.storage import LocalStore
 from credit_assets.settings import Settings
 
 
 class DatasetResource(dg.ConfigurableResource):
-    """The data directory and the contract that describes its files."""
+    """The data directory, the contract that describes its files, and the GX suites that
+    check the assets built from them."""
 
     data_dir: str
     contract_path: str | None = None
+    expectations_dir: str | None = None
 
     def contract(self) -> DatasetContract:
         return load_contract(self.contract_path)
 
     def data(self) -> DataDir:
         return DataDir(Path(self.data_dir))
+
+    def suite(self, asset: str) -> LoadedSuite:
+        """``<expectations_dir>/<contract>/<asset>.json``, or derived from the contract."""
+        root = Path(self.expectations_dir) if self.expectations_dir else None
+        return load_suite(self.contract(), asset, root)
 
 
 class StorageResource(dg.ConfigurableResource):
@@ -53,6 +61,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "dataset": DatasetResource(
             data_dir=str(settings.data_dir),
             contract_path=str(settings.contract_path) if settings.contract_path else None,
+            expectations_dir=str(settings.expectations_dir),
         ),
         "storage": StorageResource(root=str(settings.storage_dir)),
         "mlflow": MlflowResource(

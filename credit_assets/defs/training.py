@@ -16,11 +16,12 @@ from credit_assets.core.dataset import (
     TRAIN,
     VALIDATION,
     build_training_table,
+    concat_partitions,
     data_fingerprint,
     fingerprint,
     label_applications,
 )
-from credit_assets.core.features import FeatureBuilder
+from credit_assets.core.features import FeatureBuilder, fit_feature_builder
 from credit_assets.core.gates import (
     Evaluation,
     GateConfig,
@@ -156,12 +157,20 @@ def _who(context: dg.AssetExecutionContext) -> str:
 
 
 def _labelled_applications(store: LocalStore, contract: DatasetContract) -> pd.DataFrame:
-    apps = [store.read_frame("raw_applications", p) for p in store.partitions("raw_applications")]
-    outs = [store.read_frame("raw_outcomes", p) for p in store.partitions("raw_outcomes")]
+    """Applications joined with their outcomes, over every partition not rejected by a check.
+
+    An id on two days (in either kind of file) is an error naming both days.
+    """
+    apps = {
+        p: store.read_frame("raw_applications", p) for p in store.partitions("raw_applications")
+    }
+    outs = {p: store.read_frame("raw_outcomes", p) for p in store.partitions("raw_outcomes")}
     if not apps or not outs:
         return pd.DataFrame(columns=[contract.id_column, contract.target.column])
     return label_applications(
-        pd.concat(apps, ignore_index=True), pd.concat(outs, ignore_index=True), contract
+        concat_partitions(apps, contract, "applications"),
+        concat_partitions(outs, contract, "outcomes"),
+        contract,
     )
 
 
@@ -220,12 +229,13 @@ def training_data(dataset: DatasetResource, storage: StorageResource) -> dg.Mate
 
 @dg.asset(group_name="training", deps=[training_data], kinds={"scikit-learn", "parquet"})
 def features(dataset: DatasetResource, storage: StorageResource) -> dg.MaterializeResult:
-    """Feature builder fitted on training rows only, and the built feature table."""
+    """Feature builder fitted on training rows only, and the built feature table (with the id,
+    split and target beside the features)."""
     contract, store = dataset.contract(), storage.store()
     table = store.read_frame("training_data")
-    builder = FeatureBuilder.from_contract(contract, list(table.columns))
-    builder.fit(table[table[SPLIT] == TRAIN])
+    builder = fit_feature_builder(table, contract)
     built = builder.transform(table)
+    built.insert(0, contract.id_column, table[contract.id_column].to_numpy())
     built[SPLIT] = table[SPLIT].to_numpy()
     built[contract.target.column] = table[contract.target.column].to_numpy()
     store.write_object(builder, "features", "feature_builder")

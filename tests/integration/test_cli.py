@@ -56,3 +56,29 @@ def test_generate_writes_the_layout(tmp_path):
     assert (tmp_path / "d" / "applications" / "2026-11-02.csv").exists()
     result = _cli("generate", str(tmp_path / "e"), "--start", "yesterday")
     assert result.returncode == 1 and "bad option" in result.stderr
+
+
+def test_expectations_generate_for_another_contract(tmp_path):
+    """Suites for another contract go to OUT/<contract name>/; hand-written ones survive."""
+    import json
+
+    from tests.conftest import FIXTURES
+
+    args = ("expectations", "generate", "--contract", str(FIXTURES / "loans.yaml"))
+    result = _cli(*args, "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    path = tmp_path / "loans" / "raw_applications.json"
+    suite = json.loads(path.read_text())
+    assert suite["name"] == "loans.raw_applications"
+    assert len(list((tmp_path / "loans").glob("*.json"))) == 6
+    suite["expectations"].append(
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "age", "max_value": 90}}
+    )
+    path.write_text(json.dumps(suite))
+    result = _cli(*args, "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    kept = json.loads(path.read_text())["expectations"]
+    assert kept[-1]["kwargs"] == {"column": "age", "max_value": 90}
+    assert "generated_from_contract" not in kept[-1]["meta"]
+    result = _cli(*args, "--out", str(tmp_path), "--check")
+    assert result.returncode == 0 and "out of date" not in result.stdout

@@ -47,3 +47,27 @@ def test_jobs_schedules_and_resources():
     schedules = {s.name for s in definitions.schedules}
     assert {"daily_decisions_job_schedule", "weekly_retraining"} <= schedules
     assert set(definitions.resources) == {"dataset", "storage", "mlflow"}
+
+
+def test_quality_checks_and_which_block():
+    graph = defs().resolve_asset_graph()
+    checks = {
+        (k.asset_key.to_user_string(), k.name): graph.get_check_spec(k).blocking
+        for k in graph.asset_check_keys
+    }
+    assert checks == {
+        ("raw_history", "expectations"): True,
+        ("raw_history", "history_ids_not_in_applications"): True,
+        ("raw_applications", "expectations"): True,
+        ("raw_applications", "ids_not_in_other_files"): True,
+        ("raw_applications", "no_target_or_post_outcome_columns"): True,
+        ("raw_applications", "row_count_near_recent_average"): False,
+        ("raw_outcomes", "expectations"): True,
+        ("raw_outcomes", "outcome_ids_known"): False,
+        ("training_data", "expectations"): True,
+        ("training_data", "splits_share_no_id"): True,
+        ("features", "expectations"): True,
+        ("features", "no_leakage_in_features"): True,
+        ("decisions", "expectations"): True,
+        ("champion_model", "promotion_gates"): False,
+    }

@@ -38,7 +38,7 @@ def lifecycle(tmp_path_factory, small_data):
     with Env(home, small_data) as env:
         first = run_all()
         # one day is enough: training reads every partition already ingested
-        second = run_all(partition="2026-11-03", training_config=IMPOSSIBLE)
+        second = run_all(partition="2026-11-03", run_config={"ops": IMPOSSIBLE})
         yield env, first, second
 
 

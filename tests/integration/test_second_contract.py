@@ -84,6 +84,23 @@ def test_second_contract_trains_and_decides(loans_env):
     assert "sex" in decided.columns
 
 
+def test_second_contract_checked_with_suites_derived_in_memory(loans_env):
+    """No expectations/loans/ is committed: every check ran the suite derived from the
+    contract, and passed."""
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        for asset in ("raw_history", "raw_applications", "training_data", "features", "decisions"):
+            key = dg.AssetCheckKey(dg.AssetKey(asset), "expectations")
+            (record,) = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
+            evaluation = record.event.dagster_event.event_specific_data
+            assert evaluation.passed, (asset, evaluation.description)
+            assert evaluation.metadata["suite"].value == f"loans.{asset}"
+            assert evaluation.metadata["suite_source"].value == (
+                "derived from contract 'loans' in memory"
+            )
+
+
 def test_second_contract_features_learned_from_training_rows(loans_env):
     store = LocalStore(Settings.from_env().storage_dir)
     builder = store.read_object("features", "feature_builder")

@@ -47,3 +47,25 @@ def test_state_depends_only_on_training_rows():
     fitted.transform(other)  # transforming new rows changes nothing learned
     assert fitted.state_fingerprint() == _builder().fit(train).state_fingerprint()
     assert _builder().fit(other).state_fingerprint() != fitted.state_fingerprint()
+
+
+def test_fitted_state_ignores_validation_and_holdout_rows():
+    from credit_assets.core.contract import load_contract
+    from credit_assets.core.dataset import HOLDOUT, SPLIT, TRAIN, VALIDATION
+    from credit_assets.core.features import fit_feature_builder
+
+    rng = np.random.default_rng(3)
+    n = 300
+    table = pd.DataFrame({"ID_code": [f"r{i}" for i in range(n)], "target": rng.integers(0, 2, n)})
+    for j in range(4):
+        table[f"var_{j}"] = rng.normal(size=n)
+    table[SPLIT] = [TRAIN] * 200 + [VALIDATION] * 50 + [HOLDOUT] * 50
+    contract = load_contract()
+    state = fit_feature_builder(table, contract).state_fingerprint()
+    changed = table.copy()
+    later = changed[SPLIT] != TRAIN
+    changed.loc[later, "var_0"] = 1e6  # wild values outside train
+    changed.loc[later, "var_1"] = -changed.loc[later, "var_1"] * 50
+    assert fit_feature_builder(changed, contract).state_fingerprint() == state
+    changed.loc[0, "var_0"] = 1e6  # one training row does change it
+    assert fit_feature_builder(changed, contract).state_fingerprint() != state

@@ -1,0 +1,672 @@
+"""Great Expectations suites: derived from the dataset contract, extended by hand, run on an
+asset's table, failures summarised for whoever has to fix the data.
+
+One suite per checked asset, stored as a GX 1.x ``ExpectationSuite`` serialization in
+``expectations/<contract name>/<asset>.json``. Three keys in an expectation's ``meta`` (GX
+keeps ``meta`` as it is) carry what GX itself cannot say:
+
+- ``generated_from_contract: true``: written from the contract by
+  ``credit-assets expectations generate``; regenerating replaces exactly these and keeps every
+  hand-written expectation.
+- ``column_pattern: true``: ``kwargs.column`` is a full-match regex (a contract pattern such as
+  ``var_[0-9]+``); the expectation is applied to every matching column of the table.
+- ``optional_column: true``: skipped when the column is absent (``required: false``).
+
+GX's own ``severity`` decides what a failure does: ``critical`` blocks (the Dagster check fails
+with ERROR severity and nothing downstream runs), ``warning`` and ``info`` only warn.
+
+No Dagster here. GX is imported on first use: its import takes seconds, and loading the code
+location or the CLI should not pay for it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from credit_assets.core.contract import ColumnSpec, DatasetContract
+from credit_assets.core.dataset import HOLDOUT, SPLIT, TRAIN, VALIDATION
+from credit_assets.core.errors import CreditAssetsError
+from credit_assets.core.io import write_bytes_atomic
+from credit_assets.core.thresholds import DECISIONS
+
+ASSETS = (
+    "raw_history",
+    "raw_applications",
+    "raw_outcomes",
+    "training_data",
+    "features",
+    "decisions",
+)
+GENERATED = "generated_from_contract"
+PATTERN = "column_pattern"
+OPTIONAL = "optional_column"
+CRITICAL, WARNING, INFO = "critical", "warning", "info"
+
+SPLIT_COLUMN, SPLITS = SPLIT, (TRAIN, VALIDATION, HOLDOUT)
+SAMPLE_IDS = 5
+
+
+class SuiteError(CreditAssetsError):
+    """A suite file is not a valid GX suite or does not belong here."""
+
+
+# --------------------------------------------------------------------------- derivation
+
+
+def _exp(
+    kind: str, description: str, column: str | None = None, *, meta=None, **kwargs
+) -> dict[str, Any]:
+    kw = {"column": column, **kwargs} if column is not None else kwargs
+    return {
+        "type": kind,
+        "kwargs": kw,
+        "description": description,
+        "meta": {GENERATED: True, **(meta or {})},
+        "severity": CRITICAL,
+    }
+
+
+def _id_expectations(contract: DatasetContract) -> list[dict]:
+    c = contract.id_column
+    return [
+        _exp("expect_column_to_exist", "id column is missing", c),
+        _exp("expect_column_values_to_not_be_null", "id must not be empty", c),
+        _exp("expect_column_values_to_be_unique", "id must be unique", c),
+    ]
+
+
+def _target_expectations(contract: DatasetContract) -> list[dict]:
+    c = contract.target.column
+    return [
+        _exp("expect_column_to_exist", "target column is missing", c),
+        _exp("expect_column_values_to_not_be_null", "target must not be empty", c),
+        _exp(
+            "expect_column_values_to_be_in_set",
+            "target must be 1 (positive class) or 0",
+            c,
+            value_set=[0, 1],
+        ),
+    ]
+
+
+def _split_expectations() -> list[dict]:
+    return [
+        _exp("expect_column_values_to_not_be_null", "every row has a split", SPLIT_COLUMN),
+        _exp(
+            "expect_column_distinct_values_to_equal_set",
+            "train, validation and holdout all have rows",
+            SPLIT_COLUMN,
+            value_set=list(SPLITS),
+        ),
+    ]
+
+
+def _spec_meta(spec: ColumnSpec) -> dict[str, bool]:
+    if spec.pattern is not None:
+        return {PATTERN: True}
+    return {} if spec.required else {OPTIONAL: True}
+
+
+def _column_expectations(spec: ColumnSpec, numeric_type: str) -> list[dict]:
+    """Presence, nulls, type, range and levels of one contract column (or pattern)."""
+    column, meta = spec.name or spec.pattern, _spec_meta(spec)
+    out = []
+    if spec.name is not None and spec.required:
+        out.append(_exp("expect_column_to_exist", "required column is missing", column))
+    if not spec.nullable:
+        out.append(
+            _exp(
+                "expect_column_values_to_not_be_null",
+                "value is missing (column is not nullable)",
+                column,
+                meta=meta,
+            )
+        )
+    if spec.type == "numeric":
+        out.append(
+            _exp(
+                "expect_column_values_to_be_of_type",
+                f"column must hold numbers ({numeric_type})",
+                column,
+                meta=meta,
+                type_=numeric_type,
+            )
+        )
+        if spec.min is not None or spec.max is not None:
+            out.append(
+                _exp(
+                    "expect_column_values_to_be_between",
+                    f"value outside the allowed range [{spec.min}, {spec.max}]",
+                    column,
+                    meta=meta,
+                    min_value=spec.min,
+                    max_value=spec.max,
+                )
+            )
+    elif spec.levels is not None:
+        out.append(
+            _exp(
+                "expect_column_values_to_be_in_set",
+                f"value is not one of the levels {spec.levels}",
+                column,
+                meta=meta,
+                value_set=list(spec.levels),
+            )
+        )
+    return out
+
+
+def _rule_columns(contract: DatasetContract) -> list[dict]:
+    named = {s.name for s in [*contract.features, *contract.protected] if s.required}
+    return [
+        _exp("expect_column_to_exist", f"rule {rule.id} needs this column", rule.column)
+        for rule in contract.rules
+        if rule.column not in named
+    ]
+
+
+def _not_empty(description: str) -> dict:
+    return _exp("expect_table_row_count_to_be_between", description, min_value=1)
+
+
+def _feature_expectations(contract: DatasetContract) -> list[dict]:
+    """The built feature table: float32 columns, named as the fitted builder names them."""
+    out = []
+    for spec in contract.features:
+        column, meta = spec.name or spec.pattern, _spec_meta(spec)
+        if spec.name is not None and spec.required:
+            out.append(_exp("expect_column_to_exist", "feature column is missing", column))
+        out.append(
+            _exp(
+                "expect_column_values_to_be_of_type",
+                "features are float32",
+                column,
+                meta=meta,
+                type_="float32",
+            )
+        )
+        if spec.type == "numeric" and not spec.nullable:
+            out.append(
+                _exp(
+                    "expect_column_values_to_not_be_null",
+                    "feature is missing (column is not nullable)",
+                    column,
+                    meta=meta,
+                )
+            )
+        if spec.type == "categorical" and spec.levels:
+            out.append(
+                _exp(
+                    "expect_column_values_to_be_between",
+                    "category code out of range",
+                    column,
+                    meta=meta,
+                    min_value=0,
+                    max_value=len(spec.levels) - 1,
+                )
+            )
+        if spec.frequency:
+            freq = f"{spec.name}__freq" if spec.name else f"(?:{spec.pattern})__freq"
+            freq_meta = {PATTERN: True} if spec.pattern else meta
+            out += [
+                _exp(
+                    "expect_column_values_to_not_be_null",
+                    "frequency feature is missing",
+                    freq,
+                    meta=freq_meta,
+                ),
+                _exp(
+                    "expect_column_values_to_be_between",
+                    "frequency must be in [0, 1]",
+                    freq,
+                    meta=freq_meta,
+                    min_value=0,
+                    max_value=1,
+                ),
+            ]
+    return out
+
+
+def derive_expectations(contract: DatasetContract, asset: str) -> list[dict]:
+    """The contract-derived expectations of one asset's suite, as GX JSON dicts."""
+    specs = [*contract.features, *contract.protected]
+    raw_columns = [e for s in specs for e in _column_expectations(s, "float64")]
+    match asset:
+        case "raw_applications":
+            return [
+                _not_empty("file has a header but no rows"),
+                *_id_expectations(contract),
+                *raw_columns,
+                *_rule_columns(contract),
+            ]
+        case "raw_history":
+            return [
+                _not_empty("history has no rows"),
+                *_id_expectations(contract),
+                *_target_expectations(contract),
+                *raw_columns,
+                *_rule_columns(contract),
+            ]
+        case "raw_outcomes":
+            return [
+                _exp(
+                    "expect_table_columns_to_match_set",
+                    "outcomes hold the id and the target, nothing else",
+                    column_set=[contract.id_column, contract.target.column],
+                    exact_match=True,
+                ),
+                *_id_expectations(contract)[1:],
+                *_target_expectations(contract)[1:],
+            ]
+        case "training_data":
+            return [
+                _not_empty("training data has no rows"),
+                *_id_expectations(contract),
+                *_target_expectations(contract),
+                *_split_expectations(),
+                *raw_columns,
+            ]
+        case "features":
+            return [
+                _not_empty("feature table has no rows"),
+                *_id_expectations(contract),
+                *_target_expectations(contract),
+                *_split_expectations(),
+                *_feature_expectations(contract),
+            ]
+        case "decisions":
+            out = [
+                _not_empty("no decisions"),
+                *_id_expectations(contract),
+                _exp("expect_column_values_to_not_be_null", "every row has a decision", "decision"),
+                _exp(
+                    "expect_column_values_to_be_in_set",
+                    f"decision must be one of {list(DECISIONS)}",
+                    "decision",
+                    value_set=list(DECISIONS),
+                ),
+                _exp(
+                    "expect_column_values_to_be_between",
+                    "score is a probability in [0, 1]",
+                    "score",
+                    min_value=0,
+                    max_value=1,
+                ),
+            ]
+            if contract.rules:
+                out.append(
+                    _exp(
+                        "expect_column_values_to_be_in_set",
+                        "rule_id must name a rule of the contract",
+                        "rule_id",
+                        value_set=[r.id for r in contract.rules],
+                    )
+                )
+            out += [
+                _exp(
+                    "expect_column_values_to_not_be_null",
+                    f"every decision records its {what}",
+                    what,
+                )
+                for what in ("model_version", "thresholds_version", "rules_version")
+            ]
+            return out
+    raise ValueError(f"no suite for asset {asset!r}; known: {list(ASSETS)}")
+
+
+# --------------------------------------------------------------------------- files
+
+
+@cache
+def _gx():
+    import logging
+    import os
+
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    return gx
+
+
+def suite_name(contract: DatasetContract, asset: str) -> str:
+    return f"{contract.name}.{asset}"
+
+
+def suite_path(root: Path, contract: DatasetContract, asset: str) -> Path:
+    return Path(root) / contract.name / f"{asset}.json"
+
+
+def canonical(suite: dict) -> dict:
+    """The suite as GX 1.x serializes it; raises :class:`SuiteError` if GX refuses it."""
+    gx = _gx()
+    try:
+        loaded = gx.ExpectationSuite(**suite)
+    except Exception as exc:
+        raise SuiteError(f"suite {suite.get('name')!r} is not a valid GX suite: {exc}") from exc
+    data = loaded.to_json_dict()
+    data.pop("id", None)
+    for e in data["expectations"]:
+        e.pop("id", None)
+        e.pop("rendered_content", None)
+        if e.get("description") is None:
+            e.pop("description", None)
+    return data
+
+
+def derive_suite(contract: DatasetContract, asset: str) -> dict:
+    """The contract-derived part of an asset's suite, as a GX 1.x suite dict."""
+    return canonical(
+        {
+            "name": suite_name(contract, asset),
+            "expectations": derive_expectations(contract, asset),
+            "meta": {"contract": contract.name, "asset": asset},
+        }
+    )
+
+
+def merge(existing: dict | None, generated: dict) -> dict:
+    """Regenerated expectations first, then every hand-written one of ``existing``."""
+    if existing is None:
+        return generated
+    kept = [e for e in existing.get("expectations", []) if not e.get("meta", {}).get(GENERATED)]
+    meta = {**existing.get("meta", {}), **generated.get("meta", {})}
+    out = {**existing, **generated, "meta": meta}
+    out["expectations"] = [*generated["expectations"], *kept]
+    return canonical(out)
+
+
+def _dumps(suite: dict) -> str:
+    data = copy.deepcopy(suite)
+    data.get("meta", {}).pop("great_expectations_version", None)
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def generate_suites(
+    contract: DatasetContract, root: Path, assets: Iterable[str] = ASSETS, write: bool = True
+) -> dict[Path, bool]:
+    """Regenerate the contract-derived part of each suite under ``root/<contract name>/``,
+    keeping hand-written expectations. Returns each file and whether its content changed."""
+    changed: dict[Path, bool] = {}
+    for asset in assets:
+        path = suite_path(root, contract, asset)
+        existing = _read(path) if path.is_file() else None
+        text = _dumps(merge(existing, derive_suite(contract, asset)))
+        changed[path] = not path.is_file() or path.read_text() != text
+        if write and changed[path]:
+            write_bytes_atomic(text.encode(), path)
+    return changed
+
+
+def _read(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SuiteError(f"{path}: not a readable suite file: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("expectations"), list):
+        raise SuiteError(f"{path}: a suite file is a JSON object with an 'expectations' list")
+    return data
+
+
+@dataclass(frozen=True)
+class LoadedSuite:
+    data: dict
+    source: str  # the file, or how it was made
+
+
+def load_suite(contract: DatasetContract, asset: str, root: Path | None) -> LoadedSuite:
+    """The asset's suite from ``root/<contract>/<asset>.json``; without that file, derived
+    from the contract in memory (so a new contract is checked before anyone writes suites)."""
+    path = suite_path(root, contract, asset) if root is not None else None
+    if path is not None and path.is_file():
+        data = canonical(_read(path))
+        expected = suite_name(contract, asset)
+        if data["name"] != expected:
+            raise SuiteError(f"{path}: suite is named {data['name']!r}, expected {expected!r}")
+        return LoadedSuite(data, str(path))
+    return LoadedSuite(
+        derive_suite(contract, asset), f"derived from contract {contract.name!r} in memory"
+    )
+
+
+# --------------------------------------------------------------------------- running
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed expectation, said so that whoever supplied the data can fix it."""
+
+    expectation: str
+    rule: str
+    column: str | None
+    severity: str
+    bad_rows: int | None = None
+    bad_percent: float | None = None
+    sample_ids: tuple[str, ...] = ()
+    observed: str | None = None
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity == CRITICAL
+
+    def describe(self, id_label: str = "ids") -> str:
+        where = f"column {self.column!r}: " if self.column else ""
+        text = f"{where}{self.rule} ({self.expectation})"
+        if self.bad_rows is not None:
+            rows = "row" if self.bad_rows == 1 else "rows"
+            text += f": {self.bad_rows} {rows} ({self.bad_percent:.2f}%)"
+            if self.sample_ids:
+                text += f", e.g. {id_label} " + ", ".join(repr(i) for i in self.sample_ids)
+        elif self.observed is not None:
+            text += f": observed {self.observed}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "expectation": self.expectation,
+            "rule": self.rule,
+            "column": self.column,
+            "severity": self.severity,
+            "bad_rows": self.bad_rows,
+            "bad_percent": None if self.bad_percent is None else round(self.bad_percent, 4),
+            "sample_ids": list(self.sample_ids),
+            "observed": self.observed,
+        }
+
+
+@dataclass(frozen=True)
+class SuiteReport:
+    suite: str
+    source: str
+    rows: int
+    evaluated: int
+    failures: tuple[Failure, ...]
+    seconds: float
+    id_label: str = "ids"
+
+    @property
+    def errors(self) -> list[Failure]:
+        return [f for f in self.failures if f.blocking]
+
+    @property
+    def warnings(self) -> list[Failure]:
+        return [f for f in self.failures if not f.blocking]
+
+    def message(self, file: str, failures: list[Failure] | None = None, limit: int = 3) -> str:
+        """One line: the file, then each failed expectation (the first ``limit``)."""
+        shown = self.failures if failures is None else failures
+        parts = [f.describe(self.id_label) for f in shown[:limit]]
+        more = f"; and {len(shown) - limit} more" if len(shown) > limit else ""
+        return f"{file}: " + "; ".join(parts) + more
+
+    def markdown(self) -> str:
+        rows = [
+            "| severity | column | rule | bad rows | % | sample ids / observed |",
+            "|---" * 6 + "|",
+        ]
+        for f in self.failures:
+            sample = ", ".join(f.sample_ids) if f.sample_ids else (f.observed or "")
+            pct = "" if f.bad_percent is None else f"{f.bad_percent:.2f}"
+            bad = "" if f.bad_rows is None else str(f.bad_rows)
+            rows.append(
+                f"| {f.severity} | {f.column or ''} | {f.rule} | {bad} | {pct} | {sample} |"
+            )
+        return "\n".join(rows)
+
+
+@dataclass
+class _Plan:
+    runnable: list[dict] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+
+def expand(expectations: list[dict], columns: list[str], reserved: Iterable[str]) -> _Plan:
+    """Apply pattern expectations to each matching column, skip absent optional columns, and
+    turn an expectation on an absent column into a failure (GX would only raise)."""
+    plan, present, reserved = _Plan(), set(columns), set(reserved)
+    for e in expectations:
+        meta, kwargs = e.get("meta") or {}, e.get("kwargs") or {}
+        column = kwargs.get("column")
+        severity = e.get("severity", CRITICAL)
+        rule = _rule(e)
+        if column is None or e["type"] == "expect_column_to_exist":
+            plan.runnable.append(e)
+        elif meta.get(PATTERN):
+            matched = [
+                c for c in columns if c not in reserved and re.fullmatch(column, c) is not None
+            ]
+            if not matched:
+                plan.failures.append(
+                    Failure(e["type"], f"no column matches /{column}/ ({rule})", column, severity)
+                )
+            for c in matched:
+                plan.runnable.append({**e, "kwargs": {**kwargs, "column": c}})
+        elif column in present:
+            plan.runnable.append(e)
+        elif not meta.get(OPTIONAL):
+            plan.failures.append(
+                Failure(e["type"], f"column is missing ({rule})", column, severity)
+            )
+    return plan
+
+
+def _rule(e: dict) -> str:
+    if e.get("description"):
+        return e["description"]
+    args = ", ".join(f"{k}={v!r}" for k, v in (e.get("kwargs") or {}).items() if k != "column")
+    return f"{e['type']}({args})"
+
+
+@cache
+def _batch_definition():
+    gx = _gx()
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    source = context.data_sources.add_pandas("credit_assets")
+    return source.add_dataframe_asset("table").add_batch_definition_whole_dataframe("all")
+
+
+_INDEX = "_credit_assets_index"
+
+
+def _validate(frame: pd.DataFrame, expectations: list[dict], result_format: Any) -> list:
+    """GX results in the order of ``expectations`` (GX orders them its own way)."""
+    gx = _gx()
+    tagged = [
+        {**copy.deepcopy(e), "meta": {**(e.get("meta") or {}), _INDEX: i}}
+        for i, e in enumerate(expectations)
+    ]
+    suite = gx.ExpectationSuite(name="run", expectations=tagged)
+    batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
+    results = batch.validate(suite, result_format=result_format).results
+    ordered: list = [None] * len(expectations)
+    for r in results:
+        ordered[int(r.expectation_config.meta[_INDEX])] = r
+    if any(r is None for r in ordered):  # pragma: no cover - GX contract
+        raise RuntimeError("GX returned no result for some expectations")
+    return ordered
+
+
+def run_suite(
+    frame: pd.DataFrame,
+    suite: LoadedSuite,
+    id_column: str | None = None,
+    reserved: Iterable[str] = (),
+) -> SuiteReport:
+    """Validate ``frame`` against ``suite``: a fast pass for every expectation, then a
+    detailed pass (bad-row counts, sample ids) only for those that failed."""
+    started = time.perf_counter()
+    plan = expand(suite.data["expectations"], [str(c) for c in frame.columns], reserved)
+    failures = list(plan.failures)
+    has_id = id_column is not None and id_column in frame.columns
+    if plan.runnable:
+        quick = _validate(frame, plan.runnable, "BOOLEAN_ONLY")
+        failed = [e for e, r in zip(plan.runnable, quick, strict=True) if not r.success]
+        if failed:
+            detail_format: dict[str, Any] = {
+                "result_format": "SUMMARY",
+                "partial_unexpected_count": SAMPLE_IDS,
+            }
+            if has_id:
+                detail_format["unexpected_index_column_names"] = [id_column]
+            detailed = _validate(frame, failed, detail_format)
+            failures += [
+                _failure(e, r, len(frame), id_column if has_id else None)
+                for e, r in zip(failed, detailed, strict=True)
+            ]
+    return SuiteReport(
+        suite=suite.data["name"],
+        source=suite.source,
+        rows=len(frame),
+        evaluated=len(plan.runnable) + len(plan.failures),
+        failures=tuple(failures),
+        seconds=time.perf_counter() - started,
+        id_label=id_column if has_id else "rows",
+    )
+
+
+def _failure(e: dict, result, rows: int, id_column: str | None) -> Failure:
+    info = result.exception_info or {}
+    raised = info.get("raised_exception") if isinstance(info, dict) else False
+    column = (e.get("kwargs") or {}).get("column")
+    severity = e.get("severity", CRITICAL)
+    if raised:
+        message = str(info.get("exception_message", "")).strip().splitlines()[:1]
+        return Failure(e["type"], _rule(e), column, severity, observed=f"error: {message}")
+    res = result.result or {}
+    bad = res.get("unexpected_count")
+    if bad is not None and "observed_value" not in res:
+        samples = []
+        for item in res.get("partial_unexpected_index_list") or []:
+            value = item.get(id_column) if isinstance(item, dict) and id_column else item
+            if str(value) not in samples:
+                samples.append(str(value))
+        pct = 100.0 * bad / rows if rows else 0.0
+        return Failure(
+            e["type"], _rule(e), column, severity, int(bad), pct, tuple(samples[:SAMPLE_IDS])
+        )
+    parts = []
+    if res.get("observed_value") is not None:
+        parts.append(_short(res["observed_value"]))
+    if res.get("details"):
+        parts.append(_short(res["details"]))
+    if bad:
+        parts.append(f"unexpected {_short(res.get('partial_unexpected_list'))}")
+    return Failure(e["type"], _rule(e), column, severity, observed=" ".join(parts) or None)
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else value
+    return text if len(text) <= limit else text[: limit - 3] + "..."

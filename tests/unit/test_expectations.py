@@ -1,0 +1,194 @@
+"""GX suites: derived from the contract, committed as real GX 1.x suites, regenerated
+without losing hand-written expectations, and run with failures said plainly."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from credit_assets.core.contract import DatasetContract, load_contract
+from credit_assets.core.expectations import (
+    ASSETS,
+    GENERATED,
+    LoadedSuite,
+    SuiteError,
+    derive_suite,
+    generate_suites,
+    load_suite,
+    run_suite,
+    suite_path,
+)
+from credit_assets.settings import DEFAULT_EXPECTATIONS_DIR
+
+CONTRACT = load_contract()
+
+
+def _apps(n=40) -> pd.DataFrame:
+    frame = pd.DataFrame({"ID_code": [f"a{i}" for i in range(n)]})
+    for j in range(5):
+        frame[f"var_{j}"] = np.linspace(-1, 1, n)
+    frame["var_81"] = np.linspace(8, 12, n)
+    frame["gender"] = pd.Series(["F", "M"] * (n // 2), dtype=object)
+    return frame
+
+
+def _suite(asset="raw_applications", contract=CONTRACT) -> LoadedSuite:
+    return load_suite(contract, asset, None)
+
+
+@pytest.mark.parametrize("asset", ASSETS)
+def test_committed_suites_are_gx_suites_and_up_to_date(asset):
+    import great_expectations as gx
+
+    path = DEFAULT_EXPECTATIONS_DIR / "santander" / f"{asset}.json"
+    data = json.loads(path.read_text())
+    suite = gx.ExpectationSuite(**data)  # a real GX 1.x serialization
+    assert suite.name == f"santander.{asset}"
+    assert len(suite.expectations) == len(data["expectations"]) > 0
+    assert not any(
+        generate_suites(CONTRACT, DEFAULT_EXPECTATIONS_DIR, [asset], write=False).values()
+    )
+
+
+def test_regenerate_keeps_hand_written_and_replaces_generated(tmp_path):
+    generate_suites(CONTRACT, tmp_path)
+    path = suite_path(tmp_path, CONTRACT, "raw_applications")
+    data = json.loads(path.read_text())
+    hand = {
+        "type": "expect_column_values_to_be_between",
+        "kwargs": {"column": "var_0", "min_value": -50, "max_value": 50},
+        "meta": {"why": "domain knowledge"},
+        "severity": "warning",
+    }
+    data["expectations"].append(hand)
+    path.write_text(json.dumps(data))
+    # the contract changes: var_0 gets a range of its own
+    raw = CONTRACT.model_dump(mode="json")
+    raw["features"] = [
+        {"name": "var_0", "type": "numeric", "min": -10, "max": 10},
+        *raw["features"],
+    ]
+    changed = DatasetContract.model_validate(raw)
+    assert generate_suites(changed, tmp_path)[path]
+    again = json.loads(path.read_text())["expectations"]
+    generated = [e for e in again if e["meta"].get(GENERATED)]
+    assert generated == derive_suite(changed, "raw_applications")["expectations"]
+    kept = [e for e in again if not e["meta"].get(GENERATED)]
+    assert len(kept) == 1 and kept[0]["kwargs"]["max_value"] == 50
+    assert kept[0]["severity"] == "warning"
+    assert any(
+        e["kwargs"].get("column") == "var_0" and e["kwargs"].get("max_value") == 10
+        for e in generated
+    )
+    assert not any(generate_suites(changed, tmp_path).values())  # idempotent
+
+
+def test_another_contract_gets_its_own_folder_and_in_memory_suites(tmp_path):
+    from tests.conftest import FIXTURES
+
+    loans = load_contract(FIXTURES / "loans.yaml")
+    loaded = load_suite(loans, "raw_applications", DEFAULT_EXPECTATIONS_DIR)
+    assert loaded.source == "derived from contract 'loans' in memory"
+    columns = {e["kwargs"].get("column") for e in loaded.data["expectations"]}
+    assert {"application_id", "income", "age", "score_[a-z]+", "employment"} <= columns
+    written = generate_suites(loans, tmp_path)
+    assert {p.parent.name for p in written} == {"loans"}
+    assert load_suite(loans, "raw_applications", tmp_path).source.endswith(
+        "loans/raw_applications.json"
+    )
+
+
+def test_suite_file_for_another_contract_is_refused(tmp_path):
+    generate_suites(CONTRACT, tmp_path, ["decisions"])
+    path = suite_path(tmp_path, CONTRACT, "decisions")
+    data = json.loads(path.read_text())
+    data["name"] = "other.decisions"
+    path.write_text(json.dumps(data))
+    with pytest.raises(SuiteError, match=r"expected 'santander\.decisions'"):
+        load_suite(CONTRACT, "decisions", tmp_path)
+    path.write_text('{"name": "santander.decisions", "expectations": [{"type": "no_such"}]}')
+    with pytest.raises(SuiteError, match="not a valid GX suite"):
+        load_suite(CONTRACT, "decisions", tmp_path)
+
+
+def test_clean_frame_passes_and_patterns_expand():
+    report = run_suite(_apps(), _suite(), "ID_code")
+    assert report.failures == ()
+    # 6 var_* x (not null, float64) + row count + 3 on the id + gender (not null, level)
+    # + var_81 exists (rule R01)
+    assert report.evaluated == 6 * 2 + 1 + 3 + 2 + 1
+
+
+def test_failures_name_column_count_share_and_sample_ids():
+    frame = _apps()
+    frame.loc[[3, 9], "var_2"] = np.nan
+    frame.loc[5, "ID_code"] = "a4"
+    frame.loc[7, "gender"] = "X"
+    report = run_suite(frame, _suite(), "ID_code")
+    by_column = {f.column: f for f in report.failures}
+    assert set(by_column) == {"var_2", "ID_code", "gender"}
+    nulls = by_column["var_2"]
+    assert (nulls.bad_rows, nulls.bad_percent, nulls.sample_ids) == (2, 5.0, ("a3", "a9"))
+    assert nulls.rule == "value is missing (column is not nullable)"
+    assert by_column["ID_code"].sample_ids == ("a4",)
+    assert by_column["gender"].sample_ids == ("a7",)
+    assert all(f.blocking for f in report.failures)
+    message = report.message("apps.csv")
+    assert message.startswith("apps.csv: column ")
+    assert "column 'var_2': value is missing (column is not nullable) " in message
+    assert "2 rows (5.00%), e.g. ID_code 'a3', 'a9'" in message
+    table = report.markdown()
+    assert "| critical | var_2 |" in table
+
+
+def test_missing_columns_optional_columns_and_type():
+    frame = _apps().drop(columns=["gender", "var_81"]).astype({"var_1": "float32"})
+    report = run_suite(frame, _suite(), "ID_code")
+    by_column = {f.column: f for f in report.failures}
+    assert set(by_column) == {"var_81", "var_1"}  # gender is optional: skipped
+    assert by_column["var_81"].rule == "rule R01 needs this column"
+    assert by_column["var_1"].observed == "float32"
+    no_vars = frame[["ID_code"]]
+    report = run_suite(no_vars, _suite(), "ID_code")
+    assert any("no column matches /var_[0-9]+/" in f.rule for f in report.failures)
+
+
+def test_warning_severity_does_not_block():
+    suite = _suite()
+    data = {**suite.data}
+    data["expectations"] = [
+        *data["expectations"],
+        {
+            "type": "expect_table_row_count_to_be_between",
+            "kwargs": {"max_value": 10},
+            "meta": {},
+            "severity": "warning",
+        },
+    ]
+    report = run_suite(_apps(), LoadedSuite(data, "test"), "ID_code")
+    assert report.errors == [] and len(report.warnings) == 1
+    assert report.warnings[0].observed == "40"
+    assert "expect_table_row_count_to_be_between(max_value=10)" in report.warnings[0].rule
+
+
+def test_outcome_and_decision_suites():
+    outcomes = pd.DataFrame({"ID_code": ["a", "b", "c"], "target": np.array([0, 1, 2], "int8")})
+    report = run_suite(outcomes, _suite("raw_outcomes"), "ID_code")
+    assert [(f.column, f.sample_ids) for f in report.errors] == [("target", ("c",))]
+    extra = outcomes.assign(target=np.array([0, 1, 0], "int8"), note="x")
+    report = run_suite(extra, _suite("raw_outcomes"), "ID_code")
+    assert report.errors[0].rule == "outcomes hold the id and the target, nothing else"
+    decided = pd.DataFrame(
+        {
+            "ID_code": ["a", "b"],
+            "decision": ["approve", "maybe"],
+            "score": [0.2, 1.5],
+            "rule_id": [None, None],
+            "model_version": ["1", "1"],
+            "thresholds_version": ["t", "t"],
+            "rules_version": ["r", "r"],
+        }
+    )
+    report = run_suite(decided, _suite("decisions"), "ID_code")
+    assert {f.column for f in report.errors} == {"decision", "score"}
