@@ -6,7 +6,6 @@ day with the new champion.
 """
 
 import dagster as dg
-import pandas as pd
 
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.registry import CHAMPION
@@ -83,9 +82,9 @@ def run_all(partition: str | None = None, verbose: bool = False) -> dict:
 
 def summarize(settings: Settings, contract, days: list[str]) -> dict:
     from credit_assets.core.registry import ModelRegistry
-    from credit_assets.core.storage import LocalStore
+    from credit_assets.core.storage import open_store
 
-    store = LocalStore(settings.storage_dir)
+    store = open_store(settings.storage_location)
     registry = ModelRegistry(
         settings.mlflow_tracking_uri, f"credit-{contract.name}", f"credit-{contract.name}"
     )
@@ -94,9 +93,7 @@ def summarize(settings: Settings, contract, days: list[str]) -> dict:
     thresholds = store.read_json("decision_thresholds")
     rows, scored, automated = [], 0, 0
     for day in days:
-        counts = pd.read_parquet(store.path("decisions", day), columns=["decision"])[
-            "decision"
-        ].value_counts()
+        counts = store.read_frame("decisions", day)["decision"].value_counts()
         row = {"day": day, **{d: int(counts.get(d, 0)) for d in DECISIONS}}
         day_scored = sum(row[d] for d in DECISIONS if d != RULE_REJECT)
         day_auto = row[APPROVE] + row[REJECT]
