@@ -15,12 +15,16 @@ from rich.console import Console
 from rich.table import Table
 
 from credit_assets.core.errors import CreditAssetsError
+from credit_assets.trigger import app as trigger_app
+from credit_assets.workers import app as workers_app
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="Credit decisions as Dagster assets: rules, features, model, review band.",
 )
+app.add_typer(workers_app, name="workers")
+app.add_typer(trigger_app, name="trigger")
 console = Console()
 err = Console(stderr=True)
 

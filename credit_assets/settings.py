@@ -12,6 +12,16 @@ checkout runs with no configuration at all.
 | CREDIT_STORAGE_DIR    | ``$CREDIT_HOME/storage``                |
 | MLFLOW_TRACKING_URI   | ``sqlite:///$CREDIT_HOME/mlflow.db``    |
 | CREDIT_PARTITIONS_START | earliest dated file in the data dir   |
+
+The ``scaleout`` profile (see ``deploy/`` and ``docs/operations.md``) runs steps on Celery
+workers; it adds:
+
+| variable              | default                                                |
+|-----------------------|--------------------------------------------------------|
+| CREDIT_STORAGE_URL    | unset (= CREDIT_STORAGE_DIR); ``s3://bucket/prefix``   |
+| CREDIT_CELERY_BROKER  | ``pyamqp://guest:guest@localhost:5672//`` (RabbitMQ)   |
+| CREDIT_CELERY_BACKEND | ``redis://localhost:6379/0``                           |
+| MLFLOW_TRACKING_URI   | ``http://localhost:5000`` (tracking server, PostgreSQL) |
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-PROFILES = ("embedded",)
+PROFILES = ("embedded", "scaleout")
 
 
 @dataclass(frozen=True)
@@ -32,8 +42,16 @@ class Settings:
     contract_path: Path | None
     storage_dir: Path
     mlflow_tracking_uri: str
-    mlflow_artifact_location: str
+    mlflow_artifact_location: str | None
     partitions_start: str
+    storage_url: str | None = None
+    celery_broker: str = "pyamqp://guest:guest@localhost:5672//"
+    celery_backend: str = "redis://localhost:6379/0"
+
+    @property
+    def storage_location(self) -> str:
+        """What the storage resource opens: an object-store URL if set, else the local dir."""
+        return self.storage_url or str(self.storage_dir)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -43,18 +61,24 @@ class Settings:
         home = Path(os.environ.get("CREDIT_HOME", ".credit")).absolute()
         data_dir = Path(os.environ.get("CREDIT_DATA_DIR", "data")).absolute()
         contract = os.environ.get("CREDIT_CONTRACT")
+        scaleout = profile == "scaleout"
+        local_tracking = f"sqlite:///{home / 'mlflow.db'}"
+        default_tracking = "http://localhost:5000" if scaleout else local_tracking
         return cls(
             profile=profile,
             home=home,
             data_dir=data_dir,
             contract_path=Path(contract).absolute() if contract else None,
             storage_dir=Path(os.environ.get("CREDIT_STORAGE_DIR", home / "storage")).absolute(),
-            mlflow_tracking_uri=os.environ.get(
-                "MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}"
-            ),
-            mlflow_artifact_location=(home / "mlartifacts").as_uri(),
+            mlflow_tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", default_tracking),
+            # A tracking server stores artifacts where it was told to; only the embedded
+            # profile chooses a local folder itself.
+            mlflow_artifact_location=None if scaleout else (home / "mlartifacts").as_uri(),
             partitions_start=os.environ.get("CREDIT_PARTITIONS_START")
             or _earliest_partition(data_dir),
+            storage_url=os.environ.get("CREDIT_STORAGE_URL") or None,
+            celery_broker=os.environ.get("CREDIT_CELERY_BROKER", cls.celery_broker),
+            celery_backend=os.environ.get("CREDIT_CELERY_BACKEND", cls.celery_backend),
         )
 
 

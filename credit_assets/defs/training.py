@@ -22,7 +22,7 @@ from credit_assets.core.features import FeatureBuilder
 from credit_assets.core.metrics import quality
 from credit_assets.core.pipeline import DecisionPipeline
 from credit_assets.core.plots import coverage_png, markdown_image, roc_png
-from credit_assets.core.storage import LocalStore
+from credit_assets.core.storage import Store
 from credit_assets.core.thresholds import (
     Thresholds,
     choose_thresholds,
@@ -32,6 +32,7 @@ from credit_assets.core.thresholds import (
 from credit_assets.core.training import CANDIDATES, TrainConfig, TrainedModel, train_on_features
 from credit_assets.defs.ingest import raw_applications, raw_history, raw_outcomes
 from credit_assets.defs.resources import DatasetResource, MlflowResource, StorageResource
+from credit_assets.executors import TRAINING_OP_TAGS
 
 _DEFAULTS = TrainConfig()
 
@@ -74,7 +75,7 @@ class ThresholdConfig(dg.Config):
     )
 
 
-def _labelled_applications(store: LocalStore, contract: DatasetContract) -> pd.DataFrame:
+def _labelled_applications(store: Store, contract: DatasetContract) -> pd.DataFrame:
     apps = [store.read_frame("raw_applications", p) for p in store.partitions("raw_applications")]
     outs = [store.read_frame("raw_outcomes", p) for p in store.partitions("raw_outcomes")]
     if not apps or not outs:
@@ -88,6 +89,7 @@ def _labelled_applications(store: LocalStore, contract: DatasetContract) -> pd.D
     group_name="training",
     deps=[raw_history, raw_applications, raw_outcomes],
     kinds={"pandas", "parquet"},
+    op_tags=TRAINING_OP_TAGS,
 )
 def training_data(dataset: DatasetResource, storage: StorageResource) -> dg.MaterializeResult:
     """History plus every labelled application, time-ordered and split train/validation/holdout.
@@ -113,7 +115,12 @@ def training_data(dataset: DatasetResource, storage: StorageResource) -> dg.Mate
     )
 
 
-@dg.asset(group_name="training", deps=[training_data], kinds={"scikit-learn", "parquet"})
+@dg.asset(
+    group_name="training",
+    deps=[training_data],
+    kinds={"scikit-learn", "parquet"},
+    op_tags=TRAINING_OP_TAGS,
+)
 def features(dataset: DatasetResource, storage: StorageResource) -> dg.MaterializeResult:
     """Feature builder fitted on training rows only, and the built feature table."""
     contract, store = dataset.contract(), storage.store()
@@ -146,7 +153,9 @@ def _git_revision() -> str:
         return "unknown"
 
 
-@dg.asset(group_name="training", deps=[features], kinds={"lightgbm", "mlflow"})
+@dg.asset(
+    group_name="training", deps=[features], kinds={"lightgbm", "mlflow"}, op_tags=TRAINING_OP_TAGS
+)
 def model(
     context: dg.AssetExecutionContext,
     config: ModelConfig,
@@ -234,7 +243,7 @@ def _risk_and_bad(
     return 1 - p_positive, ~positive
 
 
-@dg.asset(group_name="training", deps=[model], kinds={"pandas"})
+@dg.asset(group_name="training", deps=[model], kinds={"pandas"}, op_tags=TRAINING_OP_TAGS)
 def decision_thresholds(
     config: ThresholdConfig, dataset: DatasetResource, storage: StorageResource
 ) -> dg.MaterializeResult:
@@ -266,7 +275,12 @@ def decision_thresholds(
     )
 
 
-@dg.asset(group_name="training", deps=[decision_thresholds, training_data], kinds={"mlflow"})
+@dg.asset(
+    group_name="training",
+    deps=[decision_thresholds, training_data],
+    kinds={"mlflow"},
+    op_tags=TRAINING_OP_TAGS,
+)
 def registered_model(
     context: dg.AssetExecutionContext,
     dataset: DatasetResource,
