@@ -1,0 +1,135 @@
+"""``credit-assets trigger``: launch runs on a running deployment through its GraphQL API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Launch runs on a running Dagster webserver (scale-out deployment) through GraphQL.",
+)
+console = Console()
+err = Console(stderr=True)
+
+Host = Annotated[str, typer.Option(envvar="CREDIT_WEBSERVER_HOST", help="Dagster webserver host")]
+Port = Annotated[int, typer.Option(envvar="CREDIT_WEBSERVER_PORT", help="Dagster webserver port")]
+Wait = Annotated[bool, typer.Option("--wait/--no-wait", help="wait until the run(s) ended")]
+Timeout = Annotated[float, typer.Option(help="seconds to wait at most")]
+
+
+def _client(host: str, port: int):
+    from credit_assets.graphql_client import CreditClient
+
+    return CreditClient(host, port)
+
+
+def _day(text: str) -> str:
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Client errors become one red line and exit code 1."""
+    from credit_assets.core.errors import CreditAssetsError
+
+    try:
+        yield
+    except CreditAssetsError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1) from None
+
+
+def _report(statuses: dict) -> None:
+    for run_id, status in sorted(statuses.items()):
+        console.print(f"run {run_id}: {status.value}")
+    failed = [r for r, s in statuses.items() if s.value != "SUCCESS"]
+    if failed:
+        err.print(
+            f"[bold red]error:[/] {len(failed)} run(s) did not succeed; re-execute with "
+            "'credit-assets trigger retry RUN_ID'",
+            highlight=False,
+        )
+        raise typer.Exit(code=1)
+
+
+def _one_run(client, launch: Callable[[], str], what: str, wait: bool, timeout: float) -> None:
+    with _errors():
+        run_id = launch()
+        console.print(f"launched run {run_id}: {what}")
+        if wait:
+            _report({run_id: client.wait(run_id, timeout=timeout)})
+
+
+@app.command()
+def score(
+    partition: Annotated[str, typer.Option(help="day to score (YYYY-MM-DD)")],
+    host: Host = "localhost",
+    port: Port = 3000,
+    wait: Wait = False,
+    timeout: Timeout = 3600,
+) -> None:
+    """Launch the daily scoring job for one day: ingest, rules, decisions."""
+    day, client = _day(partition), _client(host, port)
+    _one_run(client, lambda: client.score(day), f"daily_decisions_job for {day}", wait, timeout)
+
+
+@app.command()
+def train(
+    host: Host = "localhost", port: Port = 3000, wait: Wait = False, timeout: Timeout = 3600
+) -> None:
+    """Launch the training job: training table, model, review band, registration."""
+    from credit_assets.graphql_client import TRAINING_JOB
+
+    client = _client(host, port)
+    _one_run(client, lambda: client.launch(TRAINING_JOB), TRAINING_JOB, wait, timeout)
+
+
+@app.command()
+def retry(
+    run_id: Annotated[str, typer.Argument(help="the failed run")],
+    host: Host = "localhost",
+    port: Port = 3000,
+    wait: Wait = False,
+    timeout: Timeout = 3600,
+) -> None:
+    """Re-execute a failed run from its failed steps (finished steps are not run again)."""
+    client = _client(host, port)
+    _one_run(
+        client,
+        lambda: client.reexecute_from_failure(run_id),
+        f"re-execution of {run_id} from failure",
+        wait,
+        timeout,
+    )
+
+
+@app.command()
+def backfill(
+    start: Annotated[str, typer.Option("--from", help="first day (YYYY-MM-DD)")],
+    end: Annotated[str, typer.Option("--to", help="last day, included (YYYY-MM-DD)")],
+    host: Host = "localhost",
+    port: Port = 3000,
+    wait: Wait = False,
+    timeout: Timeout = 3600,
+) -> None:
+    """Score every day from --from to --to: one run per day, started by the daemon."""
+    first, last = dt.date.fromisoformat(_day(start)), dt.date.fromisoformat(_day(end))
+    if last < first:
+        raise typer.BadParameter("--to is before --from")
+    days = [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+    client = _client(host, port)
+    with _errors():
+        backfill_id = client.backfill(days)
+        console.print(f"launched backfill {backfill_id} of {len(days)} days")
+        if wait:
+            _report(client.wait_backfill(backfill_id, len(days), timeout=timeout))
