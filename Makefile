@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.credit/dagster_home
 export CREDIT_HOME ?= $(CURDIR)/.credit
 export CREDIT_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: install demo data run ui test test-all lint format bench clean
+.PHONY: install demo data run ui test test-all lint format bench bench-scaling clean
 
 $(BIN)/.installed: pyproject.toml uv.lock
 	@$(PY) -m uv --version >/dev/null 2>&1 || $(PY) -m pip install --quiet uv
@@ -49,6 +49,10 @@ format: install
 
 bench: install
 	$(BIN)/python bench/model_quality.py
+
+## bench-scaling: backfill throughput with 1 and 2 Celery workers and the multiprocess executor
+bench-scaling: install
+	$(BIN)/python bench/scaling.py
 
 clean:
 	rm -rf .credit data
