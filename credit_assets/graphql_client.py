@@ -64,6 +64,16 @@ query($filter: RunsFilter!) {
 """
 
 
+def _explain(exc: DagsterGraphQLClientError, url: str) -> str:
+    """One line instead of the client's message, which repeats the whole query."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, requests.ConnectionError | ConnectionError):
+            return f"cannot reach the Dagster webserver at {url}"
+        cause = cause.__cause__ or cause.__context__
+    return " ".join(str(a) for a in exc.args[:2]).strip().splitlines()[0]
+
+
 class CreditClient:
     """Launch scoring and training runs, backfills and re-executions; wait for their end."""
 
@@ -78,6 +88,8 @@ class CreditClient:
                 self.url, json={"query": query, "variables": variables}, timeout=self.timeout
             )
             reply.raise_for_status()
+        except requests.ConnectionError as exc:
+            raise CreditAssetsError(f"cannot reach the Dagster webserver at {self.url}") from exc
         except requests.RequestException as exc:
             raise CreditAssetsError(f"Dagster webserver at {self.url}: {exc}") from exc
         body = reply.json()
@@ -106,7 +118,7 @@ class CreditClient:
                 tags=tags,
             )
         except DagsterGraphQLClientError as exc:
-            raise CreditAssetsError(f"could not launch {job}: {exc}") from exc
+            raise CreditAssetsError(f"could not launch {job}: {_explain(exc, self.url)}") from exc
 
     def backfill(self, partitions: Sequence[str], job: str = SCORING_JOB) -> str:
         """One run per partition of ``job``, created by the daemon; the backfill id."""
@@ -133,7 +145,7 @@ class CreditClient:
         try:
             return self.dagster.get_run_status(run_id)
         except DagsterGraphQLClientError as exc:
-            raise CreditAssetsError(f"run {run_id}: {exc}") from exc
+            raise CreditAssetsError(f"run {run_id}: {_explain(exc, self.url)}") from exc
 
     def runs(self, tags: dict[str, str]) -> dict[str, DagsterRunStatus]:
         """Run id -> status of the runs carrying all ``tags`` (e.g. a backfill's runs)."""
@@ -142,23 +154,15 @@ class CreditClient:
         result = self._result(data, "runsOrError", "Runs")
         return {r["runId"]: DagsterRunStatus(r["status"]) for r in result["results"]}
 
-    def wait(
-        self,
-        run_id: str,
-        timeout: float = 3600,
-        poll: float = 2.0,
-        on_status: Callable[[DagsterRunStatus], None] | None = None,
-    ) -> DagsterRunStatus:
+    def wait(self, run_id: str, timeout: float = 3600, poll: float = 2.0) -> DagsterRunStatus:
         """Poll until the run has ended; raise if it has not after ``timeout`` seconds."""
-        return _poll(lambda: {run_id: self.status(run_id)}, 1, timeout, poll, on_status)[run_id]
+        return _poll(lambda: {run_id: self.status(run_id)}, 1, timeout, poll)[run_id]
 
     def wait_backfill(
         self, backfill_id: str, expected_runs: int, timeout: float = 3600, poll: float = 2.0
     ) -> dict[str, DagsterRunStatus]:
         """Poll until ``expected_runs`` runs of the backfill exist and all have ended."""
-        return _poll(
-            lambda: self.runs({BACKFILL_TAG: backfill_id}), expected_runs, timeout, poll, None
-        )
+        return _poll(lambda: self.runs({BACKFILL_TAG: backfill_id}), expected_runs, timeout, poll)
 
 
 def _poll(
@@ -166,16 +170,10 @@ def _poll(
     expected: int,
     timeout: float,
     poll: float,
-    on_status: Callable[[DagsterRunStatus], None] | None,
 ) -> dict[str, DagsterRunStatus]:
     deadline = time.monotonic() + timeout
-    last: dict[str, DagsterRunStatus] = {}
     while True:
         statuses = read()
-        if on_status is not None and statuses != last:
-            for status in statuses.values():
-                on_status(status)
-        last = statuses
         if len(statuses) >= expected and all(s in FINISHED for s in statuses.values()):
             return statuses
         if time.monotonic() > deadline:

@@ -5,29 +5,40 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from credit_assets.graphql_client import CreditClient
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="Launch runs on a running Dagster webserver (scale-out deployment) through GraphQL.",
 )
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
-Host = Annotated[str, typer.Option(envvar="CREDIT_WEBSERVER_HOST", help="Dagster webserver host")]
-Port = Annotated[int, typer.Option(envvar="CREDIT_WEBSERVER_PORT", help="Dagster webserver port")]
 Wait = Annotated[bool, typer.Option("--wait/--no-wait", help="wait until the run(s) ended")]
 Timeout = Annotated[float, typer.Option(help="seconds to wait at most")]
 
 
-def _client(host: str, port: int):
+@app.callback()
+def webserver(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Option(envvar="CREDIT_WEBSERVER_HOST", help="Dagster webserver host")
+    ] = "localhost",
+    port: Annotated[
+        int, typer.Option(envvar="CREDIT_WEBSERVER_PORT", help="Dagster webserver port")
+    ] = 3000,
+) -> None:
+    """Where the Dagster webserver listens."""
     from credit_assets.graphql_client import CreditClient
 
-    return CreditClient(host, port)
+    ctx.obj = CreditClient(host, port)
 
 
 def _day(text: str) -> str:
@@ -45,7 +56,7 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except CreditAssetsError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(code=1) from None
 
 
@@ -62,7 +73,9 @@ def _report(statuses: dict) -> None:
         raise typer.Exit(code=1)
 
 
-def _one_run(client, launch: Callable[[], str], what: str, wait: bool, timeout: float) -> None:
+def _one_run(
+    client: CreditClient, launch: Callable[[], str], what: str, wait: bool, timeout: float
+) -> None:
     with _errors():
         run_id = launch()
         console.print(f"launched run {run_id}: {what}")
@@ -72,53 +85,43 @@ def _one_run(client, launch: Callable[[], str], what: str, wait: bool, timeout: 
 
 @app.command()
 def score(
+    ctx: typer.Context,
     partition: Annotated[str, typer.Option(help="day to score (YYYY-MM-DD)")],
-    host: Host = "localhost",
-    port: Port = 3000,
     wait: Wait = False,
     timeout: Timeout = 3600,
 ) -> None:
     """Launch the daily scoring job for one day: ingest, rules, decisions."""
-    day, client = _day(partition), _client(host, port)
+    day, client = _day(partition), ctx.obj
     _one_run(client, lambda: client.score(day), f"daily_decisions_job for {day}", wait, timeout)
 
 
 @app.command()
-def train(
-    host: Host = "localhost", port: Port = 3000, wait: Wait = False, timeout: Timeout = 3600
-) -> None:
+def train(ctx: typer.Context, wait: Wait = False, timeout: Timeout = 3600) -> None:
     """Launch the training job: training table, model, review band, registration."""
     from credit_assets.graphql_client import TRAINING_JOB
 
-    client = _client(host, port)
+    client = ctx.obj
     _one_run(client, lambda: client.launch(TRAINING_JOB), TRAINING_JOB, wait, timeout)
 
 
 @app.command()
 def retry(
+    ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(help="the failed run")],
-    host: Host = "localhost",
-    port: Port = 3000,
     wait: Wait = False,
     timeout: Timeout = 3600,
 ) -> None:
     """Re-execute a failed run from its failed steps (finished steps are not run again)."""
-    client = _client(host, port)
-    _one_run(
-        client,
-        lambda: client.reexecute_from_failure(run_id),
-        f"re-execution of {run_id} from failure",
-        wait,
-        timeout,
-    )
+    client = ctx.obj
+    what = f"re-execution of {run_id} from failure"
+    _one_run(client, lambda: client.reexecute_from_failure(run_id), what, wait, timeout)
 
 
 @app.command()
 def backfill(
+    ctx: typer.Context,
     start: Annotated[str, typer.Option("--from", help="first day (YYYY-MM-DD)")],
     end: Annotated[str, typer.Option("--to", help="last day, included (YYYY-MM-DD)")],
-    host: Host = "localhost",
-    port: Port = 3000,
     wait: Wait = False,
     timeout: Timeout = 3600,
 ) -> None:
@@ -127,7 +130,7 @@ def backfill(
     if last < first:
         raise typer.BadParameter("--to is before --from")
     days = [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
-    client = _client(host, port)
+    client: CreditClient = ctx.obj
     with _errors():
         backfill_id = client.backfill(days)
         console.print(f"launched backfill {backfill_id} of {len(days)} days")

@@ -74,3 +74,23 @@ def test_workers_refuse_the_embedded_profile(monkeypatch):
     result = CliRunner().invoke(app, ["workers", "start"])
     assert result.exit_code == 1
     assert "CREDIT_PROFILE=scaleout" in result.output
+
+
+def test_trigger_without_a_webserver_is_one_line():
+    import socket
+
+    from credit_assets.cli import app
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["trigger", "--port", str(port), "score", "--partition", "2026-11-01"]
+    )
+    assert result.exit_code == 1
+    assert f"cannot reach the Dagster webserver at http://localhost:{port}/graphql" in result.output
+    result = runner.invoke(
+        app, ["trigger", "backfill", "--from", "2026-11-05", "--to", "2026-11-01"]
+    )
+    assert result.exit_code == 2 and "--to is before --from" in result.output
