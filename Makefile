@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.credit/dagster_home
 export CREDIT_HOME ?= $(CURDIR)/.credit
 export CREDIT_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: install demo data run ui test test-all lint format bench bench-quality clean
+.PHONY: install demo data run ui test test-all lint format bench bench-quality bench-scaling clean
 
 $(BIN)/.installed: pyproject.toml uv.lock
 	@$(PY) -m uv --version >/dev/null 2>&1 || $(PY) -m pip install --quiet uv
@@ -53,6 +53,10 @@ bench: install
 ## bench-quality: what the quality checks cost (10,000-row day, 200,000-row history)
 bench-quality: install
 	$(BIN)/python bench/quality_checks.py
+
+## bench-scaling: backfill throughput with 1 and 2 Celery workers and the multiprocess executor
+bench-scaling: install
+	$(BIN)/python bench/scaling.py
 
 clean:
 	rm -rf .credit data

@@ -17,6 +17,8 @@ from rich.table import Table
 from credit_assets.commands import model as model_commands
 from credit_assets.commands.expectations import app as expectations_app
 from credit_assets.core.errors import CreditAssetsError
+from credit_assets.trigger import app as trigger_app
+from credit_assets.workers import app as workers_app
 
 app = typer.Typer(
     add_completion=False,
@@ -25,6 +27,8 @@ app = typer.Typer(
 )
 app.add_typer(model_commands.app, name="model")
 app.add_typer(expectations_app, name="expectations")
+app.add_typer(workers_app, name="workers")
+app.add_typer(trigger_app, name="trigger")
 console = Console()
 err = Console(stderr=True)
 

@@ -1,9 +1,13 @@
-"""The code location: everything under ``defs/`` plus resources and the executor, set once."""
+"""The code location: everything under ``defs/`` plus resources and the executor, set once.
+
+The executor follows ``CREDIT_PROFILE``: multiprocess when embedded, Celery when scaled out.
+"""
 
 import dagster as dg
 
 from credit_assets import defs as defs_package
 from credit_assets.defs.resources import build_resources
+from credit_assets.executors import build_executor
 from credit_assets.settings import Settings
 
 
@@ -14,6 +18,6 @@ def defs() -> dg.Definitions:
         dg.load_defs(defs_root=defs_package),
         dg.Definitions(
             resources=build_resources(settings),
-            executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
+            executor=build_executor(settings),
         ),
     )

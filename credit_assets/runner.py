@@ -14,7 +14,6 @@ import datetime as dt
 import re
 
 import dagster as dg
-import pandas as pd
 
 from credit_assets.core.dataset import partition_key
 from credit_assets.core.errors import CreditAssetsError
@@ -153,14 +152,14 @@ def run_all(
 def _check_champion(settings: Settings, contract) -> None:
     """Decisions need a champion: say why there is none instead of failing on a missing alias."""
     from credit_assets.core.registry import ModelRegistry
-    from credit_assets.core.storage import LocalStore
+    from credit_assets.core.storage import open_store
 
     registry = ModelRegistry(
         settings.mlflow_tracking_uri, f"credit-{contract.name}", f"credit-{contract.name}"
     )
     if registry.alias_version(CHAMPION) is not None:
         return
-    promotion = LocalStore(settings.storage_dir).read_json("champion_model")
+    promotion = open_store(settings.storage_location).read_json("champion_model")
     raise CreditAssetsError(
         f"no champion to decide with: challenger version {promotion['challenger_version']} "
         f"was not promoted ({'; '.join(promotion['failed'])})"
@@ -169,9 +168,9 @@ def _check_champion(settings: Settings, contract) -> None:
 
 def summarize(settings: Settings, contract, days: list[str]) -> dict:
     from credit_assets.core.registry import ModelRegistry
-    from credit_assets.core.storage import LocalStore
+    from credit_assets.core.storage import open_store
 
-    store = LocalStore(settings.storage_dir)
+    store = open_store(settings.storage_location)
     registry = ModelRegistry(
         settings.mlflow_tracking_uri, f"credit-{contract.name}", f"credit-{contract.name}"
     )
@@ -181,9 +180,7 @@ def summarize(settings: Settings, contract, days: list[str]) -> dict:
     thresholds = pipeline.thresholds.to_dict()
     rows, scored, automated = [], 0, 0
     for day in days:
-        counts = pd.read_parquet(store.path("decisions", day), columns=["decision"])[
-            "decision"
-        ].value_counts()
+        counts = store.read_frame("decisions", day)["decision"].value_counts()
         row = {"day": day, **{d: int(counts.get(d, 0)) for d in DECISIONS}}
         day_scored = sum(row[d] for d in DECISIONS if d != RULE_REJECT)
         day_auto = row[APPROVE] + row[REJECT]

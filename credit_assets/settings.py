@@ -13,6 +13,16 @@ checkout runs with no configuration at all.
 | MLFLOW_TRACKING_URI   | ``sqlite:///$CREDIT_HOME/mlflow.db``    |
 | CREDIT_PARTITIONS_START | earliest dated file in the data dir   |
 | CREDIT_EXPECTATIONS_DIR | ``expectations/`` of this checkout (GX suites) |
+
+The ``scaleout`` profile (see ``deploy/`` and ``docs/operations.md``) runs steps on Celery
+workers; it adds:
+
+| variable              | default                                                |
+|-----------------------|--------------------------------------------------------|
+| CREDIT_STORAGE_URL    | unset (= CREDIT_STORAGE_DIR); ``s3://bucket/prefix``   |
+| CREDIT_CELERY_BROKER  | ``pyamqp://guest:guest@localhost:5672//`` (RabbitMQ)   |
+| CREDIT_CELERY_BACKEND | ``redis://localhost:6379/0``                           |
+| MLFLOW_TRACKING_URI   | ``http://localhost:5000`` (tracking server, PostgreSQL) |
 """
 
 from __future__ import annotations
@@ -22,7 +32,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-PROFILES = ("embedded",)
+PROFILES = ("embedded", "scaleout")
 # Suites are reviewed like code, so they live with it: ``expectations/`` beside the package.
 DEFAULT_EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
 
@@ -35,9 +45,17 @@ class Settings:
     contract_path: Path | None
     storage_dir: Path
     mlflow_tracking_uri: str
-    mlflow_artifact_location: str
+    mlflow_artifact_location: str | None
     partitions_start: str
     expectations_dir: Path
+    storage_url: str | None = None
+    celery_broker: str = "pyamqp://guest:guest@localhost:5672//"
+    celery_backend: str = "redis://localhost:6379/0"
+
+    @property
+    def storage_location(self) -> str:
+        """What the storage resource opens: an object-store URL if set, else the local dir."""
+        return self.storage_url or str(self.storage_dir)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -47,21 +65,27 @@ class Settings:
         home = Path(os.environ.get("CREDIT_HOME", ".credit")).absolute()
         data_dir = Path(os.environ.get("CREDIT_DATA_DIR", "data")).absolute()
         contract = os.environ.get("CREDIT_CONTRACT")
+        scaleout = profile == "scaleout"
+        local_tracking = f"sqlite:///{home / 'mlflow.db'}"
+        default_tracking = "http://localhost:5000" if scaleout else local_tracking
         return cls(
             profile=profile,
             home=home,
             data_dir=data_dir,
             contract_path=Path(contract).absolute() if contract else None,
             storage_dir=Path(os.environ.get("CREDIT_STORAGE_DIR", home / "storage")).absolute(),
-            mlflow_tracking_uri=os.environ.get(
-                "MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}"
-            ),
-            mlflow_artifact_location=(home / "mlartifacts").as_uri(),
+            mlflow_tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", default_tracking),
+            # A tracking server stores artifacts where it was told to; only the embedded
+            # profile chooses a local folder itself.
+            mlflow_artifact_location=None if scaleout else (home / "mlartifacts").as_uri(),
             partitions_start=os.environ.get("CREDIT_PARTITIONS_START")
             or _earliest_partition(data_dir),
             expectations_dir=Path(
                 os.environ.get("CREDIT_EXPECTATIONS_DIR", DEFAULT_EXPECTATIONS_DIR)
             ).absolute(),
+            storage_url=os.environ.get("CREDIT_STORAGE_URL") or None,
+            celery_broker=os.environ.get("CREDIT_CELERY_BROKER", cls.celery_broker),
+            celery_backend=os.environ.get("CREDIT_CELERY_BACKEND", cls.celery_backend),
         )
 
 

@@ -1,7 +1,11 @@
-"""Asset files on a path every step can see: one folder per asset, one file per partition.
+"""Asset files on storage every step can see: one folder per asset, one file per partition.
 
-Writes are atomic (temporary file, then rename), so a failed step leaves the previous file
-as it was and a reader never sees half a file.
+Two places, one interface: a local path (one host, or a mount every host shares) and
+S3-compatible object storage (several hosts). ``open_store`` picks by the location string.
+
+Writes are atomic: locally a temporary file is renamed into place; on S3 a single PUT
+replaces the object whole. A failed or killed step leaves the previous file as it was and a
+reader never sees half a file.
 
 A file that a blocking quality check rejected gets a marker beside it
 (``<partition>.rejected.json``, with the reason): readers treat it as absent, so no later
@@ -13,7 +17,9 @@ from __future__ import annotations
 
 import io
 import json
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +30,51 @@ import pyarrow.parquet as pq
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.io import write_bytes_atomic, write_parquet_atomic
 
+S3_SCHEME = "s3://"
+_MARKER = "rejected.json"
 
-@dataclass(frozen=True)
-class LocalStore:
-    root: Path
 
-    def path(self, asset: str, partition: str | None = None, suffix: str = "parquet") -> Path:
-        name = partition or asset
-        return self.root / asset / f"{name}.{suffix}"
+class Store(ABC):
+    """Frames as Parquet, objects as joblib, dicts as JSON, under ``asset/name.suffix``."""
 
-    def write_frame(self, frame: pd.DataFrame, asset: str, partition: str | None = None) -> Path:
-        path = write_parquet_atomic(frame, self.path(asset, partition))
-        self._marker(asset, partition).unlink(missing_ok=True)
-        return path
+    @abstractmethod
+    def location(
+        self, asset: str, partition: str | None = None, suffix: str = "parquet"
+    ) -> Path | str:
+        """Where the file for ``asset`` (and ``partition``) lives, for metadata and messages."""
+
+    @abstractmethod
+    def _put(self, data: bytes, asset: str, name: str | None, suffix: str) -> Path | str: ...
+
+    @abstractmethod
+    def _get(self, asset: str, name: str | None, suffix: str) -> bytes | None:
+        """The file's bytes, or None if it does not exist."""
+
+    @abstractmethod
+    def _delete(self, asset: str, name: str | None, suffix: str) -> None: ...
+
+    @abstractmethod
+    def _stems(self, asset: str, suffix: str) -> list[str]: ...
+
+    def exists(self, asset: str, name: str | None = None, suffix: str = "parquet") -> bool:
+        return self._get(asset, name, suffix) is not None
+
+    def _require(self, asset: str, name: str | None, suffix: str) -> bytes:
+        data = self._get(asset, name, suffix)
+        if data is None:
+            what = f"{asset} for {name}" if name else asset
+            where = self.location(asset, name, suffix)
+            raise CreditAssetsError(f"{what} has not been materialized yet ({where} is missing)")
+        return data
+
+    def write_frame(
+        self, frame: pd.DataFrame, asset: str, partition: str | None = None
+    ) -> Path | str:
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        where = self._put(buffer.getvalue(), asset, partition, "parquet")
+        self._delete(asset, partition, _MARKER)
+        return where
 
     def read_frame(
         self,
@@ -46,67 +84,159 @@ class LocalStore:
         include_rejected: bool = False,
     ) -> pd.DataFrame:
         """The asset's table; ``include_rejected`` is for the quality checks alone."""
-        path = self.path(asset, partition)
-        what = f"{asset} for {partition}" if partition else asset
-        if not path.is_file():
-            raise CreditAssetsError(f"{what} has not been materialized yet ({path} is missing)")
+        data = self._require(asset, partition, "parquet")
         if not include_rejected and (reason := self.rejected(asset, partition)) is not None:
+            what = f"{asset} for {partition}" if partition else asset
             raise CreditAssetsError(
                 f"{what} was rejected by a quality check: {reason} "
                 "(fix the input and materialize it again)"
             )
-        return pd.read_parquet(path, columns=columns)
+        return pd.read_parquet(io.BytesIO(data), columns=columns)
 
     def partitions(self, asset: str) -> list[str]:
         """Partitions of ``asset`` that have a file not rejected by a check, oldest first."""
-        return sorted(
-            p.stem
-            for p in (self.root / asset).glob("*.parquet")
-            if p.stem != asset and not self._marker(asset, p.stem).exists()
-        )
+        rejected = {s.removesuffix(".rejected") for s in self._stems(asset, "json")}
+        return sorted(s for s in self._stems(asset, "parquet") if s != asset and s not in rejected)
 
     def row_count(self, asset: str, partition: str | None = None) -> int:
-        """Rows in the asset's file, from the Parquet footer (nothing else is read)."""
-        return pq.ParquetFile(self.path(asset, partition)).metadata.num_rows
+        """Rows in the asset's file, from the Parquet footer."""
+        return pq.ParquetFile(
+            io.BytesIO(self._require(asset, partition, "parquet"))
+        ).metadata.num_rows
 
     def columns(self, asset: str, partition: str | None = None) -> list[str]:
-        return list(pq.read_schema(self.path(asset, partition)).names)
+        return list(pq.read_schema(io.BytesIO(self._require(asset, partition, "parquet"))).names)
 
-    def _marker(self, asset: str, partition: str | None) -> Path:
-        return self.path(asset, partition, "rejected.json")
-
-    def reject(self, asset: str, partition: str | None, reason: str) -> Path:
+    def reject(self, asset: str, partition: str | None, reason: str) -> Path | str:
         """Mark the asset's file as rejected by a blocking check; readers skip it."""
-        text = json.dumps({"reason": reason}, indent=2)
-        return write_bytes_atomic(text.encode(), self._marker(asset, partition))
+        return self._put(
+            json.dumps({"reason": reason}, indent=2).encode(), asset, partition, _MARKER
+        )
 
     def rejected(self, asset: str, partition: str | None = None) -> str | None:
         """The reason the file was rejected, or None."""
-        marker = self._marker(asset, partition)
-        if not marker.is_file():
-            return None
-        return json.loads(marker.read_text())["reason"]
+        marker = self._get(asset, partition, _MARKER)
+        return None if marker is None else json.loads(marker)["reason"]
 
-    def write_object(self, obj: Any, asset: str, name: str | None = None) -> Path:
+    def write_object(self, obj: Any, asset: str, name: str | None = None) -> Path | str:
         buffer = io.BytesIO()
         joblib.dump(obj, buffer)
-        return write_bytes_atomic(buffer.getvalue(), self.path(asset, name, "joblib"))
+        return self._put(buffer.getvalue(), asset, name, "joblib")
 
     def read_object(self, asset: str, name: str | None = None) -> Any:
-        path = self.path(asset, name, "joblib")
-        if not path.is_file():
-            raise CreditAssetsError(f"{asset} has not been materialized yet ({path} is missing)")
-        return joblib.load(path)
+        return joblib.load(io.BytesIO(self._require(asset, name, "joblib")))
 
-    def write_bytes(self, data: bytes, asset: str, name: str, suffix: str) -> Path:
-        return write_bytes_atomic(data, self.path(asset, name, suffix))
+    def write_bytes(self, data: bytes, asset: str, name: str, suffix: str) -> Path | str:
+        return self._put(data, asset, name, suffix)
 
-    def write_json(self, data: dict[str, Any], asset: str, name: str | None = None) -> Path:
+    def write_json(self, data: dict[str, Any], asset: str, name: str | None = None) -> Path | str:
         text = json.dumps(data, indent=2, sort_keys=True, default=str)
-        return write_bytes_atomic(text.encode(), self.path(asset, name, "json"))
+        return self._put(text.encode(), asset, name, "json")
 
     def read_json(self, asset: str, name: str | None = None) -> dict[str, Any]:
-        path = self.path(asset, name, "json")
-        if not path.is_file():
-            raise CreditAssetsError(f"{asset} has not been materialized yet ({path} is missing)")
-        return json.loads(path.read_text())
+        return json.loads(self._require(asset, name, "json"))
+
+
+@dataclass(frozen=True)
+class LocalStore(Store):
+    root: Path
+
+    def path(self, asset: str, partition: str | None = None, suffix: str = "parquet") -> Path:
+        name = partition or asset
+        return self.root / asset / f"{name}.{suffix}"
+
+    def location(self, asset: str, partition: str | None = None, suffix: str = "parquet") -> Path:
+        return self.path(asset, partition, suffix)
+
+    def exists(self, asset: str, name: str | None = None, suffix: str = "parquet") -> bool:
+        return self.path(asset, name, suffix).is_file()
+
+    def write_frame(self, frame: pd.DataFrame, asset: str, partition: str | None = None) -> Path:
+        # straight to disk, without a copy in memory
+        path = write_parquet_atomic(frame, self.path(asset, partition))
+        self._delete(asset, partition, _MARKER)
+        return path
+
+    def row_count(self, asset: str, partition: str | None = None) -> int:
+        # the footer alone, without reading the file into memory
+        self._require_file(asset, partition)
+        return pq.ParquetFile(self.path(asset, partition)).metadata.num_rows
+
+    def columns(self, asset: str, partition: str | None = None) -> list[str]:
+        self._require_file(asset, partition)
+        return list(pq.read_schema(self.path(asset, partition)).names)
+
+    def _require_file(self, asset: str, partition: str | None) -> None:
+        if not self.exists(asset, partition):
+            self._require(asset, partition, "parquet")  # raises the usual message
+
+    def _put(self, data: bytes, asset: str, name: str | None, suffix: str) -> Path:
+        return write_bytes_atomic(data, self.path(asset, name, suffix))
+
+    def _get(self, asset: str, name: str | None, suffix: str) -> bytes | None:
+        path = self.path(asset, name, suffix)
+        return path.read_bytes() if path.is_file() else None
+
+    def _delete(self, asset: str, name: str | None, suffix: str) -> None:
+        self.path(asset, name, suffix).unlink(missing_ok=True)
+
+    def _stems(self, asset: str, suffix: str) -> list[str]:
+        # temporary files of unfinished writes end in .tmp, so they never match
+        return [p.name[: -len(suffix) - 1] for p in (self.root / asset).glob(f"*.{suffix}")]
+
+
+@dataclass(frozen=True)
+class S3Store(Store):
+    """S3 or any S3-compatible server (MinIO, Ceph, GCS's XML API, ...).
+
+    The endpoint and credentials come from boto3's usual environment variables
+    (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``).
+    """
+
+    bucket: str
+    prefix: str = ""
+
+    @cached_property
+    def _client(self) -> Any:
+        import boto3  # only object-store deployments pay for the import
+
+        return boto3.client("s3")
+
+    def key(self, asset: str, name: str | None, suffix: str) -> str:
+        return "/".join(p for p in (self.prefix, asset, f"{name or asset}.{suffix}") if p)
+
+    def location(self, asset: str, partition: str | None = None, suffix: str = "parquet") -> str:
+        return f"{S3_SCHEME}{self.bucket}/{self.key(asset, partition, suffix)}"
+
+    def _put(self, data: bytes, asset: str, name: str | None, suffix: str) -> str:
+        self._client.put_object(Bucket=self.bucket, Key=self.key(asset, name, suffix), Body=data)
+        return self.location(asset, name, suffix)
+
+    def _get(self, asset: str, name: str | None, suffix: str) -> bytes | None:
+        try:
+            reply = self._client.get_object(Bucket=self.bucket, Key=self.key(asset, name, suffix))
+        except self._client.exceptions.NoSuchKey:
+            return None
+        return reply["Body"].read()
+
+    def _delete(self, asset: str, name: str | None, suffix: str) -> None:
+        self._client.delete_object(Bucket=self.bucket, Key=self.key(asset, name, suffix))
+
+    def _stems(self, asset: str, suffix: str) -> list[str]:
+        folder = "/".join(p for p in (self.prefix, asset) if p) + "/"
+        pages = self._client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=folder, Delimiter="/"
+        )
+        keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+        return [k[len(folder) : -len(suffix) - 1] for k in keys if k.endswith(f".{suffix}")]
+
+
+def open_store(location: str | Path) -> Store:
+    """``s3://bucket/prefix`` opens object storage; anything else is a local directory."""
+    text = str(location)
+    if text.startswith(S3_SCHEME):
+        bucket, _, prefix = text[len(S3_SCHEME) :].partition("/")
+        if not bucket:
+            raise CreditAssetsError(f"storage URL {text!r} names no bucket")
+        return S3Store(bucket=bucket, prefix=prefix.strip("/"))
+    return LocalStore(Path(text))

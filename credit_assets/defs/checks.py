@@ -23,7 +23,7 @@ from credit_assets.core.guards import (
     shared_split_ids,
     unknown_outcome_ids,
 )
-from credit_assets.core.storage import LocalStore
+from credit_assets.core.storage import Store
 from credit_assets.defs.decisions import decisions
 from credit_assets.defs.ingest import raw_applications, raw_history, raw_outcomes
 from credit_assets.defs.partitions import daily_partitions
@@ -33,22 +33,22 @@ from credit_assets.defs.training import features, training_data
 Severity = dg.AssetCheckSeverity
 
 
-def source_file(asset: str, data: DataDir, store: LocalStore, day: str | None) -> str:
+def source_file(asset: str, data: DataDir, store: Store, day: str | None) -> str:
     """What to name in a message: the supplied CSV for raw assets, else the asset's file."""
     if asset == "raw_applications" and day is not None:
         found = data.application_files().get(day)
-        return str(found) if found else str(store.path(asset, day))
+        return str(found) if found else str(store.location(asset, day))
     if asset == "raw_outcomes" and day is not None:
         found = data.outcome_files().get(day)
         return str(found) if found else f"(no outcomes file for {day})"
     if asset == "raw_history":
         files = data.history_files()
         return ", ".join(str(p) for p in files) if files else str(data.root / "history")
-    return str(store.path(asset, day))
+    return str(store.location(asset, day))
 
 
 def _result(
-    store: LocalStore,
+    store: Store,
     asset: str,
     day: str | None,
     failures: list[Failure],
@@ -160,7 +160,7 @@ def ids_not_in_other_files(
         for other in store.partitions("raw_applications")
         if other != day
     }
-    if store.path("raw_history").is_file() and store.rejected("raw_history") is None:
+    if store.exists("raw_history") and store.rejected("raw_history") is None:
         elsewhere["the history"] = store.read_frame("raw_history", columns=[id_col])[id_col]
     failure = ids_seen_elsewhere(ids, elsewhere, id_col)
     file = source_file("raw_applications", dataset.data(), store, day)
@@ -253,7 +253,7 @@ def row_count_near_recent_average(
     )
 
 
-def _known_application_ids(data: DataDir, store: LocalStore, day: str, id_col: str) -> set[str]:
+def _known_application_ids(data: DataDir, store: Store, day: str, id_col: str) -> set[str]:
     """Ids of every application file up to ``day``: materialized ones from storage, the rest
     (e.g. the same day's, ingested in the same run) from the CSV's id column."""
     known: set[str] = set()
@@ -325,7 +325,7 @@ def splits_share_no_id(dataset: DatasetResource, storage: StorageResource) -> dg
         "training_data",
         None,
         [failure] if failure else [],
-        str(store.path("training_data")),
+        str(store.location("training_data")),
         "no id in more than one split",
         {"rows": len(table)},
         contract.id_column,
@@ -349,7 +349,7 @@ def no_leakage_in_features(
         "features",
         None,
         [failure] if failure else [],
-        str(store.path("features")),
+        str(store.location("features")),
         f"{len(builder.feature_names_out_)} features, none forbidden",
         {"features": len(builder.feature_names_out_)},
     )

@@ -8,7 +8,7 @@ from credit_assets.core.contract import DatasetContract, load_contract
 from credit_assets.core.dataset import DataDir
 from credit_assets.core.expectations import LoadedSuite, load_suite
 from credit_assets.core.registry import ModelRegistry
-from credit_assets.core.storage import LocalStore
+from credit_assets.core.storage import Store, open_store
 from credit_assets.settings import Settings
 
 
@@ -33,12 +33,12 @@ class DatasetResource(dg.ConfigurableResource):
 
 
 class StorageResource(dg.ConfigurableResource):
-    """Where asset files live: a path every worker sees."""
+    """Where asset files live: a path every worker sees, or ``s3://bucket/prefix``."""
 
     root: str
 
-    def store(self) -> LocalStore:
-        return LocalStore(Path(self.root))
+    def store(self) -> Store:
+        return open_store(self.root)
 
 
 class MlflowResource(dg.ConfigurableResource):
@@ -63,7 +63,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             contract_path=str(settings.contract_path) if settings.contract_path else None,
             expectations_dir=str(settings.expectations_dir),
         ),
-        "storage": StorageResource(root=str(settings.storage_dir)),
+        "storage": StorageResource(root=settings.storage_location),
         "mlflow": MlflowResource(
             tracking_uri=settings.mlflow_tracking_uri,
             artifact_location=settings.mlflow_artifact_location,

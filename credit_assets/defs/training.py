@@ -43,7 +43,7 @@ from credit_assets.core.registry import (
     GATES_TAG,
 )
 from credit_assets.core.report import ReportInputs, build_report
-from credit_assets.core.storage import LocalStore
+from credit_assets.core.storage import Store
 from credit_assets.core.thresholds import (
     Thresholds,
     choose_thresholds,
@@ -53,6 +53,7 @@ from credit_assets.core.thresholds import (
 from credit_assets.core.training import CANDIDATES, TrainConfig, TrainedModel, train_on_features
 from credit_assets.defs.ingest import raw_applications, raw_history, raw_outcomes
 from credit_assets.defs.resources import DatasetResource, MlflowResource, StorageResource
+from credit_assets.executors import TRAINING_OP_TAGS
 
 _DEFAULTS = TrainConfig()
 
@@ -156,7 +157,7 @@ def _who(context: dg.AssetExecutionContext) -> str:
     return f"{who} (dagster run {context.run_id[:8]})"
 
 
-def _labelled_applications(store: LocalStore, contract: DatasetContract) -> pd.DataFrame:
+def _labelled_applications(store: Store, contract: DatasetContract) -> pd.DataFrame:
     """Applications joined with their outcomes, over every partition not rejected by a check.
 
     An id on two days (in either kind of file) is an error naming both days.
@@ -178,6 +179,7 @@ def _labelled_applications(store: LocalStore, contract: DatasetContract) -> pd.D
     group_name="training",
     deps=[raw_history, raw_applications, raw_outcomes],
     kinds={"pandas", "parquet"},
+    op_tags=TRAINING_OP_TAGS,
 )
 def training_data(dataset: DatasetResource, storage: StorageResource) -> dg.MaterializeResult:
     """History plus every labelled application, time-ordered and split train/validation/holdout.
@@ -227,7 +229,12 @@ def training_data(dataset: DatasetResource, storage: StorageResource) -> dg.Mate
     )
 
 
-@dg.asset(group_name="training", deps=[training_data], kinds={"scikit-learn", "parquet"})
+@dg.asset(
+    group_name="training",
+    deps=[training_data],
+    kinds={"scikit-learn", "parquet"},
+    op_tags=TRAINING_OP_TAGS,
+)
 def features(dataset: DatasetResource, storage: StorageResource) -> dg.MaterializeResult:
     """Feature builder fitted on training rows only, and the built feature table (with the id,
     split and target beside the features)."""
@@ -270,7 +277,9 @@ def _git_revision() -> str:
         return "unknown"
 
 
-@dg.asset(group_name="training", deps=[features], kinds={"lightgbm", "mlflow"})
+@dg.asset(
+    group_name="training", deps=[features], kinds={"lightgbm", "mlflow"}, op_tags=TRAINING_OP_TAGS
+)
 def model(
     context: dg.AssetExecutionContext,
     config: ModelConfig,
@@ -364,7 +373,7 @@ def _risk_and_bad(
     return 1 - p_positive, ~positive
 
 
-@dg.asset(group_name="training", deps=[model], kinds={"pandas"})
+@dg.asset(group_name="training", deps=[model], kinds={"pandas"}, op_tags=TRAINING_OP_TAGS)
 def decision_thresholds(
     config: ThresholdConfig, dataset: DatasetResource, storage: StorageResource
 ) -> dg.MaterializeResult:
@@ -396,7 +405,12 @@ def decision_thresholds(
     )
 
 
-@dg.asset(group_name="training", deps=[decision_thresholds, training_data], kinds={"mlflow"})
+@dg.asset(
+    group_name="training",
+    deps=[decision_thresholds, training_data],
+    kinds={"mlflow"},
+    op_tags=TRAINING_OP_TAGS,
+)
 def registered_model(
     context: dg.AssetExecutionContext,
     dataset: DatasetResource,
@@ -511,6 +525,7 @@ def _gates_tag(results: list[GateResult]) -> str:
 @dg.asset(
     group_name="training",
     deps=[registered_model],
+    op_tags=TRAINING_OP_TAGS,
     kinds={"mlflow"},
     check_specs=[
         dg.AssetCheckSpec(

@@ -71,3 +71,18 @@ def test_quality_checks_and_which_block():
         ("decisions", "expectations"): True,
         ("champion_model", "promotion_gates"): False,
     }
+
+
+def test_scaleout_profile_runs_on_celery_with_a_training_queue(monkeypatch):
+    from dagster_celery.tags import DAGSTER_CELERY_QUEUE_TAG
+
+    monkeypatch.setenv("CREDIT_PROFILE", "scaleout")
+    definitions = defs()
+    for name in ("daily_decisions_job", "training_job"):
+        assert definitions.resolve_job_def(name).executor_def.name == "celery"
+    graph = definitions.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        queue = node.assets_def.op.tags.get(DAGSTER_CELERY_QUEUE_TAG)
+        # every training step, and only those, waits for the training workers
+        assert (queue == "training") == (node.group_name == "training"), key

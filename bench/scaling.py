@@ -1,0 +1,180 @@
+"""Scaling benchmark: a backfill of N daily scoring partitions on this machine.
+
+Three configurations, each on a fresh deployment started like the service tests (PostgreSQL
+instance, queued runs, daemon, code server, S3 store, MLflow server; see
+tests/services/stack.py):
+
+* ``multiprocess``: the embedded profile's executor (steps in processes of the run);
+* ``celery-1`` and ``celery-2``: the scale-out profile with 1 and 2 Celery workers, one step at
+  a time each.
+
+Every process runs its numerical libraries on one thread (OMP_NUM_THREADS=1), so a worker
+is one core. The backfill is timed from its launch to the end of its last run; the event
+log gives each step's duration, each run's orchestrator start-up and the broker hand-over
+(submitted -> taken up by a worker), which docs/scaling.md uses for its projection.
+
+    python bench/scaling.py --partitions 8 --rows 40000
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the service tests' stack is reused here
+
+import dagster as dg  # noqa: E402
+
+from credit_assets.graphql_client import BACKFILL_TAG, TRAINING_JOB, CreditClient  # noqa: E402
+from tests.services.stack import Stack, missing_services  # noqa: E402
+
+START = dt.date(2026, 11, 1)
+CONFIGS = {
+    "multiprocess": ("embedded", {}),
+    "celery-1": ("scaleout", {"w1": ["dagster", "training"]}),
+    "celery-2": ("scaleout", {"w1": ["dagster", "training"], "w2": ["dagster"]}),
+}
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def make_data(root: Path, partitions: int, rows: int, features: int, history: int) -> None:
+    from credit_assets.core.synthetic import SyntheticSpec, generate
+
+    spec = SyntheticSpec(
+        n_features=features,
+        history_rows=history,
+        days=partitions,
+        rows_per_day=rows,
+        start=START,
+        seed=3,
+        outcome_lag_days=1,
+    )
+    generate(root, spec)
+
+
+def _events(instance: dg.DagsterInstance, run_id: str) -> list[dg.EventLogEntry]:
+    return [e for e in instance.all_logs(run_id) if e.is_dagster_event]
+
+
+def run_costs(instance: dg.DagsterInstance, run_ids: list[str]) -> dict:
+    """Per-step durations, orchestrator start-up and broker hand-over, from the event log."""
+    steps: dict[str, list[float]] = {}
+    startup, handover, rows = [], [], []
+    for run_id in run_ids:
+        record = instance.get_run_record_by_id(run_id)
+        started: dict[str, float] = {}
+        submitted: dict[str, float] = {}
+        rows.append(len(instance.all_logs(run_id)))
+        for entry in _events(instance, run_id):
+            event = entry.get_dagster_event()
+            kind = event.event_type
+            if kind == dg.DagsterEventType.RUN_START:
+                startup.append(entry.timestamp - record.create_timestamp.timestamp())
+            elif kind == dg.DagsterEventType.STEP_START:
+                started[entry.step_key] = entry.timestamp
+            elif kind == dg.DagsterEventType.STEP_SUCCESS and entry.step_key in started:
+                steps.setdefault(entry.step_key, []).append(
+                    entry.timestamp - started[entry.step_key]
+                )
+            elif kind == dg.DagsterEventType.ENGINE_EVENT and entry.step_key:
+                message = event.message or ""
+                if message.startswith("Submitting celery task"):
+                    submitted[entry.step_key] = entry.timestamp
+                elif "in celery worker" in message and entry.step_key in submitted:
+                    handover.append(entry.timestamp - submitted.pop(entry.step_key))
+    return {
+        "step_seconds": {k: statistics.median(v) for k, v in sorted(steps.items())},
+        "step_seconds_per_partition": sum(statistics.median(v) for v in steps.values()),
+        "orchestrator_startup_seconds": statistics.median(startup) if startup else None,
+        "broker_handover_seconds": statistics.median(handover) if handover else None,
+        "event_rows_per_run": statistics.median(rows),
+    }
+
+
+def measure(name: str, data: Path, days: list[str], train_config: dict, tmp: Path) -> dict:
+    profile, workers = CONFIGS[name]
+    stack = Stack(tmp / name, data, workers=workers, profile=profile, extra_env=ONE_THREAD)
+    try:
+        stack.start()
+        client = CreditClient("127.0.0.1", stack.ports["web"])
+        trained = client.wait(client.launch(TRAINING_JOB, run_config=train_config), 1800)
+        if trained != dg.DagsterRunStatus.SUCCESS:
+            raise RuntimeError(f"training ended {trained}; logs in {stack.logs}")
+        load_before = round(os.getloadavg()[0], 2)
+        began = time.time()
+        backfill = client.backfill(days)
+        statuses = client.wait_backfill(backfill, len(days), timeout=7200, poll=1)
+        with stack.environment():
+            instance = dg.DagsterInstance.get()
+        try:
+            runs = instance.get_run_records(dg.RunsFilter(tags={BACKFILL_TAG: backfill}))
+            seconds = max(r.end_time for r in runs) - began  # launch to the last run's end
+            costs = run_costs(instance, [r.dagster_run.run_id for r in runs])
+        finally:
+            instance.dispose()
+        failed = [k for k, s in statuses.items() if s != dg.DagsterRunStatus.SUCCESS]
+        if failed:
+            raise RuntimeError(f"{name}: runs {failed} did not succeed; logs in {stack.logs}")
+        return {
+            "config": name,
+            "workers": len(workers),
+            "load_average_before": load_before,
+            "seconds": round(seconds, 1),
+            "partitions_per_minute": round(len(days) / seconds * 60, 2),
+            **costs,
+        }
+    finally:
+        stack.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--rows", type=int, default=40_000, help="applications per partition")
+    parser.add_argument("--features", type=int, default=90)
+    parser.add_argument("--history", type=int, default=20_000, help="labelled history rows")
+    parser.add_argument("--max-rounds", type=int, default=2_000, help="boosting rounds at most")
+    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scaling.json")
+    args = parser.parse_args()
+    missing = missing_services()
+    if missing:
+        sys.exit("the scaling benchmark needs " + ", ".join(missing))
+    days = [(START + dt.timedelta(days=i)).isoformat() for i in range(args.partitions)]
+    train_config = {"ops": {"model": {"config": {"max_rounds": args.max_rounds}}}}
+    results = []
+    with tempfile.TemporaryDirectory(prefix="credit-bench-") as tmp:
+        data = Path(tmp) / "data"
+        make_data(data, args.partitions, args.rows, args.features, args.history)
+        for name in args.configs.split(","):
+            result = measure(name, data, days, train_config, Path(tmp))
+            print(json.dumps(result), flush=True)
+            results.append(result)
+    rates = {r["config"]: r["partitions_per_minute"] for r in results}
+    summary = {
+        "partitions": args.partitions,
+        "rows_per_partition": args.rows,
+        "features": args.features,
+        "results": results,
+        "speedup_2_vs_1_workers": round(rates["celery-2"] / rates["celery-1"], 2)
+        if {"celery-1", "celery-2"} <= set(rates)
+        else None,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(summary, indent=2))
+    print(f"\n{'config':<14}{'seconds':>9}{'partitions/min':>16}")
+    for r in results:
+        print(f"{r['config']:<14}{r['seconds']:>9}{r['partitions_per_minute']:>16}")
+    print(f"2-worker speed-up: {summary['speedup_2_vs_1_workers']}  ({args.out})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""``credit-assets trigger``: launch runs on a running deployment through its GraphQL API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from credit_assets.graphql_client import CreditClient
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Launch runs on a running Dagster webserver (scale-out deployment) through GraphQL.",
+)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+Wait = Annotated[bool, typer.Option("--wait/--no-wait", help="wait until the run(s) ended")]
+Timeout = Annotated[float, typer.Option(help="seconds to wait at most")]
+
+
+@app.callback()
+def webserver(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Option(envvar="CREDIT_WEBSERVER_HOST", help="Dagster webserver host")
+    ] = "localhost",
+    port: Annotated[
+        int, typer.Option(envvar="CREDIT_WEBSERVER_PORT", help="Dagster webserver port")
+    ] = 3000,
+) -> None:
+    """Where the Dagster webserver listens."""
+    from credit_assets.graphql_client import CreditClient
+
+    ctx.obj = CreditClient(host, port)
+
+
+def _day(text: str) -> str:
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Client errors become one red line and exit code 1."""
+    from credit_assets.core.errors import CreditAssetsError
+
+    try:
+        yield
+    except CreditAssetsError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(code=1) from None
+
+
+def _report(statuses: dict) -> None:
+    for run_id, status in sorted(statuses.items()):
+        console.print(f"run {run_id}: {status.value}")
+    failed = [r for r, s in statuses.items() if s.value != "SUCCESS"]
+    if failed:
+        err.print(
+            f"[bold red]error:[/] {len(failed)} run(s) did not succeed; re-execute with "
+            "'credit-assets trigger retry RUN_ID'",
+            highlight=False,
+        )
+        raise typer.Exit(code=1)
+
+
+def _one_run(
+    client: CreditClient, launch: Callable[[], str], what: str, wait: bool, timeout: float
+) -> None:
+    with _errors():
+        run_id = launch()
+        console.print(f"launched run {run_id}: {what}")
+        if wait:
+            _report({run_id: client.wait(run_id, timeout=timeout)})
+
+
+@app.command()
+def score(
+    ctx: typer.Context,
+    partition: Annotated[str, typer.Option(help="day to score (YYYY-MM-DD)")],
+    wait: Wait = False,
+    timeout: Timeout = 3600,
+) -> None:
+    """Launch the daily scoring job for one day: ingest, rules, decisions."""
+    day, client = _day(partition), ctx.obj
+    _one_run(client, lambda: client.score(day), f"daily_decisions_job for {day}", wait, timeout)
+
+
+@app.command()
+def train(ctx: typer.Context, wait: Wait = False, timeout: Timeout = 3600) -> None:
+    """Launch the training job: training table, model, review band, registration."""
+    from credit_assets.graphql_client import TRAINING_JOB
+
+    client = ctx.obj
+    _one_run(client, lambda: client.launch(TRAINING_JOB), TRAINING_JOB, wait, timeout)
+
+
+@app.command()
+def retry(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="the failed run")],
+    wait: Wait = False,
+    timeout: Timeout = 3600,
+) -> None:
+    """Re-execute a failed run from its failed steps (finished steps are not run again)."""
+    client = ctx.obj
+    what = f"re-execution of {run_id} from failure"
+    _one_run(client, lambda: client.reexecute_from_failure(run_id), what, wait, timeout)
+
+
+@app.command()
+def backfill(
+    ctx: typer.Context,
+    start: Annotated[str, typer.Option("--from", help="first day (YYYY-MM-DD)")],
+    end: Annotated[str, typer.Option("--to", help="last day, included (YYYY-MM-DD)")],
+    wait: Wait = False,
+    timeout: Timeout = 3600,
+) -> None:
+    """Score every day from --from to --to: one run per day, started by the daemon."""
+    first, last = dt.date.fromisoformat(_day(start)), dt.date.fromisoformat(_day(end))
+    if last < first:
+        raise typer.BadParameter("--to is before --from")
+    days = [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+    client: CreditClient = ctx.obj
+    with _errors():
+        backfill_id = client.backfill(days)
+        console.print(f"launched backfill {backfill_id} of {len(days)} days")
+        if wait:
+            _report(client.wait_backfill(backfill_id, len(days), timeout=timeout))
