@@ -9,11 +9,11 @@ tests/services/stack.py):
   a time each.
 
 Every process runs its numerical libraries on one thread (OMP_NUM_THREADS=1), so a worker
-is one core. The backfill is timed from its launch to the end of its last run; the event
-log gives each step's duration, each run's orchestrator start-up and the broker hand-over
-(submitted -> taken up by a worker), which docs/scaling.md uses for its projection.
+is one core. Timing: see ``measure``. The event log gives each step's duration, the
+workers' overhead per step, the broker hand-over and each run's orchestrator start-up,
+which docs/scaling.md uses for its projection.
 
-    python bench/scaling.py --partitions 8 --rows 40000
+    python bench/scaling.py --partitions 6 --rows 60000
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))  # the service tests' stack is reused here
 import dagster as dg  # noqa: E402
 
 from credit_assets.graphql_client import BACKFILL_TAG, TRAINING_JOB, CreditClient  # noqa: E402
-from tests.services.stack import Stack, missing_services  # noqa: E402
+from tests.services.stack import Stack, missing_services, wait_until  # noqa: E402
 
 START = dt.date(2026, 11, 1)
 CONFIGS = {
@@ -65,41 +65,79 @@ def _events(instance: dg.DagsterInstance, run_id: str) -> list[dg.EventLogEntry]
 
 
 def run_costs(instance: dg.DagsterInstance, run_ids: list[str]) -> dict:
-    """Per-step durations, orchestrator start-up and broker hand-over, from the event log."""
+    """What a partition costs, from the event log.
+
+    * step seconds: STEP_START to STEP_SUCCESS, the work itself;
+    * worker overhead: a worker taking up a step to the step's start (loading the job,
+      planning), paid once per step;
+    * broker hand-over: submitted by the orchestrator to taken up by a worker (includes any
+      wait for a free worker);
+    * worker busy seconds: taken up to finished, summed over all steps;
+    * orchestrator start-up: run created to run started (includes the wait in the run queue).
+    """
     steps: dict[str, list[float]] = {}
-    startup, handover, rows = [], [], []
+    startup, handover, overhead, rows = [], [], [], []
+    busy = 0.0
     for run_id in run_ids:
         record = instance.get_run_record_by_id(run_id)
         started: dict[str, float] = {}
         submitted: dict[str, float] = {}
+        taken: dict[str, float] = {}
         rows.append(len(instance.all_logs(run_id)))
         for entry in _events(instance, run_id):
             event = entry.get_dagster_event()
-            kind = event.event_type
+            kind, step, at = event.event_type, entry.step_key, entry.timestamp
             if kind == dg.DagsterEventType.RUN_START:
-                startup.append(entry.timestamp - record.create_timestamp.timestamp())
+                startup.append(at - record.create_timestamp.timestamp())
             elif kind == dg.DagsterEventType.STEP_START:
-                started[entry.step_key] = entry.timestamp
-            elif kind == dg.DagsterEventType.STEP_SUCCESS and entry.step_key in started:
-                steps.setdefault(entry.step_key, []).append(
-                    entry.timestamp - started[entry.step_key]
-                )
-            elif kind == dg.DagsterEventType.ENGINE_EVENT and entry.step_key:
+                started[step] = at
+                if step in taken:
+                    overhead.append(at - taken[step])
+            elif kind == dg.DagsterEventType.STEP_SUCCESS and step in started:
+                steps.setdefault(step, []).append(at - started[step])
+                busy += at - taken.get(step, started[step])
+            elif kind == dg.DagsterEventType.ENGINE_EVENT and step:
                 message = event.message or ""
                 if message.startswith("Submitting celery task"):
-                    submitted[entry.step_key] = entry.timestamp
-                elif "in celery worker" in message and entry.step_key in submitted:
-                    handover.append(entry.timestamp - submitted.pop(entry.step_key))
+                    submitted[step] = at
+                elif "in celery worker" in message:
+                    taken[step] = at
+                    if step in submitted:
+                        handover.append(at - submitted[step])
+
+    def median(values: list[float]) -> float | None:
+        return round(statistics.median(values), 2) if values else None
+
     return {
-        "step_seconds": {k: statistics.median(v) for k, v in sorted(steps.items())},
-        "step_seconds_per_partition": sum(statistics.median(v) for v in steps.values()),
-        "orchestrator_startup_seconds": statistics.median(startup) if startup else None,
-        "broker_handover_seconds": statistics.median(handover) if handover else None,
+        "step_seconds": {k: median(v) for k, v in sorted(steps.items())},
+        "step_seconds_per_partition": round(sum(statistics.median(v) for v in steps.values()), 2),
+        "worker_overhead_seconds_per_step": median(overhead),
+        "broker_handover_seconds": median(handover),
+        "worker_busy_seconds": round(busy, 1),
+        "orchestrator_startup_seconds": median(startup),
         "event_rows_per_run": statistics.median(rows),
     }
 
 
-def measure(name: str, data: Path, days: list[str], train_config: dict, tmp: Path) -> dict:
+def _wait_started(client: CreditClient, backfill: str, count: int) -> None:
+    """Until every run of the backfill has its orchestrator up and its first steps queued."""
+    while True:
+        statuses = list(client.runs({BACKFILL_TAG: backfill}).values())
+        if len(statuses) == count and all(s == dg.DagsterRunStatus.STARTED for s in statuses):
+            time.sleep(3)  # the orchestrators submit their first steps within a second or two
+            return
+        if any(s in {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED} for s in statuses):
+            raise RuntimeError(f"a run of backfill {backfill} failed before the workers started")
+        time.sleep(1)
+
+
+def measure(
+    name: str, data: Path, days: list[str], train_config: dict, tmp: Path, steps_only: bool
+) -> dict:
+    """Two clocks. End to end: from the backfill's launch to its last run's end, with the
+    orchestrators starting on the same two cores as the workers. Steps only (Celery): the
+    workers are stopped while every run's orchestrator starts and queues its first steps,
+    then started; the clock runs from the workers being ready to the last run's end."""
     profile, workers = CONFIGS[name]
     stack = Stack(tmp / name, data, workers=workers, profile=profile, extra_env=ONE_THREAD)
     try:
@@ -108,27 +146,45 @@ def measure(name: str, data: Path, days: list[str], train_config: dict, tmp: Pat
         trained = client.wait(client.launch(TRAINING_JOB, run_config=train_config), 1800)
         if trained != dg.DagsterRunStatus.SUCCESS:
             raise RuntimeError(f"training ended {trained}; logs in {stack.logs}")
+        steps_only = steps_only and bool(workers)
+        if steps_only:
+            for worker in workers:
+                stack.procs[worker].stop()
         load_before = round(os.getloadavg()[0], 2)
-        began = time.time()
+        launched = time.time()
         backfill = client.backfill(days)
+        steps_began = None
+        if steps_only:
+            _wait_started(client, backfill, len(days))
+            for worker in workers:
+                stack.start_worker(worker)
+            wait_until(lambda: all(stack.worker_ready(w) for w in workers), 600, "workers")
+            steps_began = time.time()
         statuses = client.wait_backfill(backfill, len(days), timeout=7200, poll=1)
         with stack.environment():
             instance = dg.DagsterInstance.get()
         try:
             runs = instance.get_run_records(dg.RunsFilter(tags={BACKFILL_TAG: backfill}))
-            seconds = max(r.end_time for r in runs) - began  # launch to the last run's end
+            ended = max(r.end_time for r in runs)
             costs = run_costs(instance, [r.dagster_run.run_id for r in runs])
         finally:
             instance.dispose()
         failed = [k for k, s in statuses.items() if s != dg.DagsterRunStatus.SUCCESS]
         if failed:
             raise RuntimeError(f"{name}: runs {failed} did not succeed; logs in {stack.logs}")
+        seconds = ended - (steps_began or launched)
         return {
             "config": name,
             "workers": len(workers),
             "load_average_before": load_before,
+            "load_average_after": round(os.getloadavg()[0], 2),
+            "clock": "steps only" if steps_only else "end to end",
             "seconds": round(seconds, 1),
             "partitions_per_minute": round(len(days) / seconds * 60, 2),
+            # share of the workers' time spent on steps
+            "worker_utilization": round(costs["worker_busy_seconds"] / (len(workers) * seconds), 2)
+            if workers
+            else None,
             **costs,
         }
     finally:
@@ -137,12 +193,18 @@ def measure(name: str, data: Path, days: list[str], train_config: dict, tmp: Pat
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--partitions", type=int, default=8)
-    parser.add_argument("--rows", type=int, default=40_000, help="applications per partition")
+    parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--rows", type=int, default=60_000, help="applications per partition")
     parser.add_argument("--features", type=int, default=90)
     parser.add_argument("--history", type=int, default=20_000, help="labelled history rows")
     parser.add_argument("--max-rounds", type=int, default=2_000, help="boosting rounds at most")
     parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument(
+        "--clock",
+        choices=["steps", "end-to-end"],
+        default="steps",
+        help="Celery: time the steps only, or from the backfill's launch (see measure)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scaling.json")
     args = parser.parse_args()
     missing = missing_services()
@@ -155,7 +217,7 @@ def main() -> None:
         data = Path(tmp) / "data"
         make_data(data, args.partitions, args.rows, args.features, args.history)
         for name in args.configs.split(","):
-            result = measure(name, data, days, train_config, Path(tmp))
+            result = measure(name, data, days, train_config, Path(tmp), args.clock == "steps")
             print(json.dumps(result), flush=True)
             results.append(result)
     rates = {r["config"]: r["partitions_per_minute"] for r in results}

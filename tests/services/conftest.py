@@ -1,4 +1,4 @@
-"""The scale-out stack for the service tests, started once per session and stopped after.
+"""The scale-out stack for the service tests, started once for this folder and stopped after.
 
 Locally, without PostgreSQL, Redis or RabbitMQ, these tests skip and say what is missing;
 under CI=true a missing service fails them.
@@ -15,15 +15,15 @@ import pytest
 from tests.conftest import START, small_spec
 from tests.services.stack import Stack, missing_services
 
-DAYS = [(START + dt.timedelta(days=i)).isoformat() for i in range(13)]
+DAYS = [(START + dt.timedelta(days=i)).isoformat() for i in range(14)]
 BACKFILL_DAYS = DAYS[:10]
-SIGKILL_DAY, BROKER_DAY, GRAPHQL_DAY = DAYS[10], DAYS[11], DAYS[12]
+SIGKILL_DAY, BROKER_DAY, GRAPHQL_DAY, RETRY_DAY = DAYS[10:]
 HEAVY_ROWS = 20_000  # the fault tests' days: long enough steps to kill one in the middle
 # few boosting rounds: the tests check where training runs, not how well it learns
 TRAIN_RUN_CONFIG = {"ops": {"model": {"config": {"max_rounds": 300, "early_stopping_rounds": 50}}}}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def service_data(tmp_path_factory) -> Path:
     from credit_assets.core.synthetic import generate
 
@@ -36,10 +36,14 @@ def service_data(tmp_path_factory) -> Path:
         )
         generate(heavy, spec)
         shutil.copyfile(heavy / "applications" / f"{day}.csv", root / "applications" / f"{day}.csv")
+    # the retry test's day arrives late: its run fails until the file is put in place
+    late = root.parent / f"{root.name}_late"
+    late.mkdir()
+    shutil.move(root / "applications" / f"{RETRY_DAY}.csv", late / f"{RETRY_DAY}.csv")
     return root
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory, service_data):
     missing = missing_services()
     if missing:
@@ -63,7 +67,7 @@ def stack(tmp_path_factory, service_data):
                 os.environ[k] = v
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def instance(stack):
     """The stack's Dagster instance (PostgreSQL), to read runs and their event logs."""
     with stack.environment():
@@ -74,21 +78,21 @@ def instance(stack):
         shared.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def store(stack):
     from credit_assets.core.storage import open_store
 
     return open_store(stack.storage_url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def client(stack):
     from credit_assets.graphql_client import CreditClient
 
     return CreditClient("127.0.0.1", stack.ports["web"])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def training_run(client) -> str:
     """Train and register the champion once, through the Celery workers."""
     from credit_assets.graphql_client import TRAINING_JOB

@@ -68,6 +68,8 @@ class Proc:
     def __init__(self, name: str, argv: list[str], env: dict[str, str], logs: Path) -> None:
         self.name, self.argv, self.env = name, argv, env
         self.log = logs / f"{name}.log"
+        # a restarted process appends to the same log: read only what this one wrote
+        self.offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.popen = subprocess.Popen(
                 argv,
@@ -86,7 +88,9 @@ class Proc:
         return self.popen.poll() is None
 
     def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
+        with self.log.open("rb") as log:
+            log.seek(self.offset)
+            return log.read().decode(errors="replace")
 
     def signal_group(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError):

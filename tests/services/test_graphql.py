@@ -1,14 +1,15 @@
 """External systems trigger scoring through GraphQL: the documented client and command."""
 
 import os
+import shutil
 import subprocess
 import sys
 
 import dagster as dg
 import pytest
 
-from tests.services.conftest import GRAPHQL_DAY
-from tests.services.runs import assert_decided, champion_version, step_workers
+from tests.services.conftest import GRAPHQL_DAY, RETRY_DAY
+from tests.services.runs import assert_decided, champion_version, step_pids, step_workers
 
 pytestmark = pytest.mark.services
 
@@ -44,3 +45,28 @@ def test_trigger_errors_are_one_line(stack, training_run):
     assert "error:" in result.stderr and "Traceback" not in result.stderr
     result = _trigger(stack, "score", "--partition", "yesterday")
     assert result.returncode == 2 and "not a date" in result.stderr
+
+
+def test_failed_run_reexecuted_from_failure(stack, instance, store, training_run, service_data):
+    late = service_data.parent / f"{service_data.name}_late" / f"{RETRY_DAY}.csv"
+    result = _trigger(stack, "score", "--partition", RETRY_DAY, "--wait")
+    assert result.returncode == 1 and "did not succeed" in result.stderr
+    (failed,) = instance.get_runs(dg.RunsFilter(tags={"dagster/partition": RETRY_DAY}))
+    assert failed.status == dg.DagsterRunStatus.FAILURE
+    succeeded = step_pids(instance, failed.run_id, dg.DagsterEventType.STEP_SUCCESS)
+    assert set(succeeded) == {"raw_outcomes"}  # the applications file was missing
+
+    shutil.copyfile(late, service_data / "applications" / f"{RETRY_DAY}.csv")
+    result = _trigger(stack, "retry", failed.run_id, "--wait")
+    assert result.returncode == 0, result.stderr
+    retry = instance.get_runs(dg.RunsFilter(tags={"dagster/parent_run_id": failed.run_id}))[0]
+    assert retry.status == dg.DagsterRunStatus.SUCCESS
+    # only what had not succeeded ran again
+    assert set(step_pids(instance, retry.run_id, dg.DagsterEventType.STEP_SUCCESS)) == {
+        "raw_applications",
+        "rule_filtered_applications",
+        "decisions",
+    }
+    assert_decided(
+        store, service_data, RETRY_DAY, champion_version(stack.env["MLFLOW_TRACKING_URI"])
+    )
