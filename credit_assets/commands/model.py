@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from credit_assets.core.errors import CreditAssetsError
+from credit_assets.core.registry import LINEAGE_TAGS
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -172,17 +173,7 @@ def show(
     lineage = Table(title="lineage", show_header=False)
     lineage.add_column("key")
     lineage.add_column("value")
-    for key in (
-        "contract_version",
-        "rules_version",
-        "code_version",
-        "data_fingerprint",
-        "training_table_fingerprint",
-        "training_partitions",
-        "feature_state_version",
-        "thresholds_version",
-        "dagster_run_id",
-    ):
+    for key in LINEAGE_TAGS:
         lineage.add_row(key, run.data.tags.get(key, "–"))
     console.print(lineage)
     metrics = Table(title="metrics")

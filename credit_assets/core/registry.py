@@ -31,6 +31,18 @@ from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.pipeline import DecisionPipeline
 
 CHAMPION = "champion"
+# Run tags that say where a model version came from (shown by `model show` and the report).
+LINEAGE_TAGS = (
+    "contract_version",
+    "rules_version",
+    "code_version",
+    "data_fingerprint",
+    "training_table_fingerprint",
+    "training_partitions",
+    "feature_state_version",
+    "thresholds_version",
+    "dagster_run_id",
+)
 CHALLENGER = "challenger"
 HISTORY_TAG = "champion_history"
 EVENT_PREFIX = "alias_event."

@@ -41,6 +41,7 @@ from credit_assets.core.registry import (
     CHAMPION,
     GATES_PASSED_TAG,
     GATES_TAG,
+    LINEAGE_TAGS,
 )
 from credit_assets.core.report import ReportInputs, build_report
 from credit_assets.core.storage import Store
@@ -604,20 +605,7 @@ def champion_model(
             champion_version=previous if champion_eval is not None else None,
             champion_risk=champion_risk,
             champion=champion_eval,
-            lineage={
-                k: run.data.tags.get(k, "")
-                for k in (
-                    "contract_version",
-                    "rules_version",
-                    "code_version",
-                    "data_fingerprint",
-                    "training_table_fingerprint",
-                    "training_partitions",
-                    "feature_state_version",
-                    "thresholds_version",
-                    "dagster_run_id",
-                )
-            },
+            lineage={k: run.data.tags.get(k, "") for k in LINEAGE_TAGS},
             data_summary=_data_summary(store.read_json("training_data", "summary")),
             params=dict(run.data.params),
         )
