@@ -160,8 +160,9 @@ class ModelRegistry:
         for key, value in (tags or {}).items():
             client.set_tag(run_id, key, value)
 
-    def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
-        self.client.log_artifact(run_id, str(path), artifact_path)
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        """A text artifact straight from memory (asset files may be on object storage)."""
+        self.client.log_text(run_id, text, artifact_file)
 
     def register(
         self,

@@ -610,10 +610,9 @@ def champion_model(
             params=dict(run.data.params),
         )
     )
-    report_path = store.write_bytes(
-        report.html.encode(), "champion_model", f"report-v{challenger.version}", "html"
-    )
-    registry.log_artifact(challenger.run_id, report_path, "report")
+    report_name = f"report-v{challenger.version}"
+    report_path = store.write_bytes(report.html.encode(), "champion_model", report_name, "html")
+    registry.log_text(challenger.run_id, report.html, f"report/{report_name}.html")
     registry.log(
         challenger.run_id,
         metrics={
@@ -630,7 +629,7 @@ def champion_model(
             GATES_TAG: _gates_tag(results),
             GATES_PASSED_TAG: str(passed).lower(),
             "gates_compared_with": previous or "none",
-            "report": f"runs:/{challenger.run_id}/report/{report_path.name}",
+            "report": f"runs:/{challenger.run_id}/report/{report_name}.html",
             "report_path": str(report_path),
         },
     )

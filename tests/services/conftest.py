@@ -92,12 +92,24 @@ def client(stack):
     return CreditClient("127.0.0.1", stack.ports["web"])
 
 
+def _failure_line(entry) -> str:
+    error = entry.dagster_event.step_failure_data.error
+    return f"{entry.step_key}: {(error.cause or error).message.strip()[-500:]}"
+
+
 @pytest.fixture(scope="package")
-def training_run(client) -> str:
+def training_run(client, instance) -> str:
     """Train and register the champion once, through the Celery workers."""
     from credit_assets.graphql_client import TRAINING_JOB
 
     run_id = client.launch(TRAINING_JOB, run_config=TRAIN_RUN_CONFIG)
     status = client.wait(run_id, timeout=600)
-    assert status == dg.DagsterRunStatus.SUCCESS, f"training run {run_id} ended {status}"
+    failures = [
+        _failure_line(e)
+        for e in instance.all_logs(run_id)
+        if e.dagster_event is not None and e.dagster_event.is_step_failure
+    ]
+    assert status == dg.DagsterRunStatus.SUCCESS, (
+        f"training run {run_id} ended {status}: {failures}"
+    )
     return run_id
