@@ -97,3 +97,15 @@ def champion_version(tracking_uri: str) -> str:
     versions = registry.client.search_model_versions("name='credit-santander'")
     assert [v.version for v in versions] == ["1"], "one training, one registered version"
     return registry.resolve(CHAMPION).version
+
+
+# Asset steps of the two jobs (their asset checks run as steps of their own besides these).
+DAILY_ASSETS = {"raw_applications", "raw_outcomes", "rule_filtered_applications", "decisions"}
+TRAINING_ASSETS = {
+    "training_data",
+    "features",
+    "model",
+    "decision_thresholds",
+    "registered_model",
+    "champion_model",
+}
