@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from credit_assets.core.errors import CreditAssetsError
-from credit_assets.core.io import write_bytes_atomic, write_parquet_atomic
+from credit_assets.core.io import to_parquet, write_bytes_atomic, write_parquet_atomic
 
 S3_SCHEME = "s3://"
 _MARKER = "rejected.json"
@@ -71,7 +71,7 @@ class Store(ABC):
         self, frame: pd.DataFrame, asset: str, partition: str | None = None
     ) -> Path | str:
         buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False)
+        to_parquet(frame, buffer)
         where = self._put(buffer.getvalue(), asset, partition, "parquet")
         self._delete(asset, partition, _MARKER)
         return where
@@ -82,8 +82,13 @@ class Store(ABC):
         partition: str | None = None,
         columns: list[str] | None = None,
         include_rejected: bool = False,
+        where: tuple[str, str] | None = None,
     ) -> pd.DataFrame:
-        """The asset's table; ``include_rejected`` is for the quality checks alone."""
+        """The asset's table; ``include_rejected`` is for the quality checks alone.
+
+        ``where=(column, value)`` keeps the rows whose column equals value (a split, say),
+        skipping the row groups that hold none.
+        """
         data = self._require(asset, partition, "parquet")
         if not include_rejected and (reason := self.rejected(asset, partition)) is not None:
             what = f"{asset} for {partition}" if partition else asset
@@ -91,7 +96,8 @@ class Store(ABC):
                 f"{what} was rejected by a quality check: {reason} "
                 "(fix the input and materialize it again)"
             )
-        return pd.read_parquet(io.BytesIO(data), columns=columns)
+        filters = None if where is None else [(where[0], "==", where[1])]
+        return pd.read_parquet(io.BytesIO(data), columns=columns, filters=filters)
 
     def partitions(self, asset: str) -> list[str]:
         """Partitions of ``asset`` that have a file not rejected by a check, oldest first."""

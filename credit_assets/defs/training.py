@@ -247,6 +247,12 @@ def features(dataset: DatasetResource, storage: StorageResource) -> dg.Materiali
     built[SPLIT] = table[SPLIT].to_numpy()
     built[contract.target.column] = table[contract.target.column].to_numpy()
     store.write_object(builder, "features", "feature_builder")
+    # what "high" and "low" mean in reason codes, kept so later steps need not re-read the table
+    store.write_json(
+        training_medians(built[built[SPLIT] == TRAIN], list(builder.feature_names_out_)),
+        "features",
+        "train_medians",
+    )
     path = store.write_frame(built, "features")
     return dg.MaterializeResult(
         metadata={
@@ -307,7 +313,20 @@ def model(
     # The fitted pipeline takes raw columns; the holdout here is already built, so score it
     # with the model step alone.
     clf = trained.pipeline.named_steps["model"]
-    holdout_score = clf.predict_proba(parts[HOLDOUT][names])[:, 1]
+    scores = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    SPLIT: split,
+                    target: y[split],
+                    "p_positive": clf.predict_proba(parts[split][names])[:, 1],
+                }
+            )
+            for split in (VALIDATION, HOLDOUT)
+        ],
+        ignore_index=True,
+    )
+    holdout_score = scores.loc[scores[SPLIT] == HOLDOUT, "p_positive"].to_numpy()
     metrics = quality(y[HOLDOUT], holdout_score)
     data = store.read_json("training_data", "summary")
     partitions = data["partitions"]
@@ -337,6 +356,8 @@ def model(
         },
     )
     store.write_object(trained, "model")
+    # the review band is chosen on these scores: no need to re-read the feature table
+    store.write_frame(scores, "model", "scores")
     store.write_json(
         {"run_id": run_id, "holdout": metrics, **trained.describe()}, "model", "summary"
     )
@@ -361,17 +382,19 @@ def model(
     )
 
 
-def _risk_and_bad(
-    built: pd.DataFrame, trained: TrainedModel, contract: DatasetContract, split: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Risk scores (P(bad outcome)) and bad-outcome flags for one split of built features."""
-    rows = built[built[SPLIT] == split]
-    names = trained.pipeline.named_steps["features"].feature_names_out_
-    p_positive = trained.pipeline.named_steps["model"].predict_proba(rows[names])[:, 1]
+def _bad(rows: pd.DataFrame, contract: DatasetContract) -> np.ndarray:
     positive = rows[contract.target.column].to_numpy() == 1
-    if contract.target.positive_means == "default":
-        return p_positive, positive
-    return 1 - p_positive, ~positive
+    return positive if contract.target.positive_means == "default" else ~positive
+
+
+def _risk_and_bad(
+    scores: pd.DataFrame, contract: DatasetContract, split: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Risk scores (P(bad outcome)) and bad-outcome flags for one split of the model's scores."""
+    rows = scores[scores[SPLIT] == split]
+    p_positive = rows["p_positive"].to_numpy()
+    bad = _bad(rows, contract)
+    return (p_positive if contract.target.positive_means == "default" else 1 - p_positive), bad
 
 
 @dg.asset(group_name="training", deps=[model], kinds={"pandas"}, op_tags=TRAINING_OP_TAGS)
@@ -380,12 +403,11 @@ def decision_thresholds(
 ) -> dg.MaterializeResult:
     """The review band, chosen on validation rows for the target accuracy, checked on holdout."""
     contract, store = dataset.contract(), storage.store()
-    built = store.read_frame("features")
-    trained: TrainedModel = store.read_object("model")
-    risk, bad = _risk_and_bad(built, trained, contract, VALIDATION)
+    scores = store.read_frame("model", "scores")
+    risk, bad = _risk_and_bad(scores, contract, VALIDATION)
     thresholds = choose_thresholds(risk, bad, config.target_accuracy, config.metric)
     curve = coverage_accuracy_curve(risk, bad, config.metric)
-    holdout = evaluate(thresholds, *_risk_and_bad(built, trained, contract, HOLDOUT))
+    holdout = evaluate(thresholds, *_risk_and_bad(scores, contract, HOLDOUT))
     store.write_json({**thresholds.to_dict(), "holdout": holdout}, "decision_thresholds")
     return dg.MaterializeResult(
         metadata={
@@ -427,24 +449,21 @@ def registered_model(
     trained: TrainedModel = store.read_object("model")
     thresholds = Thresholds.from_dict(store.read_json("decision_thresholds"))
     summary = store.read_json("model", "summary")
-    table = store.read_frame("training_data")
     builder: FeatureBuilder = trained.pipeline.named_steps["features"]
-    built = store.read_frame("features")
     pipeline = DecisionPipeline(
         contract=contract,
         model=trained,
         thresholds=thresholds,
         feature_columns=[*builder.numeric, *builder.categorical],
-        feature_medians=training_medians(
-            built[built[SPLIT] == TRAIN], list(builder.feature_names_out_)
-        ),
+        feature_medians=store.read_json("features", "train_medians"),
     )
     columns = [
         contract.id_column,
         *pipeline.feature_columns,
-        *contract.resolve_protected(list(table.columns)),
+        *contract.resolve_protected(store.columns("training_data")),
     ]
-    example = table[table[SPLIT] == HOLDOUT][columns].head(5).reset_index(drop=True)
+    holdout = store.read_frame("training_data", columns=columns, where=(SPLIT, HOLDOUT))
+    example = holdout.head(5).reset_index(drop=True)
     registry = mlflow.registry(contract)
     registry.log(
         summary["run_id"],
@@ -474,11 +493,6 @@ def registered_model(
             "holdout_auc": summary["holdout"]["auc"],
         }
     )
-
-
-def _bad(rows: pd.DataFrame, contract: DatasetContract) -> np.ndarray:
-    positive = rows[contract.target.column].to_numpy() == 1
-    return positive if contract.target.positive_means == "default" else ~positive
 
 
 def _importance(trained: TrainedModel) -> pd.Series:
@@ -556,8 +570,7 @@ def champion_model(
     registry = mlflow.registry(contract)
     registered = store.read_json("registered_model")
     pipeline, challenger = registry.load(registered["version"])
-    table = store.read_frame("training_data")
-    holdout = table[table[SPLIT] == HOLDOUT].reset_index(drop=True)
+    holdout = store.read_frame("training_data", where=(SPLIT, HOLDOUT))
     bad = _bad(holdout, contract)
     th = pipeline.thresholds
     challenger_risk = pipeline.risk(holdout)
