@@ -1,7 +1,9 @@
 """The model registry, over MLflow: log a decision pipeline as one model, load it by alias.
 
 Scorers always load by alias (``champion``) or explicit version, so a promotion or rollback
-changes what is scored without a code change.
+changes what is scored without a code change. The alias is resolved on every load; the loaded
+pipeline of a version is kept per process (a registered version never changes), so a worker
+scoring many partitions downloads and unpickles it once.
 
 A newly registered version becomes ``challenger``; it becomes ``champion`` only through
 :meth:`ModelRegistry.move_alias` (the promotion gates, or an operator). Every alias change is
@@ -17,6 +19,7 @@ import datetime as dt
 import json
 import tempfile
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +53,8 @@ GATES_TAG = "gates"
 GATES_PASSED_TAG = "gates_passed"
 _HISTORY_KEEP = 100
 _ARTIFACT = "decision_pipeline.joblib"
+# Loaded pipelines kept per process: the champion, the challenger and the champion before.
+_LOADED_KEEP = 4
 
 
 class DecisionPipelineModel(mlflow.pyfunc.PythonModel):
@@ -356,9 +361,20 @@ class ModelRegistry:
         return RegisteredVersion(self.model_name, str(mv.version), mv.run_id)
 
     def load(self, ref: str = CHAMPION) -> tuple[DecisionPipeline, RegisteredVersion]:
+        """The pipeline of a version or alias; the alias is looked up on every call, the
+        pipeline comes from this process's cache when loaded before. It is shared: read it,
+        never modify it."""
         found = self.resolve(ref)
-        uri = f"models:/{self.model_name}/{found.version}"
-        mlflow.set_registry_uri(self.tracking_uri)
-        mlflow.set_tracking_uri(self.tracking_uri)
-        model = mlflow.pyfunc.load_model(uri)
-        return model.unwrap_python_model().pipeline, found
+        return _load_pipeline(self.tracking_uri, found.name, found.version, found.run_id), found
+
+
+@lru_cache(maxsize=_LOADED_KEEP)
+def _load_pipeline(
+    tracking_uri: str, model_name: str, version: str, run_id: str
+) -> DecisionPipeline:
+    """Download and unpickle one registered version. The run id is in the key so that a
+    registry recreated at the same URI (its numbering restarting) is never served stale."""
+    mlflow.set_registry_uri(tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)
+    model = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
+    return model.unwrap_python_model().pipeline

@@ -11,6 +11,9 @@ A file that a blocking quality check rejected gets a marker beside it
 (``<partition>.rejected.json``, with the reason): readers treat it as absent, so no later
 run (a scheduled retraining, say) can build on it. Writing the asset again removes the
 marker; its checks then run again.
+
+Reads fetch only what they need: a row count or a schema reads the Parquet footer, and a
+read of some columns reads the footer and those columns' chunks (on S3, as ranged GETs).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from __future__ import annotations
 import io
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -25,6 +30,7 @@ from typing import Any
 
 import joblib
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from credit_assets.core.errors import CreditAssetsError
@@ -32,6 +38,8 @@ from credit_assets.core.io import to_parquet, write_bytes_atomic, write_parquet_
 
 S3_SCHEME = "s3://"
 _MARKER = "rejected.json"
+# A seekable file pyarrow can read: a native one, or a Python one (bytes in memory, S3 ranges).
+Source = pa.NativeFile | io.IOBase
 
 
 class Store(ABC):
@@ -51,21 +59,37 @@ class Store(ABC):
         """The file's bytes, or None if it does not exist."""
 
     @abstractmethod
+    def _open(self, asset: str, name: str | None, suffix: str, whole: bool) -> Source | None:
+        """The file, seekable, or None if it does not exist. Unless ``whole``, a remote store
+        fetches only the byte ranges that are read (a Parquet footer, some columns)."""
+
+    @abstractmethod
     def _delete(self, asset: str, name: str | None, suffix: str) -> None: ...
 
     @abstractmethod
     def _stems(self, asset: str, suffix: str) -> list[str]: ...
 
-    def exists(self, asset: str, name: str | None = None, suffix: str = "parquet") -> bool:
-        return self._get(asset, name, suffix) is not None
+    @abstractmethod
+    def exists(self, asset: str, name: str | None = None, suffix: str = "parquet") -> bool: ...
+
+    def _missing(self, asset: str, name: str | None, suffix: str) -> CreditAssetsError:
+        what = f"{asset} for {name}" if name else asset
+        where = self.location(asset, name, suffix)
+        return CreditAssetsError(f"{what} has not been materialized yet ({where} is missing)")
 
     def _require(self, asset: str, name: str | None, suffix: str) -> bytes:
         data = self._get(asset, name, suffix)
         if data is None:
-            what = f"{asset} for {name}" if name else asset
-            where = self.location(asset, name, suffix)
-            raise CreditAssetsError(f"{what} has not been materialized yet ({where} is missing)")
+            raise self._missing(asset, name, suffix)
         return data
+
+    @contextmanager
+    def _parquet(self, asset: str, partition: str | None, whole: bool = False) -> Iterator[Source]:
+        source = self._open(asset, partition, "parquet", whole)
+        if source is None:
+            raise self._missing(asset, partition, "parquet")
+        with source:
+            yield source
 
     def write_frame(
         self, frame: pd.DataFrame, asset: str, partition: str | None = None
@@ -86,18 +110,20 @@ class Store(ABC):
     ) -> pd.DataFrame:
         """The asset's table; ``include_rejected`` is for the quality checks alone.
 
+        With ``columns``, only those columns are read (on S3, only their bytes fetched);
         ``where=(column, value)`` keeps the rows whose column equals value (a split, say),
         skipping the row groups that hold none.
         """
-        data = self._require(asset, partition, "parquet")
-        if not include_rejected and (reason := self.rejected(asset, partition)) is not None:
-            what = f"{asset} for {partition}" if partition else asset
-            raise CreditAssetsError(
-                f"{what} was rejected by a quality check: {reason} "
-                "(fix the input and materialize it again)"
-            )
-        filters = None if where is None else [(where[0], "==", where[1])]
-        return pd.read_parquet(io.BytesIO(data), columns=columns, filters=filters)
+        whole = columns is None and where is None
+        with self._parquet(asset, partition, whole=whole) as source:
+            if not include_rejected and (reason := self.rejected(asset, partition)) is not None:
+                what = f"{asset} for {partition}" if partition else asset
+                raise CreditAssetsError(
+                    f"{what} was rejected by a quality check: {reason} "
+                    "(fix the input and materialize it again)"
+                )
+            filters = None if where is None else [(where[0], "==", where[1])]
+            return pd.read_parquet(source, columns=columns, filters=filters)
 
     def partitions(self, asset: str) -> list[str]:
         """Partitions of ``asset`` that have a file not rejected by a check, oldest first."""
@@ -106,12 +132,12 @@ class Store(ABC):
 
     def row_count(self, asset: str, partition: str | None = None) -> int:
         """Rows in the asset's file, from the Parquet footer."""
-        return pq.ParquetFile(
-            io.BytesIO(self._require(asset, partition, "parquet"))
-        ).metadata.num_rows
+        with self._parquet(asset, partition) as source:
+            return pq.ParquetFile(source).metadata.num_rows
 
     def columns(self, asset: str, partition: str | None = None) -> list[str]:
-        return list(pq.read_schema(io.BytesIO(self._require(asset, partition, "parquet"))).names)
+        with self._parquet(asset, partition) as source:
+            return list(pq.read_schema(source).names)
 
     def reject(self, asset: str, partition: str | None, reason: str) -> Path | str:
         """Mark the asset's file as rejected by a blocking check; readers skip it."""
@@ -163,25 +189,18 @@ class LocalStore(Store):
         self._delete(asset, partition, _MARKER)
         return path
 
-    def row_count(self, asset: str, partition: str | None = None) -> int:
-        # the footer alone, without reading the file into memory
-        self._require_file(asset, partition)
-        return pq.ParquetFile(self.path(asset, partition)).metadata.num_rows
-
-    def columns(self, asset: str, partition: str | None = None) -> list[str]:
-        self._require_file(asset, partition)
-        return list(pq.read_schema(self.path(asset, partition)).names)
-
-    def _require_file(self, asset: str, partition: str | None) -> None:
-        if not self.exists(asset, partition):
-            self._require(asset, partition, "parquet")  # raises the usual message
-
     def _put(self, data: bytes, asset: str, name: str | None, suffix: str) -> Path:
         return write_bytes_atomic(data, self.path(asset, name, suffix))
 
     def _get(self, asset: str, name: str | None, suffix: str) -> bytes | None:
         path = self.path(asset, name, suffix)
         return path.read_bytes() if path.is_file() else None
+
+    def _open(self, asset: str, name: str | None, suffix: str, whole: bool) -> pa.NativeFile | None:
+        try:  # a native file: pyarrow reads what it needs without the Python layer
+            return pa.OSFile(str(self.path(asset, name, suffix)))
+        except FileNotFoundError:
+            return None
 
     def _delete(self, asset: str, name: str | None, suffix: str) -> None:
         self.path(asset, name, suffix).unlink(missing_ok=True)
@@ -225,6 +244,28 @@ class S3Store(Store):
             return None
         return reply["Body"].read()
 
+    def _head(self, key: str) -> dict[str, Any] | None:
+        try:
+            return self._client.head_object(Bucket=self.bucket, Key=key)
+        except self._client.exceptions.ClientError as exc:
+            if exc.response["Error"]["Code"] in ("404", "NoSuchKey"):
+                return None
+            raise
+
+    def exists(self, asset: str, name: str | None = None, suffix: str = "parquet") -> bool:
+        # a HEAD, not a GET: the history file alone can be hundreds of MB
+        return self._head(self.key(asset, name, suffix)) is not None
+
+    def _open(self, asset: str, name: str | None, suffix: str, whole: bool) -> io.IOBase | None:
+        if whole:  # one GET beats many ranged ones when every byte is wanted
+            data = self._get(asset, name, suffix)
+            return None if data is None else io.BytesIO(data)
+        key = self.key(asset, name, suffix)
+        head = self._head(key)
+        if head is None:
+            return None
+        return _S3Object(self._client, self.bucket, key, head["ContentLength"], head["ETag"])
+
     def _delete(self, asset: str, name: str | None, suffix: str) -> None:
         self._client.delete_object(Bucket=self.bucket, Key=self.key(asset, name, suffix))
 
@@ -235,6 +276,59 @@ class S3Store(Store):
         )
         keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
         return [k[len(folder) : -len(suffix) - 1] for k in keys if k.endswith(f".{suffix}")]
+
+
+class _S3Object(io.RawIOBase):
+    """An S3 object as a seekable file that GETs only the byte ranges read.
+
+    Each GET names the ETag seen on opening, so an object replaced meanwhile fails the read
+    instead of mixing bytes of two versions.
+    """
+
+    def __init__(self, client: Any, bucket: str, key: str, size: int, etag: str) -> None:
+        super().__init__()
+        self._client, self._bucket, self._key = client, bucket, key
+        self._size, self._etag, self._pos = size, etag, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        start = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        if start + offset < 0:
+            raise ValueError(f"negative seek position {start + offset}")
+        self._pos = start + offset
+        return self._pos
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = self._size if size is None or size < 0 else min(self._size, self._pos + size)
+        if end <= self._pos:
+            return b""
+        where = f"{S3_SCHEME}{self._bucket}/{self._key}"
+        try:
+            reply = self._client.get_object(
+                Bucket=self._bucket,
+                Key=self._key,
+                Range=f"bytes={self._pos}-{end - 1}",
+                IfMatch=self._etag,
+            )
+        except self._client.exceptions.ClientError as exc:
+            if exc.response["Error"]["Code"] != "PreconditionFailed":
+                raise
+            raise CreditAssetsError(f"{where} was replaced while being read") from exc
+        data = reply["Body"].read()
+        if len(data) != end - self._pos:  # a server that ignored the range
+            raise CreditAssetsError(
+                f"{where}: asked for {end - self._pos} bytes from {self._pos}, got {len(data)}"
+            )
+        self._pos = end
+        return data
 
 
 def open_store(location: str | Path) -> Store:

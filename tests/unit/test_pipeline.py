@@ -1,3 +1,4 @@
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -84,6 +85,37 @@ def test_registry_round_trip(fitted, tmp_path):
     pd.testing.assert_frame_equal(loaded.decide(rows, "1"), pipeline.decide(rows, "1"))
     with pytest.raises(Exception, match="has no version 5"):
         registry.resolve("5")
+
+
+def test_loaded_version_is_kept_per_process_and_the_alias_followed(fitted, tmp_path, monkeypatch):
+    pipeline, rows = fitted
+    registry = ModelRegistry(
+        f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "credit-test",
+        "credit-test",
+        (tmp_path / "artifacts").as_uri(),
+    )
+    example = rows.head(3).reset_index(drop=True)
+    for _ in range(2):
+        registry.register(registry.start_run("unit", tags={}), pipeline, example)
+    registry.promote("1", by="a", reason="r1")
+    downloads: list[str] = []
+    download = mlflow.pyfunc.load_model
+
+    def counted(uri, *args, **kwargs):
+        downloads.append(uri)
+        return download(uri, *args, **kwargs)
+
+    monkeypatch.setattr(mlflow.pyfunc, "load_model", counted)
+    first, version = registry.load("champion")
+    again, version_again = registry.load("champion")
+    assert again is first and version.version == version_again.version == "1"
+    assert downloads == ["models:/credit-test/1"]
+    registry.promote("2", by="b", reason="r2")  # the next load follows the alias
+    second, version = registry.load("champion")
+    assert version.version == "2" and second is not first
+    assert registry.load("1")[0] is first
+    assert downloads == ["models:/credit-test/1", "models:/credit-test/2"]
 
 
 def test_registry_promotion_history_and_rollback(fitted, tmp_path):

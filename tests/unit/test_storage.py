@@ -1,5 +1,6 @@
 """The two stores behave alike: a local folder, and S3 through a real local S3 server."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -20,15 +21,12 @@ def s3_endpoint():
         server.stop()
 
 
-@pytest.fixture(params=["local", "s3"])
-def store(request, tmp_path, monkeypatch):
-    if request.param == "local":
-        return open_store(tmp_path / "storage")
+@pytest.fixture
+def s3_store(s3_endpoint, tmp_path, monkeypatch):
     import boto3
 
-    endpoint = request.getfixturevalue("s3_endpoint")
     for key, value in {
-        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ENDPOINT_URL": s3_endpoint,
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -37,6 +35,13 @@ def store(request, tmp_path, monkeypatch):
     bucket = f"b-{tmp_path.name.lower().replace('_', '-')}"[:60]
     boto3.client("s3").create_bucket(Bucket=bucket)
     return open_store(f"s3://{bucket}/some/prefix")
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request, tmp_path):
+    if request.param == "local":
+        return open_store(tmp_path / "storage")
+    return request.getfixturevalue("s3_store")
 
 
 def test_open_store_picks_by_location(tmp_path):
@@ -77,3 +82,84 @@ def test_failed_write_keeps_the_previous_file(store):
         store.write_frame(unwritable, "raw", "2026-11-01")
     pd.testing.assert_frame_equal(store.read_frame("raw", "2026-11-01"), good)
     assert store.partitions("raw") == ["2026-11-01"]
+
+
+def _wide(rows: int = 20_000, columns: int = 40) -> pd.DataFrame:
+    """An id column beside many incompressible ones: the id is a small part of the file."""
+    values = np.random.default_rng(0).random((rows, columns))
+    frame = pd.DataFrame(values, columns=[f"var_{j}" for j in range(columns)])
+    frame.insert(0, "ID_code", [f"id{i}" for i in range(rows)])
+    return frame
+
+
+def test_projected_reads_match_whole_reads(store):
+    frame = _wide(rows=2_000)
+    store.write_frame(frame, "raw", "2026-11-01")
+    pd.testing.assert_frame_equal(
+        store.read_frame("raw", "2026-11-01", ["ID_code", "var_3"]), frame[["ID_code", "var_3"]]
+    )
+    assert store.row_count("raw", "2026-11-01") == len(frame)
+    assert store.columns("raw", "2026-11-01") == list(frame.columns)
+    assert store.exists("raw", "2026-11-01") and not store.exists("raw", "2026-11-02")
+    missing = (
+        r"raw for 2026-11-02 has not been materialized yet \(.*raw/2026-11-02\.parquet is missing"
+    )
+    for read in (
+        lambda: store.read_frame("raw", "2026-11-02", ["ID_code"]),
+        lambda: store.row_count("raw", "2026-11-02"),
+        lambda: store.columns("raw", "2026-11-02"),
+    ):
+        with pytest.raises(CreditAssetsError, match=missing):
+            read()
+    store.reject("raw", "2026-11-01", "apps.csv: bad")
+    with pytest.raises(CreditAssetsError, match=r"raw for 2026-11-01 was rejected by a quality"):
+        store.read_frame("raw", "2026-11-01", ["ID_code"])
+    assert len(store.read_frame("raw", "2026-11-01", ["ID_code"], include_rejected=True)) == 2_000
+
+
+def test_row_selection_reads_the_matching_rows(store):
+    """``where`` keeps the rows of one split; row groups of other splits are skipped."""
+    from credit_assets.core.io import ROW_GROUP_ROWS
+
+    rows = ROW_GROUP_ROWS + 1_000  # the holdout rows fill the last group alone
+    frame = _wide(rows=rows, columns=3)
+    frame["split"] = ["train"] * ROW_GROUP_ROWS + ["holdout"] * 1_000
+    store.write_frame(frame, "training_data")
+    holdout = store.read_frame("training_data", where=("split", "holdout"))
+    expected = frame[frame["split"] == "holdout"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(holdout, expected)
+    ids = store.read_frame("training_data", columns=["ID_code"], where=("split", "holdout"))
+    assert ids["ID_code"].tolist() == expected["ID_code"].tolist()
+
+
+def test_s3_reads_fetch_only_the_footer_and_the_columns_asked_for(s3_store):
+    frame = _wide()
+    s3_store.write_frame(frame, "raw_history")
+    client = s3_store._client
+    size = client.head_object(
+        Bucket=s3_store.bucket, Key=s3_store.key("raw_history", None, "parquet")
+    )["ContentLength"]
+    fetched: list[int] = []  # body bytes of every GET reply (none for a 404)
+    client.meta.events.register(
+        "after-call.s3.GetObject",
+        lambda parsed, **_: fetched.append(parsed.get("ContentLength", 0)),
+    )
+
+    def bytes_for(read) -> int:
+        fetched.clear()
+        read()
+        return sum(fetched)
+
+    assert bytes_for(lambda: s3_store.read_frame("raw_history")) == size
+    assert bytes_for(lambda: s3_store.read_frame("raw_history", columns=["ID_code"])) < size / 20
+    assert bytes_for(lambda: s3_store.row_count("raw_history")) < size / 50
+    assert bytes_for(lambda: s3_store.columns("raw_history")) < size / 50
+    assert bytes_for(lambda: s3_store.exists("raw_history")) == 0
+
+
+def test_s3_object_replaced_mid_read_fails_the_read(s3_store):
+    s3_store.write_frame(pd.DataFrame({"x": [1, 2]}), "raw")
+    with s3_store._parquet("raw", None) as source:
+        s3_store.write_frame(pd.DataFrame({"x": [3]}), "raw")
+        with pytest.raises(CreditAssetsError, match=r"raw/raw\.parquet was replaced while being"):
+            source.read(4)
