@@ -17,7 +17,7 @@ import dagster as dg
 
 from credit_assets.core.dataset import partition_key
 from credit_assets.core.errors import CreditAssetsError
-from credit_assets.core.registry import CHAMPION
+from credit_assets.core.registry_names import CHAMPION
 from credit_assets.core.thresholds import APPROVE, DECISIONS, REJECT, RULE_REJECT
 from credit_assets.settings import Settings
 

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from credit_assets.core.errors import CreditAssetsError
-from credit_assets.core.registry import LINEAGE_TAGS
+from credit_assets.core.registry_names import LINEAGE_TAGS
 
 app = typer.Typer(
     no_args_is_help=True,

@@ -20,6 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from credit_assets.core.errors import ContractError
 
+# Suffix of the frequency-of-value feature built from a contract feature (``frequency: true``)
+FREQ_SUFFIX = "__freq"
+
 ColumnType = Literal["numeric", "categorical"]
 RuleOp = Literal["<", "<=", ">", ">=", "==", "!=", "in", "not_in", "is_null"]
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from credit_assets.core.contract import ColumnSpec, DatasetContract
+from credit_assets.core.contract import FREQ_SUFFIX, ColumnSpec, DatasetContract
 from credit_assets.core.dataset import HOLDOUT, SPLIT, TRAIN, VALIDATION
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.io import write_bytes_atomic
@@ -216,7 +216,7 @@ def _feature_expectations(contract: DatasetContract) -> list[dict]:
                 )
             )
         if spec.frequency:
-            freq = f"{spec.name}__freq" if spec.name else f"(?:{spec.pattern})__freq"
+            freq = f"{spec.name}{FREQ_SUFFIX}" if spec.name else f"(?:{spec.pattern}){FREQ_SUFFIX}"
             freq_meta = {PATTERN: True} if spec.pattern else meta
             out += [
                 _exp(

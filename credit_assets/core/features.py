@@ -15,10 +15,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from credit_assets.core.contract import DatasetContract
+from credit_assets.core.contract import FREQ_SUFFIX, DatasetContract
 from credit_assets.core.dataset import SPLIT, TRAIN
-
-FREQ_SUFFIX = "__freq"
 
 
 class FeatureBuilder(TransformerMixin, BaseEstimator):

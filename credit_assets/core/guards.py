@@ -10,9 +10,8 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from credit_assets.core.contract import DatasetContract
+from credit_assets.core.contract import FREQ_SUFFIX, DatasetContract
 from credit_assets.core.expectations import CRITICAL, SAMPLE_IDS, SPLIT_COLUMN, WARNING, Failure
-from credit_assets.core.features import FREQ_SUFFIX
 
 # A daily batch this many times bigger (or smaller) than the recent average is suspicious.
 ROW_COUNT_FACTOR = 3.0

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
 
 
 def ks_statistic(y: np.ndarray, score: np.ndarray) -> float:
     """Kolmogorov-Smirnov: the largest gap between the classes' score distributions."""
+    from sklearn.metrics import roc_curve  # scikit-learn only when a figure is computed
+
     fpr, tpr, _ = roc_curve(y, score)
     return float(np.max(tpr - fpr))
 
@@ -60,6 +61,8 @@ def no_skill_brier(y: np.ndarray) -> float:
 
 
 def quality(y: np.ndarray, score: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
     return {
         "auc": float(roc_auc_score(y, score)),
         "ks": ks_statistic(y, score),

@@ -19,8 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from credit_assets.core.contract import DatasetContract
-from credit_assets.core.features import FREQ_SUFFIX
+from credit_assets.core.contract import FREQ_SUFFIX, DatasetContract
 from credit_assets.core.thresholds import APPROVE
 from credit_assets.core.training import TrainedModel
 

@@ -32,25 +32,10 @@ from mlflow.models import infer_signature
 
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.pipeline import DecisionPipeline
+from credit_assets.core.registry_names import CHALLENGER, CHAMPION
 
-CHAMPION = "champion"
-# Run tags that say where a model version came from (shown by `model show` and the report).
-LINEAGE_TAGS = (
-    "contract_version",
-    "rules_version",
-    "code_version",
-    "data_fingerprint",
-    "training_table_fingerprint",
-    "training_partitions",
-    "feature_state_version",
-    "thresholds_version",
-    "dagster_run_id",
-)
-CHALLENGER = "challenger"
 HISTORY_TAG = "champion_history"
 EVENT_PREFIX = "alias_event."
-GATES_TAG = "gates"
-GATES_PASSED_TAG = "gates_passed"
 _HISTORY_KEEP = 100
 _ARTIFACT = "decision_pipeline.joblib"
 # Loaded pipelines kept per process: the champion, the challenger and the champion before.

@@ -15,15 +15,16 @@ parameters, kept as a reference point.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
-from sklearn.pipeline import Pipeline
 
-from credit_assets.core.features import FeatureBuilder
+if TYPE_CHECKING:  # imported where a model is fitted: loading definitions stays light
+    import lightgbm as lgb
+    from sklearn.pipeline import Pipeline
+
+    from credit_assets.core.features import FeatureBuilder
 
 CANDIDATES: dict[str, dict[str, Any]] = {
     "additive": {
@@ -85,6 +86,9 @@ def fit_candidate(
     categorical: list[str] | None = None,
 ) -> tuple[lgb.LGBMClassifier, float]:
     """Fit one candidate on built features; early stopping watches the validation split."""
+    import lightgbm as lgb
+    from sklearn.metrics import roc_auc_score
+
     params = config.params(candidate)
     model = lgb.LGBMClassifier(
         n_estimators=config.max_rounds if params else 100,
@@ -116,6 +120,8 @@ def train_on_features(
     config: TrainConfig | None = None,
 ) -> TrainedModel:
     """Fit every candidate on features ``builder`` already built; keep the best on validation."""
+    from sklearn.pipeline import Pipeline
+
     config = config or TrainConfig()
     fitted = {
         c: fit_candidate(c, x_train, y_train, x_val, y_val, config, builder.categorical_out)

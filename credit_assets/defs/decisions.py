@@ -4,7 +4,7 @@ import datetime as dt
 
 import dagster as dg
 
-from credit_assets.core.registry import CHAMPION
+from credit_assets.core.registry_names import CHAMPION
 from credit_assets.core.rules import RULE_ID, RULE_REASON
 from credit_assets.core.thresholds import DECISIONS, RULE_REJECT
 from credit_assets.defs.ingest import rule_filtered_applications

@@ -1,15 +1,18 @@
 """Resources: the dataset (contract + data directory), asset storage and the model registry."""
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from credit_assets.core.contract import DatasetContract, load_contract
 from credit_assets.core.dataset import DataDir
 from credit_assets.core.expectations import LoadedSuite, load_suite
-from credit_assets.core.registry import ModelRegistry
 from credit_assets.core.storage import Store, open_store
 from credit_assets.settings import Settings
+
+if TYPE_CHECKING:  # MLflow is imported by the steps that use the registry, not at load
+    from credit_assets.core.registry import ModelRegistry
 
 
 class DatasetResource(dg.ConfigurableResource):
@@ -47,7 +50,9 @@ class MlflowResource(dg.ConfigurableResource):
     tracking_uri: str
     artifact_location: str | None = None
 
-    def registry(self, contract: DatasetContract) -> ModelRegistry:
+    def registry(self, contract: DatasetContract) -> "ModelRegistry":
+        from credit_assets.core.registry import ModelRegistry
+
         return ModelRegistry(
             tracking_uri=self.tracking_uri,
             model_name=f"credit-{contract.name}",

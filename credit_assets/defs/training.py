@@ -2,7 +2,7 @@
 (the challenger) -> champion, through the promotion gates."""
 
 import subprocess
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import dagster as dg
 import numpy as np
@@ -21,7 +21,6 @@ from credit_assets.core.dataset import (
     fingerprint,
     label_applications,
 )
-from credit_assets.core.features import FeatureBuilder, fit_feature_builder
 from credit_assets.core.gates import (
     Evaluation,
     GateConfig,
@@ -33,17 +32,13 @@ from credit_assets.core.gates import (
     gates_markdown,
 )
 from credit_assets.core.metrics import quality
-from credit_assets.core.pipeline import DecisionPipeline
-from credit_assets.core.plots import coverage_png, markdown_image, roc_png
-from credit_assets.core.reasons import training_medians
-from credit_assets.core.registry import (
+from credit_assets.core.registry_names import (
     CHALLENGER,
     CHAMPION,
     GATES_PASSED_TAG,
     GATES_TAG,
     LINEAGE_TAGS,
 )
-from credit_assets.core.report import ReportInputs, build_report
 from credit_assets.core.storage import Store
 from credit_assets.core.thresholds import (
     Thresholds,
@@ -56,6 +51,11 @@ from credit_assets.defs.ingest import raw_applications, raw_history, raw_outcome
 from credit_assets.defs.resources import DatasetResource, MlflowResource, StorageResource
 from credit_assets.executors import TRAINING_OP_TAGS
 
+if TYPE_CHECKING:
+    from credit_assets.core.features import FeatureBuilder
+
+# scikit-learn, LightGBM, MLflow and matplotlib are imported inside the steps that use them:
+# every run's orchestrator and every worker loads this module, most never train.
 _DEFAULTS = TrainConfig()
 
 
@@ -239,6 +239,9 @@ def training_data(dataset: DatasetResource, storage: StorageResource) -> dg.Mate
 def features(dataset: DatasetResource, storage: StorageResource) -> dg.MaterializeResult:
     """Feature builder fitted on training rows only, and the built feature table (with the id,
     split and target beside the features)."""
+    from credit_assets.core.features import fit_feature_builder
+    from credit_assets.core.reasons import training_medians
+
     contract, store = dataset.contract(), storage.store()
     table = store.read_frame("training_data")
     builder = fit_feature_builder(table, contract)
@@ -295,6 +298,8 @@ def model(
     mlflow: MlflowResource,
 ) -> dg.MaterializeResult:
     """LightGBM model, chosen among candidates on validation, judged once on holdout."""
+    from credit_assets.core.plots import markdown_image, roc_png
+
     contract, store = dataset.contract(), storage.store()
     built = store.read_frame("features")
     builder: FeatureBuilder = store.read_object("features", "feature_builder")
@@ -402,6 +407,8 @@ def decision_thresholds(
     config: ThresholdConfig, dataset: DatasetResource, storage: StorageResource
 ) -> dg.MaterializeResult:
     """The review band, chosen on validation rows for the target accuracy, checked on holdout."""
+    from credit_assets.core.plots import coverage_png, markdown_image
+
     contract, store = dataset.contract(), storage.store()
     scores = store.read_frame("model", "scores")
     risk, bad = _risk_and_bad(scores, contract, VALIDATION)
@@ -445,6 +452,8 @@ def registered_model(
     The new version becomes ``challenger``; it replaces the champion only through the
     promotion gates of ``champion_model``.
     """
+    from credit_assets.core.pipeline import DecisionPipeline
+
     contract, store = dataset.contract(), storage.store()
     trained: TrainedModel = store.read_object("model")
     thresholds = Thresholds.from_dict(store.read_json("decision_thresholds"))
@@ -566,6 +575,8 @@ def champion_model(
     the ``promotion_gates`` check with the gate, the value, the bound and the shortfall. The
     model report (HTML) of the challenger is written either way.
     """
+    from credit_assets.core.report import ReportInputs, build_report
+
     contract, store = dataset.contract(), storage.store()
     registry = mlflow.registry(contract)
     registered = store.read_json("registered_model")

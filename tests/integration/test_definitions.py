@@ -86,3 +86,22 @@ def test_scaleout_profile_runs_on_celery_with_a_training_queue(monkeypatch):
         queue = node.assets_def.op.tags.get(DAGSTER_CELERY_QUEUE_TAG)
         # every training step, and only those, waits for the training workers
         assert (queue == "training") == (node.group_name == "training"), key
+
+
+def test_loading_the_code_location_imports_no_modelling_library():
+    """Every run's orchestrator and every step process loads the code location: it must not
+    pay for MLflow, LightGBM, scikit-learn, matplotlib or GX (seconds each) before a step
+    needs them."""
+    import subprocess
+    import sys
+
+    heavy = ["mlflow", "lightgbm", "sklearn", "matplotlib", "great_expectations", "scipy"]
+    probe = (
+        "import sys; from credit_assets.definitions import defs; "
+        "defs().resolve_job_def('training_job'); "
+        f"print([m for m in {heavy!r} if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip().splitlines()[-1] == "[]"
