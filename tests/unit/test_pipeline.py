@@ -87,15 +87,18 @@ def test_registry_round_trip(fitted, tmp_path):
         registry.resolve("5")
 
 
-def test_loaded_version_is_kept_per_process_and_the_alias_followed(fitted, tmp_path, monkeypatch):
-    pipeline, rows = fitted
-    registry = ModelRegistry(
+def _registry(tmp_path) -> ModelRegistry:
+    return ModelRegistry(
         f"sqlite:///{tmp_path / 'mlflow.db'}",
         "credit-test",
         "credit-test",
         (tmp_path / "artifacts").as_uri(),
     )
-    example = rows.head(3).reset_index(drop=True)
+
+
+def test_loaded_version_is_kept_per_process_and_the_alias_followed(fitted, tmp_path, monkeypatch):
+    pipeline, rows = fitted
+    registry, example = _registry(tmp_path), rows.head(3).reset_index(drop=True)
     for _ in range(2):
         registry.register(registry.start_run("unit", tags={}), pipeline, example)
     registry.promote("1", by="a", reason="r1")
@@ -120,13 +123,7 @@ def test_loaded_version_is_kept_per_process_and_the_alias_followed(fitted, tmp_p
 
 def test_registry_promotion_history_and_rollback(fitted, tmp_path):
     pipeline, rows = fitted
-    registry = ModelRegistry(
-        f"sqlite:///{tmp_path / 'mlflow.db'}",
-        "credit-test",
-        "credit-test",
-        (tmp_path / "artifacts").as_uri(),
-    )
-    example = rows.head(3).reset_index(drop=True)
+    registry, example = _registry(tmp_path), rows.head(3).reset_index(drop=True)
     for _ in range(3):
         registry.register(registry.start_run("unit", tags={}), pipeline, example)
     with pytest.raises(Exception, match="no champion to roll back"):
