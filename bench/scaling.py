@@ -13,7 +13,7 @@ is one core. Timing: see ``measure``. The event log gives each step's duration, 
 workers' overhead per step, the broker hand-over and each run's orchestrator start-up,
 which docs/scaling.md uses for its projection.
 
-    python bench/scaling.py --partitions 6 --rows 60000
+    python bench/scaling.py --partitions 10 --rows 60000
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -119,6 +120,72 @@ def run_costs(instance: dg.DagsterInstance, run_ids: list[str]) -> dict:
     }
 
 
+# What a process is, from its command line: the first match names it.
+ROLES = (
+    ("worker", "celery"),
+    ("orchestrators", "execute_run"),
+    ("code server", "api grpc"),
+    ("webserver", "dagster-webserver"),
+    ("daemon", "dagster-daemon"),
+    ("S3 server", "moto_server"),
+    ("MLflow server", "mlflow"),
+    ("PostgreSQL", "postgres"),
+    ("RabbitMQ", "beam.smp"),
+    ("Redis", "redis-server"),
+)
+
+
+class CpuSampler:
+    """CPU seconds of every process on the machine over a window, by role (workers,
+    orchestrators, servers, everything else): where the cores went. Processes that end
+    inside the window (orchestrators do) are counted up to their last sample."""
+
+    def __init__(self, every: float = 0.5) -> None:
+        self.every, self.first, self.last = every, {}, {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _read() -> dict[int, tuple[str, float]]:
+        ticks = os.sysconf("SC_CLK_TCK")
+        out = {}
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            out[int(pid)] = (cmd, (int(fields[11]) + int(fields[12])) / ticks)
+        return out
+
+    def _sample(self) -> None:
+        for pid, seen in self._read().items():
+            self.first.setdefault(pid, seen)
+            self.last[pid] = seen
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.every)
+
+    def start(self) -> CpuSampler:
+        self.first = {pid: seen for pid, seen in self._read().items()}
+        self._thread.start()
+        return self
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        self._sample()  # the processes still alive, up to now
+        by_role: dict[str, float] = {}
+        for pid, (cmd, cpu) in self.last.items():
+            start = self.first[pid][1] if self.first[pid][0] == cmd else 0.0
+            role = next((r for r, marker in ROLES if marker in cmd), "other")
+            by_role[role] = by_role.get(role, 0.0) + cpu - start
+        return {k: round(v, 1) for k, v in sorted(by_role.items(), key=lambda kv: -kv[1])}
+
+
 def _wait_started(client: CreditClient, backfill: str, count: int) -> None:
     """Until every run of the backfill has its orchestrator up and its first steps queued."""
     while True:
@@ -132,14 +199,27 @@ def _wait_started(client: CreditClient, backfill: str, count: int) -> None:
 
 
 def measure(
-    name: str, data: Path, days: list[str], train_config: dict, tmp: Path, steps_only: bool
+    name: str,
+    data: Path,
+    days: list[str],
+    train_config: dict,
+    tmp: Path,
+    steps_only: bool,
+    storage: str,
 ) -> dict:
     """Two clocks. End to end: from the backfill's launch to its last run's end, with the
     orchestrators starting on the same two cores as the workers. Steps only (Celery): the
     workers are stopped while every run's orchestrator starts and queues its first steps,
     then started; the clock runs from the workers being ready to the last run's end."""
     profile, workers = CONFIGS[name]
-    stack = Stack(tmp / name, data, workers=workers, profile=profile, extra_env=ONE_THREAD)
+    stack = Stack(
+        tmp / name,
+        data,
+        workers=workers,
+        profile=profile,
+        extra_env=ONE_THREAD,
+        shared_path=storage == "shared-path",
+    )
     try:
         stack.start()
         client = CreditClient("127.0.0.1", stack.ports["web"])
@@ -160,7 +240,9 @@ def measure(
                 stack.start_worker(worker)
             wait_until(lambda: all(stack.worker_ready(w) for w in workers), 600, "workers")
             steps_began = time.time()
+        sampler = CpuSampler().start()
         statuses = client.wait_backfill(backfill, len(days), timeout=7200, poll=1)
+        cpu_by_role = sampler.stop()
         with stack.environment():
             instance = dg.DagsterInstance.get()
         try:
@@ -179,6 +261,7 @@ def measure(
             "load_average_before": load_before,
             "load_average_after": round(os.getloadavg()[0], 2),
             "clock": "steps only" if steps_only else "end to end",
+            "storage": storage,
             "seconds": round(seconds, 1),
             "partitions_per_minute": round(len(days) / seconds * 60, 2),
             # share of the workers' time spent on steps
@@ -186,6 +269,9 @@ def measure(
             if workers
             else None,
             **costs,
+            # CPU seconds used in the window, by process role (the machine's two cores
+            # give 2 x seconds in all)
+            "cpu_seconds_by_role": cpu_by_role,
         }
     finally:
         stack.stop()
@@ -193,7 +279,7 @@ def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--partitions", type=int, default=10)
     parser.add_argument("--rows", type=int, default=60_000, help="applications per partition")
     parser.add_argument("--features", type=int, default=90)
     parser.add_argument("--history", type=int, default=20_000, help="labelled history rows")
@@ -204,6 +290,13 @@ def main() -> None:
         choices=["steps", "end-to-end"],
         default="steps",
         help="Celery: time the steps only, or from the backfill's launch (see measure)",
+    )
+    parser.add_argument(
+        "--storage",
+        choices=["shared-path", "s3"],
+        default="shared-path",
+        help="asset files in a folder every worker of this host sees, or on the S3 server "
+        "(what several hosts need; here its server shares the two cores)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scaling.json")
     args = parser.parse_args()
@@ -217,7 +310,9 @@ def main() -> None:
         data = Path(tmp) / "data"
         make_data(data, args.partitions, args.rows, args.features, args.history)
         for name in args.configs.split(","):
-            result = measure(name, data, days, train_config, Path(tmp), args.clock == "steps")
+            result = measure(
+                name, data, days, train_config, Path(tmp), args.clock == "steps", args.storage
+            )
             print(json.dumps(result), flush=True)
             results.append(result)
     rates = {r["config"]: r["partitions_per_minute"] for r in results}
@@ -225,6 +320,7 @@ def main() -> None:
         "partitions": args.partitions,
         "rows_per_partition": args.rows,
         "features": args.features,
+        "storage": args.storage,
         "results": results,
         "speedup_2_vs_1_workers": round(rates["celery-2"] / rates["celery-1"], 2)
         if {"celery-1", "celery-2"} <= set(rates)

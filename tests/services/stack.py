@@ -208,7 +208,10 @@ class Stack:
         workers: dict[str, list[str]] = WORKERS,
         profile: str = "scaleout",
         extra_env: dict[str, str] | None = None,
+        shared_path: bool = False,
     ) -> None:
+        """``shared_path``: asset files in a folder of this host (the one-host set-up) instead
+        of the S3 server (several hosts)."""
         self.tmp, self.data, self.workers, self.profile = tmp, data, workers, profile
         self.name = f"credit_test_{uuid.uuid4().hex[:10]}"
         self.logs = tmp / "logs"
@@ -218,7 +221,7 @@ class Stack:
         self.ports = {k: free_port() for k in ("s3", "mlflow", "code", "web")}
         self.proxy = TcpProxy(SERVICES["RabbitMQ"])
         self.cleanups.append(self.proxy.close)
-        self.storage_url = f"s3://{BUCKET}/storage"
+        self.storage_url = str(tmp / "storage") if shared_path else f"s3://{BUCKET}/storage"
         self.env = {**self._env(), **(extra_env or {})}
 
     def _env(self) -> dict[str, str]:
