@@ -13,7 +13,7 @@ is one core. Timing: see ``measure``. The event log gives each step's duration, 
 workers' overhead per step, the broker hand-over and each run's orchestrator start-up,
 which docs/scaling.md uses for its projection.
 
-    python bench/scaling.py --partitions 10 --rows 60000
+    python bench/scaling.py --partitions 8 --rows 60000
 """
 
 from __future__ import annotations
@@ -279,7 +279,7 @@ def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--partitions", type=int, default=10)
+    parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--rows", type=int, default=60_000, help="applications per partition")
     parser.add_argument("--features", type=int, default=90)
     parser.add_argument("--history", type=int, default=20_000, help="labelled history rows")
