@@ -303,6 +303,15 @@ def main() -> None:
     missing = missing_services()
     if missing:
         sys.exit("the scaling benchmark needs " + ", ".join(missing))
+    import yaml
+
+    deployed = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())
+    most = deployed["concurrency"]["runs"]["max_concurrent_runs"]
+    if args.clock == "steps" and args.partitions > most:
+        sys.exit(
+            f"--clock steps starts every run before the workers, and the deployment runs at "
+            f"most {most} at once: use --partitions {most} or fewer, or --clock end-to-end"
+        )
     days = [(START + dt.timedelta(days=i)).isoformat() for i in range(args.partitions)]
     train_config = {"ops": {"model": {"config": {"max_rounds": args.max_rounds}}}}
     results = []
