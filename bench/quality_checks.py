@@ -103,7 +103,7 @@ def main() -> None:
     t0 = time.perf_counter()
     from credit_assets.core import expectations
 
-    expectations._batch_definition()  # GX import and its ephemeral context
+    expectations.validation_context()  # GX import and its ephemeral context
     gx_import = time.perf_counter() - t0
 
     import dagster as dg

@@ -5,6 +5,7 @@ It is dagster-celery's app and step task, built from the same settings as the ex
 """
 
 import os
+from importlib import import_module
 
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 from dagster_celery.executor import CeleryExecutor
@@ -17,9 +18,10 @@ from credit_assets.settings import Settings
 app = make_app(CeleryExecutor.for_cli(**celery_config(Settings.from_env())).app_args())
 execute_plan = create_task(app)
 
-# Load the code location once here, before the worker forks its pool: the first load in a
-# process costs seconds (imports, Dagster's lazy set-up), and every pool process, including
-# one that replaces a crashed process, then starts its first step warm.
+# Load the code location and the libraries steps use once here, before the worker forks its
+# pool: the first load in a process costs seconds (imports, Dagster's lazy set-up), and every
+# pool process, including one that replaces a crashed process, then starts its first step warm.
 ReconstructableRepository.for_module(
     "credit_assets.definitions", "defs", os.getcwd()
 ).get_definition()
+import_module("credit_assets.preload")

@@ -568,7 +568,9 @@ def _rule(e: dict) -> str:
 
 
 @cache
-def _batch_definition():
+def validation_context():
+    """GX's in-memory context and the batch definition every suite validates through (built
+    once per process: importing GX and building it take seconds)."""
     gx = _gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -589,7 +591,7 @@ def _validate(frame: pd.DataFrame, expectations: list[dict], result_format: Any)
         for i, e in enumerate(expectations)
     ]
     suite = gx.ExpectationSuite(name="run", expectations=tagged)
-    batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
+    batch = validation_context().get_batch(batch_parameters={"dataframe": frame})
     results = batch.validate(suite, result_format=result_format).results
     ordered: list = [None] * len(expectations)
     for r in results:
