@@ -124,6 +124,7 @@ def run_costs(instance: dg.DagsterInstance, run_ids: list[str]) -> dict:
 ROLES = (
     ("worker", "celery"),
     ("orchestrators", "execute_run"),
+    ("orchestrators", "spawn_main"),  # the code server starts each run's process this way
     ("code server", "api grpc"),
     ("webserver", "dagster-webserver"),
     ("daemon", "dagster-daemon"),
@@ -137,16 +138,21 @@ ROLES = (
 
 class CpuSampler:
     """CPU seconds of every process on the machine over a window, by role (workers,
-    orchestrators, servers, everything else): where the cores went. Processes that end
-    inside the window (orchestrators do) are counted up to their last sample."""
+    orchestrators, servers, everything else): where the cores went. A process is known by its
+    pid and start time (pids are reused); one that ends inside the window is counted up to its
+    last sample, under the command line it had when first seen (an exited, unreaped process
+    shows none)."""
 
     def __init__(self, every: float = 0.5) -> None:
-        self.every, self.first, self.last = every, {}, {}
+        self.every = every
+        self.first: dict[tuple[int, int], tuple[str, float]] = {}
+        self.last: dict[tuple[int, int], float] = {}
+        self.others: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     @staticmethod
-    def _read() -> dict[int, tuple[str, float]]:
+    def _read() -> dict[tuple[int, int], tuple[str, float]]:
         ticks = os.sysconf("SC_CLK_TCK")
         out = {}
         for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -155,14 +161,16 @@ class CpuSampler:
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             except OSError:
                 continue
-            fields = stat.rsplit(")", 1)[1].split()
-            out[int(pid)] = (cmd, (int(fields[11]) + int(fields[12])) / ticks)
+            fields = stat.rsplit(")", 1)[1].split()  # fields from the 3rd (state) on
+            cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+            out[(int(pid), int(fields[19]))] = (cmd, cpu)  # starttime tells reused pids apart
         return out
 
-    def _sample(self) -> None:
-        for pid, seen in self._read().items():
-            self.first.setdefault(pid, seen)
-            self.last[pid] = seen
+    def _sample(self, baseline: bool = False) -> None:
+        for key, (cmd, cpu) in self._read().items():
+            if key not in self.first:  # started inside the window: all its CPU counts
+                self.first[key] = (cmd, cpu if baseline else 0.0)
+            self.last[key] = cpu
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -170,7 +178,7 @@ class CpuSampler:
             self._stop.wait(self.every)
 
     def start(self) -> CpuSampler:
-        self.first = {pid: seen for pid, seen in self._read().items()}
+        self._sample(baseline=True)
         self._thread.start()
         return self
 
@@ -179,10 +187,12 @@ class CpuSampler:
         self._thread.join()
         self._sample()  # the processes still alive, up to now
         by_role: dict[str, float] = {}
-        for pid, (cmd, cpu) in self.last.items():
-            start = self.first[pid][1] if self.first[pid][0] == cmd else 0.0
+        for key, (cmd, start) in self.first.items():
+            used = self.last[key] - start
             role = next((r for r, marker in ROLES if marker in cmd), "other")
-            by_role[role] = by_role.get(role, 0.0) + cpu - start
+            by_role[role] = by_role.get(role, 0.0) + used
+            if role == "other" and used > 0.2:
+                self.others[cmd[:120]] = round(self.others.get(cmd[:120], 0.0) + used, 1)
         return {k: round(v, 1) for k, v in sorted(by_role.items(), key=lambda kv: -kv[1])}
 
 
@@ -272,6 +282,7 @@ def measure(
             # CPU seconds used in the window, by process role (the machine's two cores
             # give 2 x seconds in all)
             "cpu_seconds_by_role": cpu_by_role,
+            "cpu_seconds_other": sampler.others,
         }
     finally:
         stack.stop()
