@@ -9,6 +9,8 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from credit_assets.core.contract import FREQ_SUFFIX, DatasetContract
 from credit_assets.core.expectations import CRITICAL, SAMPLE_IDS, SPLIT_COLUMN, WARNING, Failure
@@ -28,6 +30,16 @@ def _samples(values: Iterable) -> tuple[str, ...]:
     return tuple(out)
 
 
+def is_in(values: pd.Series, candidates: pd.Series) -> np.ndarray:
+    """Which ``values`` are among ``candidates``, compared as text, by Arrow's hash lookup
+    (pandas' ``isin`` on Arrow-backed strings turns every candidate into a Python object
+    first: about 50x slower on 60,000 ids, which made the id checks the slowest steps of a
+    daily run)."""
+    text = pa.array(values.astype(str), type=pa.string())
+    known = pa.array(candidates.astype(str), type=pa.string())
+    return pc.is_in(text, value_set=known).to_numpy(zero_copy_only=False)
+
+
 def ids_seen_elsewhere(
     ids: pd.Series, elsewhere: Mapping[str, pd.Series], id_column: str
 ) -> Failure | None:
@@ -40,7 +52,7 @@ def ids_seen_elsewhere(
     seen_in: dict[str, list[str]] = {}
     bad = np.zeros(len(values), dtype=bool)
     for where, other in elsewhere.items():
-        hit = values.isin(set(other.astype(str))).to_numpy()
+        hit = is_in(values, other)
         if hit.any():
             seen_in[where] = values[hit].tolist()
             bad |= hit
@@ -93,11 +105,11 @@ def row_count_vs_recent(
     )
 
 
-def unknown_outcome_ids(ids: pd.Series, known: set[str], id_column: str) -> Failure | None:
+def unknown_outcome_ids(ids: pd.Series, known: pd.Series, id_column: str) -> Failure | None:
     """WARN for outcomes whose id no application file had. They cannot reach the model (the
     join with applications drops them), so blocking the day's valid outcomes would be wrong."""
     values = ids.astype(str)
-    bad = ~values.isin(known).to_numpy()
+    bad = ~is_in(values, known)
     if not bad.any():
         return None
     return Failure(
@@ -118,7 +130,7 @@ def shared_split_ids(table: pd.DataFrame, id_column: str) -> Failure | None:
     shared = splits_per_id[splits_per_id > 1]
     if shared.empty:
         return None
-    bad = ids.isin(set(shared.index)).to_numpy()
+    bad = is_in(ids, pd.Series(shared.index))
     return Failure(
         "splits_share_no_id",
         "the same id is in more than one of train / validation / holdout",

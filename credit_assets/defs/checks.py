@@ -11,6 +11,8 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from credit_assets.core.dataset import DataDir
 from credit_assets.core.expectations import Failure, run_suite
@@ -253,27 +255,32 @@ def row_count_near_recent_average(
     )
 
 
-def _known_application_ids(data: DataDir, store: Store, day: str, id_col: str) -> set[str]:
+def _known_application_ids(data: DataDir, store: Store, day: str, id_col: str) -> pd.Series:
     """Ids of every application file up to ``day``: materialized ones from storage, the rest
     (e.g. the same day's, ingested in the same run) from the CSV's id column."""
-    known: set[str] = set()
     stored = set(store.partitions("raw_applications"))
-    for other, path in data.application_files().items():
-        if other > day:
-            continue
-        if other in stored:
-            ids = store.read_frame("raw_applications", other, [id_col])[id_col]
-        else:
-            ids = _csv_ids(path, id_col)
-        known |= set(ids.astype(str))
-    return known
+    known = [
+        store.read_frame("raw_applications", other, [id_col])[id_col]
+        if other in stored
+        else _csv_ids(path, id_col)
+        for other, path in data.application_files().items()
+        if other <= day
+    ]
+    return pd.concat([pd.Series(dtype=str), *known], ignore_index=True)
 
 
 def _csv_ids(path: Path, id_col: str) -> pd.Series:
+    """The id column of a CSV: Arrow's reader converts that column alone."""
     try:
-        return pd.read_csv(path, usecols=[id_col], dtype=str)[id_col]
-    except (ValueError, OSError):  # the file is broken: its own checks say so
+        table = pacsv.read_csv(
+            path,
+            convert_options=pacsv.ConvertOptions(
+                include_columns=[id_col], column_types={id_col: pa.string()}
+            ),
+        )
+    except (pa.ArrowInvalid, KeyError, OSError):  # the file is broken: its own checks say so
         return pd.Series(dtype=str)
+    return table.column(id_col).to_pandas()
 
 
 @dg.asset_check(

@@ -45,9 +45,9 @@ def test_row_count_warns_only_far_from_recent_average():
 
 
 def test_unknown_outcome_ids_warn():
-    failure = unknown_outcome_ids(pd.Series(["a", "ghost"]), {"a", "b"}, "ID_code")
+    failure = unknown_outcome_ids(pd.Series(["a", "ghost"]), pd.Series(["a", "b"]), "ID_code")
     assert not failure.blocking and failure.sample_ids == ("ghost",)
-    assert unknown_outcome_ids(pd.Series(["a"]), {"a"}, "ID_code") is None
+    assert unknown_outcome_ids(pd.Series(["a"]), pd.Series(["a"]), "ID_code") is None
 
 
 def test_shared_split_ids():
