@@ -79,5 +79,8 @@ def start(
         )
         raise typer.Exit(code=1)
     argv = worker_argv(queue or [DEFAULT_QUEUE], concurrency, name, loglevel)
+    # The host's cores shared among the worker's processes, unless the operator chose: a
+    # step's numerical libraries (LightGBM's scoring, OpenMP) otherwise each take every core.
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // concurrency)))
     # Replace this process, so signals (and a supervisor's SIGTERM) reach Celery directly.
     os.execv(argv[0], argv)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from credit_assets.core.contract import FREQ_SUFFIX, DatasetContract
 from credit_assets.core.thresholds import APPROVE
-from credit_assets.core.training import TrainedModel
+from credit_assets.core.training import TrainedModel, scoring_threads
 
 EXPECTED_VALUE = "expected_value"
 TOP_REASONS = 4
@@ -41,7 +41,9 @@ def contributions(model: TrainedModel, frame: pd.DataFrame) -> pd.DataFrame:
     builder = model.pipeline.named_steps["features"]
     clf = model.pipeline.named_steps["model"]
     built = builder.transform(frame)
-    contrib = np.asarray(clf.predict(built, pred_contrib=True), dtype=float)
+    contrib = np.asarray(
+        clf.predict(built, pred_contrib=True, n_jobs=scoring_threads()), dtype=float
+    )
     names = list(builder.feature_names_out_)
     return pd.DataFrame(contrib, columns=[*names, EXPECTED_VALUE], index=frame.index)
 

@@ -14,6 +14,7 @@ parameters, kept as a reference point.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,17 @@ class TrainConfig:
         return {**CANDIDATES[candidate], **self.overrides}
 
 
+def scoring_threads() -> int | None:
+    """Threads LightGBM scores with: the process's ``OMP_NUM_THREADS`` when set, else
+    LightGBM's default (every physical core).
+
+    A fitted model keeps the thread count it was trained with, and scoring must not inherit
+    it: two one-core Celery workers each scoring with two threads on two cores wait on each
+    other's descheduled threads (a decisions step took half as long again as alone)."""
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
 @dataclass
 class TrainedModel:
     pipeline: Pipeline  # fitted FeatureBuilder + LGBMClassifier
@@ -66,7 +78,7 @@ class TrainedModel:
 
     def predict_positive(self, frame: pd.DataFrame) -> np.ndarray:
         """P(positive class) for raw contract columns."""
-        return self.pipeline.predict_proba(frame)[:, 1]
+        return self.pipeline.predict_proba(frame, n_jobs=scoring_threads())[:, 1]
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -71,3 +71,16 @@ def test_unknown_candidate_raises(data):
         TrainConfig().params("no-such-design")
     with pytest.raises(ValueError, match="unknown model candidate"):
         _fit(data, TrainConfig(candidates=("no-such-design",), n_jobs=THREADS))
+
+
+def test_scoring_threads_follow_the_process_not_the_training(monkeypatch):
+    """A model trained with two threads scores with the scoring process's OMP_NUM_THREADS."""
+    from credit_assets.core.training import scoring_threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert scoring_threads() == 1
+    for unset in ("", "0", "auto"):
+        monkeypatch.setenv("OMP_NUM_THREADS", unset)
+        assert scoring_threads() is None
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert scoring_threads() is None
