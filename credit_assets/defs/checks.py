@@ -144,6 +144,39 @@ expectation_checks = [
 ]
 
 
+def _application_ids(store: Store, id_col: str, skip: str | None = None) -> dict[str, pd.Series]:
+    """The id column of every stored applications day but ``skip``, named for messages."""
+    return {
+        f"applications of {day}": store.read_frame("raw_applications", day, [id_col])[id_col]
+        for day in store.partitions("raw_applications")
+        if day != skip
+    }
+
+
+def _ids_new_result(
+    store: Store,
+    asset: str,
+    day: str | None,
+    ids: pd.Series,
+    elsewhere: dict[str, pd.Series],
+    file: str,
+    id_col: str,
+    passed_text: str,
+) -> dg.AssetCheckResult:
+    """Blocking result of an "ids are new" check: ``ids`` must be in none of ``elsewhere``."""
+    failure = ids_seen_elsewhere(ids, elsewhere, id_col)
+    return _result(
+        store,
+        asset,
+        day,
+        [failure] if failure else [],
+        file,
+        passed_text,
+        {"rows": len(ids), "files_compared": len(elsewhere)},
+        id_col,
+    )
+
+
 @dg.asset_check(
     asset=raw_applications,
     blocking=True,
@@ -157,24 +190,18 @@ def ids_not_in_other_files(
     day, contract, store = context.partition_key, dataset.contract(), storage.store()
     id_col = contract.id_column
     ids = store.read_frame("raw_applications", day, [id_col], include_rejected=True)[id_col]
-    elsewhere: dict[str, pd.Series] = {
-        f"applications of {other}": store.read_frame("raw_applications", other, [id_col])[id_col]
-        for other in store.partitions("raw_applications")
-        if other != day
-    }
+    elsewhere = _application_ids(store, id_col, skip=day)
     if store.exists("raw_history") and store.rejected("raw_history") is None:
         elsewhere["the history"] = store.read_frame("raw_history", columns=[id_col])[id_col]
-    failure = ids_seen_elsewhere(ids, elsewhere, id_col)
-    file = source_file("raw_applications", dataset.data(), store, day)
-    return _result(
+    return _ids_new_result(
         store,
         "raw_applications",
         day,
-        [failure] if failure else [],
-        file,
-        f"{len(ids)} ids, none seen in {len(elsewhere)} other files",
-        {"rows": len(ids), "files_compared": len(elsewhere)},
+        ids,
+        elsewhere,
+        source_file("raw_applications", dataset.data(), store, day),
         id_col,
+        f"{len(ids)} ids, none seen in {len(elsewhere)} other files",
     )
 
 
@@ -190,20 +217,16 @@ def history_ids_not_in_applications(
     contract, store = dataset.contract(), storage.store()
     id_col = contract.id_column
     ids = store.read_frame("raw_history", columns=[id_col], include_rejected=True)[id_col]
-    elsewhere = {
-        f"applications of {day}": store.read_frame("raw_applications", day, [id_col])[id_col]
-        for day in store.partitions("raw_applications")
-    }
-    failure = ids_seen_elsewhere(ids, elsewhere, id_col)
-    return _result(
+    elsewhere = _application_ids(store, id_col)
+    return _ids_new_result(
         store,
         "raw_history",
         None,
-        [failure] if failure else [],
+        ids,
+        elsewhere,
         source_file("raw_history", dataset.data(), store, None),
-        f"{len(ids)} history ids, none in {len(elsewhere)} application files",
-        {"rows": len(ids), "files_compared": len(elsewhere)},
         id_col,
+        f"{len(ids)} history ids, none in {len(elsewhere)} application files",
     )
 
 
