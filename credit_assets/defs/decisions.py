@@ -7,6 +7,7 @@ import dagster as dg
 from credit_assets.core.registry_names import CHAMPION
 from credit_assets.core.rules import RULE_ID, RULE_REASON
 from credit_assets.core.thresholds import DECISIONS, RULE_REJECT
+from credit_assets.defs.checks import check_specs, run_checks
 from credit_assets.defs.ingest import rule_filtered_applications
 from credit_assets.defs.partitions import daily_partitions
 from credit_assets.defs.resources import DatasetResource, MlflowResource, StorageResource
@@ -18,6 +19,7 @@ from credit_assets.defs.training import champion_model
     partitions_def=daily_partitions,
     deps=[rule_filtered_applications, champion_model],
     kinds={"mlflow", "parquet"},
+    check_specs=check_specs("decisions"),
 )
 def decisions(
     context: dg.AssetExecutionContext,
@@ -54,5 +56,6 @@ def decisions(
             "thresholds_version": pipeline.thresholds.version,
             "rules_version": pipeline.contract.rules_version,
             "path": dg.MetadataValue.path(str(path)),
-        }
+        },
+        check_results=run_checks("decisions", day, decided, dataset, store),
     )

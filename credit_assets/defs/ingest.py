@@ -7,17 +7,19 @@ from credit_assets.core.dataset import fingerprint, load_file, load_history
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.rules import RULE_ID, apply_rules, rule_hit_counts
 from credit_assets.core.validation import FileKind
+from credit_assets.defs.checks import check_specs, run_checks
 from credit_assets.defs.partitions import daily_partitions
 from credit_assets.defs.resources import DatasetResource, StorageResource
 
 
-@dg.asset(group_name="ingest", kinds={"csv", "parquet"})
+@dg.asset(group_name="ingest", kinds={"csv", "parquet"}, check_specs=check_specs("raw_history"))
 def raw_history(dataset: DatasetResource, storage: StorageResource) -> dg.MaterializeResult:
     """Labelled history (e.g. Kaggle's train.csv), checked against the contract."""
     contract, data = dataset.contract(), dataset.data()
     data.check()
     frame = load_history(data, contract)
-    path = storage.store().write_frame(frame, "raw_history")
+    store = storage.store()
+    path = store.write_frame(frame, "raw_history")
     target = frame[contract.target.column]
     return dg.MaterializeResult(
         metadata={
@@ -27,11 +29,17 @@ def raw_history(dataset: DatasetResource, storage: StorageResource) -> dg.Materi
             "contract_version": contract.version,
             "fingerprint": fingerprint(frame),
             "path": dg.MetadataValue.path(str(path)),
-        }
+        },
+        check_results=run_checks("raw_history", None, frame, dataset, store),
     )
 
 
-@dg.asset(group_name="ingest", partitions_def=daily_partitions, kinds={"csv", "parquet"})
+@dg.asset(
+    group_name="ingest",
+    partitions_def=daily_partitions,
+    kinds={"csv", "parquet"},
+    check_specs=check_specs("raw_applications"),
+)
 def raw_applications(
     context: dg.AssetExecutionContext, dataset: DatasetResource, storage: StorageResource
 ) -> dg.MaterializeResult:
@@ -47,17 +55,24 @@ def raw_applications(
         FileKind.APPLICATIONS,
         expected_features=data.history_columns() or None,
     )
-    path = storage.store().write_frame(frame, "raw_applications", day)
+    store = storage.store()
+    path = store.write_frame(frame, "raw_applications", day)
     return dg.MaterializeResult(
         metadata={
             "rows": len(frame),
             "file": str(files[day]),
             "path": dg.MetadataValue.path(str(path)),
-        }
+        },
+        check_results=run_checks("raw_applications", day, frame, dataset, store),
     )
 
 
-@dg.asset(group_name="ingest", partitions_def=daily_partitions, kinds={"csv", "parquet"})
+@dg.asset(
+    group_name="ingest",
+    partitions_def=daily_partitions,
+    kinds={"csv", "parquet"},
+    check_specs=check_specs("raw_outcomes"),
+)
 def raw_outcomes(
     context: dg.AssetExecutionContext, dataset: DatasetResource, storage: StorageResource
 ) -> dg.MaterializeResult:
@@ -76,13 +91,15 @@ def raw_outcomes(
             }
         )
         source = "(no outcomes arrived)"
-    path = storage.store().write_frame(frame, "raw_outcomes", day)
+    store = storage.store()
+    path = store.write_frame(frame, "raw_outcomes", day)
     return dg.MaterializeResult(
         metadata={
             "rows": len(frame),
             "file": source,
             "path": dg.MetadataValue.path(str(path)),
-        }
+        },
+        check_results=run_checks("raw_outcomes", day, frame, dataset, store),
     )
 
 

@@ -47,6 +47,7 @@ from credit_assets.core.thresholds import (
     evaluate,
 )
 from credit_assets.core.training import CANDIDATES, TrainConfig, TrainedModel, train_on_features
+from credit_assets.defs.checks import check_specs, run_checks
 from credit_assets.defs.ingest import raw_applications, raw_history, raw_outcomes
 from credit_assets.defs.resources import DatasetResource, MlflowResource, StorageResource
 from credit_assets.executors import TRAINING_OP_TAGS
@@ -181,6 +182,7 @@ def _labelled_applications(store: Store, contract: DatasetContract) -> pd.DataFr
     deps=[raw_history, raw_applications, raw_outcomes],
     kinds={"pandas", "parquet"},
     op_tags=TRAINING_OP_TAGS,
+    check_specs=check_specs("training_data"),
 )
 def training_data(dataset: DatasetResource, storage: StorageResource) -> dg.MaterializeResult:
     """History plus every labelled application, time-ordered and split train/validation/holdout.
@@ -226,7 +228,8 @@ def training_data(dataset: DatasetResource, storage: StorageResource) -> dg.Mate
             "data_fingerprint": summary["data_fingerprint"],
             "contract_version": contract.version,
             "path": dg.MetadataValue.path(str(path)),
-        }
+        },
+        check_results=run_checks("training_data", None, table.frame, dataset, store),
     )
 
 
@@ -235,6 +238,7 @@ def training_data(dataset: DatasetResource, storage: StorageResource) -> dg.Mate
     deps=[training_data],
     kinds={"scikit-learn", "parquet"},
     op_tags=TRAINING_OP_TAGS,
+    check_specs=check_specs("features"),
 )
 def features(dataset: DatasetResource, storage: StorageResource) -> dg.MaterializeResult:
     """Feature builder fitted on training rows only, and the built feature table (with the id,
@@ -264,7 +268,8 @@ def features(dataset: DatasetResource, storage: StorageResource) -> dg.Materiali
             "frequency_encoded": list(builder.frequency_ or {}),
             "feature_state_version": builder.state_fingerprint(),
             "path": dg.MetadataValue.path(str(path)),
-        }
+        },
+        check_results=run_checks("features", None, built, dataset, store),
     )
 
 
