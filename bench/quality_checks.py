@@ -6,7 +6,9 @@ each as a ratio to the asset's own materialization, timed in the same Dagster ru
 
 It generates Santander-format data in a scratch directory, materializes the whole graph with
 ``credit-assets run``'s runner (a short model: the model's own time is not the subject), then
-reads every step's duration from the Dagster event log. The daily figures are those of the
+reads every step's duration and every check's own time (checks run inside their asset's step,
+each result carries its ``seconds``) from the Dagster event log; an asset's time is its step
+less its checks. The daily figures are those of the
 second day, so the row-count check has a recent average to compare with. Great Expectations
 is imported before the runs: its import (seconds, once per process) is reported apart.
 Results go to ``bench/results/quality_checks.json`` and a table is printed.
@@ -24,6 +26,8 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+
+from check_seconds import check_seconds
 
 DAILY = {"raw_applications", "raw_outcomes", "decisions"}
 CHEAP_MODEL = {"ops": {"model": {"config": {"max_rounds": 60, "early_stopping_rounds": 20}}}}
@@ -108,6 +112,7 @@ def main() -> None:
     with dg.DagsterInstance.get() as instance:
         run_ids = [r.run_id for r in instance.get_runs()]
         times = _step_times(instance, run_ids)
+        checked = check_seconds(instance, run_ids)
 
     day = (start + dt.timedelta(days=1)).isoformat()
     rows = {
@@ -117,17 +122,18 @@ def main() -> None:
         "decisions": args.rows_per_day,
     }
     from credit_assets.core.expectations import ASSETS  # the assets that have a GX suite
-    from credit_assets.definitions import defs
 
-    check_steps: dict[str, dict[str, str]] = defaultdict(dict)  # asset -> step -> check name
-    for key in defs().resolve_asset_graph().asset_check_keys:
-        asset = key.asset_key.to_user_string()
-        check_steps[asset][f"{key.asset_key.to_python_identifier()}_{key.name}"] = key.name
+    def checks_of(asset: str, partition: str | None) -> dict[str, float]:
+        return {c: s for (a, c, p), s in checked.items() if a == asset and p == partition}
+
+    def own_time(asset: str, partition: str | None) -> float:
+        return times[(asset, partition)] - sum(checks_of(asset, partition).values())
+
     table = []
     for asset in ASSETS:
         partition = day if asset in DAILY else None
-        own = times[(asset, partition)]
-        checks = {name: times[(step, partition)] for step, name in check_steps[asset].items()}
+        own = own_time(asset, partition)
+        checks = checks_of(asset, partition)
         suite = checks.get("expectations", 0.0)
         all_checks = sum(checks.values())
         table.append(
@@ -158,10 +164,8 @@ def main() -> None:
     }
     totals = []
     for name, members in groups.items():
-        own = sum(times[m] for m in members)
-        checks = sum(
-            times[(step, part)] for asset, part in members for step in check_steps.get(asset, {})
-        )
+        own = sum(own_time(*m) for m in members)
+        checks = sum(sum(checks_of(*m).values()) for m in members)
         totals.append(
             {
                 "what": name,

@@ -265,7 +265,9 @@ def measure(
             wait_until(lambda: all(stack.worker_ready(w) for w in workers), 600, "workers")
             steps_began = time.time()
         sampler = CpuSampler().start()
-        statuses = client.wait_backfill(backfill, len(days), timeout=7200, poll=1)
+        # the end is read from the runs' records, so polling seldom loses no precision and
+        # keeps the webserver (which answers the polls) off the two cores
+        statuses = client.wait_backfill(backfill, len(days), timeout=7200, poll=5)
         cpu_by_role = sampler.stop()
         with stack.environment():
             instance = dg.DagsterInstance.get()
@@ -323,6 +325,13 @@ def main() -> None:
         help="asset files in a folder every worker of this host sees, or on the S3 server "
         "(what several hosts need; here its server shares the two cores)",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="measure the configurations this many times, alternating, and compare the best "
+        "of each (the machine is shared and noisy)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scaling.json")
     args = parser.parse_args()
     missing = missing_services()
@@ -334,19 +343,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="credit-bench-") as tmp:
         data = Path(tmp) / "data"
         make_data(data, args.partitions, args.rows, args.features, args.history)
-        for name in args.configs.split(","):
-            result = measure(
-                name, data, days, train_config, Path(tmp), args.clock == "steps", args.storage
-            )
-            print(json.dumps(result), flush=True)
-            results.append(result)
-    rates = {r["config"]: r["partitions_per_minute"] for r in results}
+        for _ in range(args.repeat):
+            for name in args.configs.split(","):
+                result = measure(
+                    name, data, days, train_config, Path(tmp), args.clock == "steps", args.storage
+                )
+                print(json.dumps(result), flush=True)
+                results.append(result)
+    best = {}
+    for r in results:
+        if r["partitions_per_minute"] > best.get(r["config"], {}).get("partitions_per_minute", 0):
+            best[r["config"]] = r
+    rates = {name: r["partitions_per_minute"] for name, r in best.items()}
     summary = {
         "partitions": args.partitions,
         "rows_per_partition": args.rows,
         "features": args.features,
         "storage": args.storage,
+        "repeat": args.repeat,
         "results": results,
+        "best": list(best.values()),
         "speedup_2_vs_1_workers": round(rates["celery-2"] / rates["celery-1"], 2)
         if {"celery-1", "celery-2"} <= set(rates)
         else None,
@@ -354,7 +370,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2))
     print(f"\n{'config':<14}{'seconds':>9}{'partitions/min':>16}")
-    for r in results:
+    for r in best.values():
         print(f"{r['config']:<14}{r['seconds']:>9}{r['partitions_per_minute']:>16}")
     print(f"2-worker speed-up: {summary['speedup_2_vs_1_workers']}  ({args.out})")
 
