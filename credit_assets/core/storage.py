@@ -105,10 +105,9 @@ class Store(ABC):
         asset: str,
         partition: str | None = None,
         columns: list[str] | None = None,
-        include_rejected: bool = False,
         where: tuple[str, str] | None = None,
     ) -> pd.DataFrame:
-        """The asset's table; ``include_rejected`` is for the quality checks alone.
+        """The asset's table; a file rejected by a quality check is an error.
 
         With ``columns``, only those columns are read (on S3, only their bytes fetched);
         ``where=(column, value)`` keeps the rows whose column equals value (a split, say),
@@ -116,7 +115,7 @@ class Store(ABC):
         """
         whole = columns is None and where is None
         with self._parquet(asset, partition, whole=whole) as source:
-            if not include_rejected and (reason := self.rejected(asset, partition)) is not None:
+            if (reason := self.rejected(asset, partition)) is not None:
                 what = f"{asset} for {partition}" if partition else asset
                 raise CreditAssetsError(
                     f"{what} was rejected by a quality check: {reason} "

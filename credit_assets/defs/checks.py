@@ -15,6 +15,7 @@ the mark and its checks run again. WARN checks only report. A check that cannot 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
@@ -50,15 +51,15 @@ class Written:
     dataset: DatasetResource
     store: Store
 
-    @property
+    @cached_property
     def contract(self) -> DatasetContract:
         return self.dataset.contract()
 
-    @property
+    @cached_property
     def data(self) -> DataDir:
         return self.dataset.data()
 
-    @property
+    @cached_property
     def file(self) -> str:
         """What to name in a message: the supplied CSV for raw assets, else the asset's file."""
         data, day = self.data, self.day
@@ -367,7 +368,8 @@ def run_checks(
         seconds = round(time.perf_counter() - started, 3)
         results.append(
             result._replace(
-                check_name=check.name, metadata={**(result.metadata or {}), "seconds": seconds}
+                check_name=check.name,
+                metadata={**result.metadata, "seconds": dg.MetadataValue.float(seconds)},
             )
         )
     return results

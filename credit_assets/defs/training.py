@@ -190,8 +190,9 @@ def training_data(dataset: DatasetResource, storage: StorageResource) -> dg.Mate
     Rule-rejected rows are left out: the model never scores them.
     """
     contract, store = dataset.contract(), storage.store()
-    labelled = _labelled_applications(store, contract)
-    table = build_training_table(store.read_frame("raw_history"), labelled, contract)
+    table = build_training_table(
+        store.read_frame("raw_history"), _labelled_applications(store, contract), contract
+    )
     path = store.write_frame(table.frame, "training_data")
     counts = table.frame[SPLIT].value_counts()
     partitions = {
@@ -253,6 +254,7 @@ def features(dataset: DatasetResource, storage: StorageResource) -> dg.Materiali
     built.insert(0, contract.id_column, table[contract.id_column].to_numpy())
     built[SPLIT] = table[SPLIT].to_numpy()
     built[contract.target.column] = table[contract.target.column].to_numpy()
+    del table  # the checks below run on the built table: not both in memory at the peak
     store.write_object(builder, "features", "feature_builder")
     # what "high" and "low" mean in reason codes, kept so later steps need not re-read the table
     store.write_json(

@@ -69,7 +69,6 @@ def test_rejected_partition_is_invisible_until_written_again(tmp_path):
     assert store.rejected("raw", "2026-11-02") == "apps.csv: column 'x': bad"
     with pytest.raises(CreditAssetsError, match=r"rejected by a quality check: apps\.csv"):
         store.read_frame("raw", "2026-11-02")
-    assert len(store.read_frame("raw", "2026-11-02", include_rejected=True)) == 3
     assert store.row_count("raw", "2026-11-02") == 3 and store.columns("raw", "2026-11-02") == ["x"]
     store.write_frame(pd.DataFrame({"x": [1]}), "raw", "2026-11-02")
     assert store.partitions("raw") == ["2026-11-01", "2026-11-02"]
