@@ -177,7 +177,21 @@ class CpuSampler:
             self._sample()
             self._stop.wait(self.every)
 
+    @staticmethod
+    def _machine() -> dict[str, float]:
+        """The machine's CPU seconds so far by state (/proc/stat's first line)."""
+        names = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+        values = Path("/proc/stat").read_text().splitlines()[0].split()[1:9]
+        ticks = os.sysconf("SC_CLK_TCK")
+        return {n: int(v) / ticks for n, v in zip(names, values, strict=True)}
+
+    def machine(self) -> dict[str, float]:
+        """Machine CPU seconds by state over the window: ``steal`` is time the hypervisor
+        gave to other guests, ``iowait`` idle time waiting for the disk."""
+        return {k: round(v - self._machine_start[k], 1) for k, v in self._machine_end.items()}
+
     def start(self) -> CpuSampler:
+        self._machine_start = self._machine()
         self._sample(baseline=True)
         self._thread.start()
         return self
@@ -186,6 +200,7 @@ class CpuSampler:
         self._stop.set()
         self._thread.join()
         self._sample()  # the processes still alive, up to now
+        self._machine_end = self._machine()
         by_role: dict[str, float] = {}
         for key, (cmd, start) in self.first.items():
             used = self.last[key] - start
@@ -299,6 +314,8 @@ def measure(
             # give 2 x seconds in all)
             "cpu_seconds_by_role": cpu_by_role,
             "cpu_seconds_other": sampler.others,
+            # the whole machine in the window, by state (steal: taken by other guests)
+            "machine_cpu_seconds": sampler.machine(),
         }
     finally:
         stack.stop()
