@@ -13,6 +13,8 @@ def check_seconds(instance, run_ids: list[str]) -> dict[tuple[str, str, str | No
 
     seconds: dict[tuple[str, str, str | None], float] = defaultdict(float)
     for run_id in run_ids:
+        # a check of a partitioned asset, run in its asset's step, has the run's partition
+        run_partition = instance.get_run_by_id(run_id).tags.get("dagster/partition")
         records = instance.get_records_for_run(
             run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
         ).records
@@ -21,5 +23,5 @@ def check_seconds(instance, run_ids: list[str]) -> dict[tuple[str, str, str | No
             took = evaluation.metadata.get("seconds")
             if took is not None:
                 key = (evaluation.asset_key.to_user_string(), evaluation.check_name)
-                seconds[(*key, evaluation.partition)] += float(took.value)
+                seconds[(*key, evaluation.partition or run_partition)] += float(took.value)
     return seconds
