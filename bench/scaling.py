@@ -148,6 +148,8 @@ class CpuSampler:
         self.first: dict[tuple[int, int], tuple[str, float]] = {}
         self.last: dict[tuple[int, int], float] = {}
         self.others: dict[str, float] = {}
+        self._machine_start: dict[str, float] = {}
+        self._machine_end: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 

@@ -39,6 +39,7 @@ from credit_assets.core.storage import Store
 from credit_assets.defs.resources import DatasetResource
 
 Severity = dg.AssetCheckSeverity
+NO_OUTCOMES = dg.AssetCheckResult(passed=True, description="no outcomes arrived")
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ class Check:
 def expectations(w: Written) -> dg.AssetCheckResult:
     contract = w.contract
     if w.asset == "raw_outcomes" and w.frame.empty and w.day not in w.data.outcome_files():
-        return dg.AssetCheckResult(passed=True, description="no outcomes arrived")
+        return NO_OUTCOMES
     suite = w.dataset.suite(w.asset)
     reserved = [contract.id_column, contract.target.column, *contract.post_outcome]
     if contract.date_column:
@@ -157,7 +158,7 @@ def _application_ids(store: Store, id_col: str, skip: str | None = None) -> dict
     }
 
 
-def _ids_new(w: Written, elsewhere: dict[str, pd.Series], passed_text: str):
+def _ids_new(w: Written, elsewhere: dict[str, pd.Series], passed_text: str) -> dg.AssetCheckResult:
     """Blocking result of an "ids are new" check: the written ids are in none of
     ``elsewhere``."""
     id_col = w.contract.id_column
@@ -240,7 +241,7 @@ def outcome_ids_known(w: Written) -> dg.AssetCheckResult:
     id_col = w.contract.id_column
     ids = w.frame[id_col]
     if ids.empty:
-        return dg.AssetCheckResult(passed=True, description="no outcomes arrived")
+        return NO_OUTCOMES
     known = _known_application_ids(w.data, w.store, w.day, id_col)
     failure = unknown_outcome_ids(ids, known, id_col)
     return w.result(
