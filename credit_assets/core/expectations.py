@@ -573,7 +573,11 @@ def validation_context():
     once per process: importing GX and building it take seconds)."""
     gx = _gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.execution_engine import pandas_execution_engine
 
+    # GX fingerprints every in-memory batch under 1 GB (MD5 over pandas' row hashes) into
+    # batch markers that nothing reads: 0.6 s of a 1.5 s suite on 200,000 x 200.
+    pandas_execution_engine.HASH_THRESHOLD = 0
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_pandas("credit_assets")

@@ -120,6 +120,20 @@ def test_clean_frame_passes_and_patterns_expand():
     assert report.evaluated == 6 * 2 + 1 + 3 + 2 + 1
 
 
+def test_validation_does_not_hash_the_table(monkeypatch):
+    """GX would fingerprint the whole batch (a third of a large suite's time) for markers
+    nothing reads; the validation context turns that off."""
+    hashed = []
+    original = pd.util.hash_pandas_object
+    monkeypatch.setattr(
+        pd.util, "hash_pandas_object", lambda *a, **k: hashed.append(1) or original(*a, **k)
+    )
+    frame = _apps()
+    frame.loc[3, "var_2"] = np.nan  # a failure, so the detailed pass runs too
+    assert run_suite(frame, _suite(), "ID_code").failures
+    assert hashed == []
+
+
 def test_failures_name_column_count_share_and_sample_ids():
     frame = _apps()
     frame.loc[[3, 9], "var_2"] = np.nan
