@@ -167,6 +167,9 @@ class Store(ABC):
     def read_json(self, asset: str, name: str | None = None) -> dict[str, Any]:
         return json.loads(self._require(asset, name, "json"))
 
+    def delete_json(self, asset: str, name: str) -> None:
+        self._delete(asset, name, "json")
+
 
 @dataclass(frozen=True)
 class LocalStore(Store):

@@ -14,7 +14,7 @@ the mark and its checks run again. WARN checks only report. A check that cannot 
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -111,6 +111,77 @@ class Check:
     blocking: bool
     description: str
     run: Callable[[Written], dg.AssetCheckResult]
+    # the result depends on the asset's own table, the contract and the suite alone, so it
+    # holds for as long as they are unchanged (see ``Checked``)
+    own_table: bool = False
+
+
+_CHECKED = "checked_source"
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A source whose asset passed every check, recorded beside the asset's file so that the
+    same source is not read and checked again: ``source`` fingerprints its files and the
+    versions of the contract, suite and code; ``results`` holds what each own-table check
+    said."""
+
+    source: str
+    run_id: str
+    metadata: dict  # the materialization's, without its path
+    results: dict[str, dict]  # check name -> {"description": ..., "metadata": ...}
+
+    @classmethod
+    def find(cls, store: Store, asset: str, source: str) -> "Checked | None":
+        """The record for ``source``, if the asset's file is there, not rejected, and every
+        own-table check it has now was recorded."""
+        if not store.exists(asset, _CHECKED, "json") or not store.exists(asset):
+            return None
+        checked = cls(**store.read_json(asset, _CHECKED))
+        own = {c.name for c in CHECKS[asset] if c.own_table}
+        if checked.source != source or not own <= set(checked.results):
+            return None
+        return checked if store.rejected(asset) is None else None
+
+    @staticmethod
+    def forget(store: Store, asset: str) -> None:
+        """Before the asset's file is written anew: the record no longer describes it."""
+        store.delete_json(asset, _CHECKED)
+
+    @staticmethod
+    def remember(
+        store: Store,
+        asset: str,
+        source: str,
+        run_id: str,
+        metadata: dict,
+        results: list[dg.AssetCheckResult],
+    ) -> None:
+        """After the asset's file was written and checked: record the source if every
+        check passed."""
+        if not all(r.passed for r in results):
+            return
+        own = {c.name for c in CHECKS[asset] if c.own_table}
+        said = {
+            r.check_name: {
+                "description": r.description,
+                "metadata": {
+                    k: v for k, v in r.metadata.items() if not isinstance(v, dg.MetadataValue)
+                },
+            }
+            for r in results
+            if r.check_name in own
+        }
+        store.write_json(asdict(Checked(source, run_id, metadata, said)), asset, _CHECKED)
+
+    def result(self, check: Check) -> dg.AssetCheckResult:
+        said = self.results[check.name]
+        return dg.AssetCheckResult(
+            passed=True,
+            description=f"{said['description']} (checked in run {self.run_id[:8]}; "
+            "source unchanged since)",
+            metadata={**said["metadata"], "checked_in_run": self.run_id},
+        )
 
 
 def expectations(w: Written) -> dg.AssetCheckResult:
@@ -146,6 +217,7 @@ EXPECTATIONS = Check(
     "The GX suite expectations/<contract>/<asset>.json (or, without that file, the suite "
     "derived from the contract). Critical expectations block, warning ones warn.",
     expectations,
+    own_table=True,
 )
 
 
@@ -355,14 +427,19 @@ def run_checks(
     frame: pd.DataFrame,
     dataset: DatasetResource,
     store: Store,
+    checked: Checked | None = None,
 ) -> list[dg.AssetCheckResult]:
-    """Every check of ``asset`` on the ``frame`` just written, each timed (``seconds``)."""
+    """Every check of ``asset`` on the ``frame`` just written, each timed (``seconds``).
+
+    With ``checked`` (the asset's source is unchanged and its file kept), own-table checks
+    report what they found then, and ``frame`` need only hold what the others read.
+    """
     written = Written(asset, day, frame, dataset, store)
     results = []
     for check in CHECKS[asset]:
         started = time.perf_counter()
         try:
-            result = check.run(written)
+            result = checked.result(check) if checked and check.own_table else check.run(written)
         except Exception as exc:
             store.reject(asset, day, f"check {check.name} could not run: {exc}")
             raise

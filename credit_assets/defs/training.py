@@ -1,7 +1,6 @@
 """Training: training table -> features -> model -> review band -> registered pipeline
 (the challenger) -> champion, through the promotion gates."""
 
-import subprocess
 from typing import TYPE_CHECKING, Literal
 
 import dagster as dg
@@ -9,6 +8,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from credit_assets.code_version import git_revision
 from credit_assets.core.contract import DatasetContract
 from credit_assets.core.dataset import (
     HOLDOUT,
@@ -284,16 +284,6 @@ def _partition_span(partitions: dict[str, list[str]]) -> str:
     return "; ".join(parts)
 
 
-def _git_revision() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 @dg.asset(
     group_name="training", deps=[features], kinds={"lightgbm", "mlflow"}, op_tags=TRAINING_OP_TAGS
 )
@@ -350,7 +340,7 @@ def model(
             "contract_name": contract.name,
             "contract_version": contract.version,
             "rules_version": contract.rules_version,
-            "code_version": _git_revision(),
+            "code_version": git_revision(),
             # hash of the training table, the contract and the partitions it came from
             "data_fingerprint": data["data_fingerprint"],
             "training_table_fingerprint": data["table_fingerprint"],

@@ -12,6 +12,7 @@ from credit_assets.core.dataset import (
     build_training_table,
     label_applications,
     partition_key,
+    source_fingerprint,
 )
 from credit_assets.core.errors import CreditAssetsError, DataValidationError
 
@@ -78,3 +79,18 @@ def test_data_dir(tmp_path):
     files = DataDir(tmp_path).application_files()
     assert files["2026-11-02"].name == "2026-11-02.csv"
     assert files[partition_key(undated)] == undated  # Kaggle's test.csv: its day of change
+
+
+def test_source_fingerprint_follows_content_names_and_versions(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("id,x\n1,2\n")
+    b.write_text("id,x\n1,2\n")
+    base = source_fingerprint([a], "contract-1", "suite-1")
+    assert source_fingerprint([a], "contract-1", "suite-1") == base
+    assert source_fingerprint([b], "contract-1", "suite-1") != base  # same bytes, other name
+    assert source_fingerprint([a], "contract-2", "suite-1") != base
+    assert source_fingerprint([a], "contract-1", "suite-2") != base
+    assert source_fingerprint([a, b], "contract-1", "suite-1") != base
+    a.write_text("id,x\n1,3\n")
+    assert source_fingerprint([a], "contract-1", "suite-1") != base
+
