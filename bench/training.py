@@ -105,10 +105,11 @@ def plain(data: Path) -> dict:
     bad = {s: y[s] == 1 for s in y}
     val_risk = trained.predict_positive(parts[VALIDATION])
     thresholds = choose_thresholds(val_risk, bad[VALIDATION], 0.90, "balanced")
-    holdout = evaluate(thresholds, trained.predict_positive(parts[HOLDOUT]), bad[HOLDOUT])
+    holdout_risk = trained.predict_positive(parts[HOLDOUT])
+    holdout = evaluate(thresholds, holdout_risk, bad[HOLDOUT])
     from sklearn.metrics import roc_auc_score
 
-    auc = float(roc_auc_score(bad[HOLDOUT], trained.predict_positive(parts[HOLDOUT])))
+    auc = float(roc_auc_score(bad[HOLDOUT], holdout_risk))
     done = time.perf_counter()
     return {
         "import_s": imported - t0,
