@@ -62,6 +62,12 @@ def test_round_trips_and_partitions(store):
     pd.testing.assert_frame_equal(store.read_frame("decisions", "2026-11-02"), frame)
     store.write_json({"b": 1, "a": [1, 2]}, "thresholds")
     assert store.read_json("thresholds") == {"a": [1, 2], "b": 1}
+    store.write_json({"source": "x"}, "thresholds", "record")
+    assert store.exists("thresholds", "record", "json")
+    store.delete_json("thresholds", "record")
+    store.delete_json("thresholds", "record")  # already gone: nothing to do
+    assert not store.exists("thresholds", "record", "json")
+    assert store.read_json("thresholds") == {"a": [1, 2], "b": 1}
     store.write_object({"fitted": [1, 2, 3]}, "model", "builder")
     assert store.read_object("model", "builder") == {"fitted": [1, 2, 3]}
     assert str(store.location("model", "builder", "joblib")).endswith("model/builder.joblib")
