@@ -137,7 +137,10 @@ class Checked:
         own-table check it has now was recorded."""
         if not store.exists(asset, _CHECKED, "json") or not store.exists(asset):
             return None
-        checked = cls(**store.read_json(asset, _CHECKED))
+        try:
+            checked = cls(**store.read_json(asset, _CHECKED))
+        except (TypeError, ValueError):  # unreadable, or written by another version: distrust
+            return None
         own = {c.name for c in CHECKS[asset] if c.own_table}
         if checked.source != source or not own <= set(checked.results):
             return None

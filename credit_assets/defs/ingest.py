@@ -54,6 +54,7 @@ def raw_history(
         return dg.MaterializeResult(
             metadata={
                 **checked.metadata,
+                "files": [str(p) for p in data.history_files()],  # the data may have moved
                 "unchanged_since_run": checked.run_id,
                 "path": dg.MetadataValue.path(str(path)),
             },

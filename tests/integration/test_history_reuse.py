@@ -90,14 +90,24 @@ def test_changed_file_suite_or_recheck_reads_and_checks_again(env, monkeypatch, 
     assert changed["rows"] == first["rows"] - 1
 
 
-def test_a_rejected_history_is_never_reused(env):
+def test_only_the_same_source_unrejected_is_reused(env):
     _materialize()
     store = LocalStore(Settings.from_env().storage_dir)
     source = store.read_json("raw_history", "checked_source")["source"]
     assert checks.Checked.find(store, "raw_history", source) is not None
+    assert checks.Checked.find(store, "raw_history", "another source") is None
     store.reject("raw_history", None, "a check failed")
     assert checks.Checked.find(store, "raw_history", source) is None
-    assert checks.Checked.find(store, "raw_history", "another source") is None
+
+
+@pytest.mark.parametrize("record", [b"{not json", b'{"source": "abc"}'])
+def test_an_unreadable_record_is_not_trusted(env, record):
+    _materialize()
+    store = LocalStore(Settings.from_env().storage_dir)
+    store.write_bytes(record, "raw_history", "checked_source", "json")
+    _, again, _ = _materialize()
+    assert "unchanged_since_run" not in again
+    assert store.read_json("raw_history", "checked_source")["source"] == again["source_fingerprint"]
 
 
 def test_a_failed_read_forgets_the_record(env, monkeypatch):

@@ -93,4 +93,3 @@ def test_source_fingerprint_follows_content_names_and_versions(tmp_path):
     assert source_fingerprint([a, b], "contract-1", "suite-1") != base
     a.write_text("id,x\n1,3\n")
     assert source_fingerprint([a], "contract-1", "suite-1") != base
-
