@@ -168,8 +168,12 @@ class Checked:
         said = {
             r.check_name: {
                 "description": r.description,
+                # Dagster has wrapped every value; keep the plain ones (not this run's timing)
                 "metadata": {
-                    k: v for k, v in r.metadata.items() if not isinstance(v, dg.MetadataValue)
+                    k: v.value
+                    for k, v in r.metadata.items()
+                    if k != "seconds"
+                    and isinstance(v.value, str | int | float | bool | list | dict)
                 },
             }
             for r in results

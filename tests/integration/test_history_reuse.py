@@ -50,7 +50,7 @@ def _reading_forbidden(monkeypatch) -> None:
 
 
 def test_unchanged_history_is_kept_and_its_ids_still_compared(env, monkeypatch):
-    first_run, first, _ = _materialize()
+    first_run, first, checked = _materialize()
     assert "unchanged_since_run" not in first
 
     with monkeypatch.context() as m:
@@ -61,6 +61,9 @@ def test_unchanged_history_is_kept_and_its_ids_still_compared(env, monkeypatch):
     suite = evaluations["expectations"]
     assert suite.passed and f"checked in run {first_run[:8]}" in suite.description
     assert suite.metadata["checked_in_run"].value == first_run
+    for key in ("suite", "suite_source", "rows", "expectations", "failed", "file"):
+        assert suite.metadata[key] == checked["expectations"].metadata[key]
+    assert suite.description.startswith(checked["expectations"].description)
     ids = evaluations["history_ids_not_in_applications"]
     assert ids.passed and "checked_in_run" not in ids.metadata  # compared with today's files
 
