@@ -12,10 +12,16 @@ daily_job = dg.define_asset_job(
     description="Ingest one day's applications and outcomes, apply the rules, decide.",
 )
 
+# One training run at a time: the instance's run queue limits runs with this tag to one
+# (dagster.yaml, deploy/dagster.yaml), so a retraining launched by hand while the weekly one
+# runs waits for it instead of racing it to the same files and registry aliases.
+TRAINING_RUN_TAG = ("credit-assets/job", "training")
+
 training_job = dg.define_asset_job(
     "training_job",
     selection=dg.AssetSelection.assets("raw_history") | dg.AssetSelection.groups("training"),
     description="Rebuild the training table, retrain, choose the review band, register.",
+    tags=dict([TRAINING_RUN_TAG]),
 )
 
 daily_schedule = dg.build_schedule_from_partitioned_job(

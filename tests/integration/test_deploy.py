@@ -14,6 +14,7 @@ import jsonschema
 import pytest
 import yaml
 
+from credit_assets.defs.jobs import TRAINING_RUN_TAG, training_job
 from credit_assets.queues import DEFAULT_QUEUE, TRAINING_QUEUE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,3 +136,25 @@ def test_dockerfile_copies_what_exists():
         for source in sources:
             assert (ROOT / source).exists(), source
     assert "COPY deploy/dagster.yaml deploy/workspace.yaml /opt/dagster/dagster_home/" in lines
+
+
+@pytest.mark.parametrize(
+    "path", [ROOT / "dagster.yaml", DEPLOY / "dagster.yaml", DEPLOY / "helm" / "values.yaml"]
+)
+def test_instances_run_one_training_at_a_time(path, tmp_path):
+    key, value = TRAINING_RUN_TAG
+    assert training_job.tags[key] == value
+    config = _yaml(path)
+    if path.name == "values.yaml":
+        queued = config["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+        limits = queued["tagConcurrencyLimits"]
+    else:
+        limits = config["concurrency"]["runs"]["tag_concurrency_limits"]
+    assert {"key": key, "value": value, "limit": 1} in limits
+    if path.parent == ROOT:  # the embedded instance needs no server: check Dagster reads it
+        import dagster as dg
+
+        (tmp_path / "dagster.yaml").write_text(path.read_text())
+        with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+            queue = instance.get_concurrency_config().run_queue_config
+        assert {"key": key, "value": value, "limit": 1} in queue.tag_concurrency_limits
