@@ -279,8 +279,8 @@ def main() -> None:
     ratios["work_fit_equalised"] = (best["graph"]["work_s"] - model_step + plain_fit) / best[
         "plain"
     ]["work_s"]
-    # Without the quality gates' steps (GX's import included, paid in the first check) the
-    # rest is orchestration, files between steps, the registry and the report.
+    # Without the quality checks' own time (each result's ``seconds``) the rest is
+    # orchestration, files between steps, the registry and the report.
     check_s = best["graph"]["checks_s"]
     ratios["wall_without_checks"] = (best["graph"]["wall_s"] - check_s) / best["plain"]["wall_s"]
     report = {

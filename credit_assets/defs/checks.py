@@ -119,6 +119,10 @@ class Check:
 _CHECKED = "checked_source"
 
 
+def _own_table_checks(asset: str) -> set[str]:
+    return {c.name for c in CHECKS[asset] if c.own_table}
+
+
 @dataclass(frozen=True)
 class Checked:
     """A source whose asset passed every check, recorded beside the asset's file so that the
@@ -141,8 +145,7 @@ class Checked:
             checked = cls(**store.read_json(asset, _CHECKED))
         except (TypeError, ValueError):  # unreadable, or written by another version: distrust
             return None
-        own = {c.name for c in CHECKS[asset] if c.own_table}
-        if checked.source != source or not own <= set(checked.results):
+        if checked.source != source or not _own_table_checks(asset) <= set(checked.results):
             return None
         return checked if store.rejected(asset) is None else None
 
@@ -164,7 +167,7 @@ class Checked:
         check passed."""
         if not all(r.passed for r in results):
             return
-        own = {c.name for c in CHECKS[asset] if c.own_table}
+        own = _own_table_checks(asset)
         said = {
             r.check_name: {
                 "description": r.description,

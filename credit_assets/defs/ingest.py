@@ -40,9 +40,10 @@ def raw_history(
     """
     contract, data, store = dataset.contract(), dataset.data(), storage.store()
     data.check()
+    files = data.history_files()
     suite = dataset.suite("raw_history")
     source = source_fingerprint(
-        data.history_files(),
+        files,
         contract.version,
         json.dumps(suite.data, sort_keys=True),
         code_version(),
@@ -54,7 +55,7 @@ def raw_history(
         return dg.MaterializeResult(
             metadata={
                 **checked.metadata,
-                "files": [str(p) for p in data.history_files()],  # the data may have moved
+                "files": [str(p) for p in files],  # the data may have moved
                 "unchanged_since_run": checked.run_id,
                 "path": dg.MetadataValue.path(str(path)),
             },
@@ -66,7 +67,7 @@ def raw_history(
     metadata = {
         "rows": len(frame),
         "positive_rate": float(frame[contract.target.column].mean()),
-        "files": [str(p) for p in data.history_files()],
+        "files": [str(p) for p in files],
         "contract_version": contract.version,
         "fingerprint": fingerprint(frame),
         "source_fingerprint": source,
