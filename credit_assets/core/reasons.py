@@ -16,6 +16,8 @@ the applicant's value against the training median.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -63,7 +65,9 @@ def _display_value(model: TrainedModel, frame: pd.DataFrame, feature: str) -> pd
 
 
 def _direction(value: object, median: float | None, categorical: bool) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or pd.isna(value):
+    # floats first: called once per reason of every decision, and pd.isna is slow on scalars
+    missing = math.isnan(value) if isinstance(value, float) else value is None or pd.isna(value)
+    if missing:
         return "missing"
     if categorical or median is None or np.isnan(median):
         return "high"
@@ -94,7 +98,19 @@ def word_reason(
 ) -> str:
     """One reason in words: the contract's template for the feature, else the default."""
     direction = _direction(value, median, categorical)
-    template = contract.reason_template(feature, direction)
+    return _worded(
+        contract.reason_template(feature, direction), feature, value, median, direction, categorical
+    )
+
+
+def _worded(
+    template: str | None,
+    feature: str,
+    value: object,
+    median: float | None,
+    direction: str,
+    categorical: bool,
+) -> str:
     if template:
         try:
             return template.format(
@@ -134,7 +150,10 @@ def explain(
     categorical = set(builder.categorical_out)
     n = len(frame)
     out: dict[str, object] = {}
-    values_cache: dict[str, pd.Series] = {}
+    # Worded row by row (a contract's template may format anything), so the per-row work is
+    # kept to the wording: values as Python objects, each template looked up once.
+    values: dict[str, np.ndarray] = {}
+    templates: dict[tuple[str, str], str | None] = {}
     for i in range(top):
         idx = order[:, i] if order.shape[1] > i else np.zeros(n, dtype=int)
         valid = (pushed[np.arange(n), idx] > 0) if order.shape[1] > i else np.zeros(n, bool)
@@ -142,13 +161,20 @@ def explain(
         texts = np.full(n, "", dtype=object)
         for row in np.flatnonzero(valid):
             feature = feats[row]
-            if feature not in values_cache:
-                values_cache[feature] = _display_value(model, frame, feature)
-            value = values_cache[feature].iloc[row]
+            if feature not in values:
+                values[feature] = _display_value(model, frame, feature).to_numpy(dtype=object)
+            value, median, is_categorical = (
+                values[feature][row],
+                medians.get(feature),
+                feature in categorical,
+            )
             if isinstance(value, np.generic):
                 value = value.item()
-            texts[row] = word_reason(
-                contract, feature, value, medians.get(feature), feature in categorical
+            direction = _direction(value, median, is_categorical)
+            if (feature, direction) not in templates:
+                templates[feature, direction] = contract.reason_template(feature, direction)
+            texts[row] = _worded(
+                templates[feature, direction], feature, value, median, direction, is_categorical
             )
         out[f"reason_{i + 1}"] = feats
         out[f"reason_text_{i + 1}"] = texts
