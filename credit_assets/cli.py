@@ -51,7 +51,8 @@ def _fail(message: str) -> typer.Exit:
 def _configure(data: Path | None, contract: Path | None) -> None:
     """Options become environment variables, so the Dagster code location sees the same."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    # MLflow sets its logger's level when imported (later, in a step): tell it by environment
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     if data is not None:
         os.environ["CREDIT_DATA_DIR"] = str(data.absolute())

@@ -38,12 +38,14 @@ HISTORY_TAG = "champion_history"
 EVENT_PREFIX = "alias_event."
 _HISTORY_KEEP = 100
 _ARTIFACT = "decision_pipeline.joblib"
+_MODEL_CODE = Path(__file__).with_name("mlflow_model.py")
 # Loaded pipelines kept per process: the champion, the challenger and the champion before.
 _LOADED_KEEP = 4
 
 
 class DecisionPipelineModel(mlflow.pyfunc.PythonModel):
-    """pyfunc wrapper: ``predict`` returns one decision row per input row."""
+    """pyfunc wrapper: ``predict`` returns one decision row per input row. Registered through
+    ``mlflow_model.py`` (models from code), which loads the pipeline artifact into it."""
 
     def load_context(self, context: Any) -> None:
         self.pipeline: DecisionPipeline = joblib.load(context.artifacts["pipeline"])
@@ -173,7 +175,7 @@ class ModelRegistry:
             with mlflow.start_run(run_id=run_id):
                 info = mlflow.pyfunc.log_model(
                     name="decision_pipeline",
-                    python_model=DecisionPipelineModel(),
+                    python_model=str(_MODEL_CODE),
                     artifacts={"pipeline": str(artifact)},
                     signature=signature,
                     input_example=example,

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import mlflow
 import numpy as np
 import pandas as pd
@@ -83,6 +85,16 @@ def test_registry_round_trip(fitted, tmp_path):
     loaded, loaded_version = registry.load("champion")
     assert loaded_version.version == "1"
     pd.testing.assert_frame_equal(loaded.decide(rows, "1"), pipeline.decide(rows, "1"))
+    # logged as code: the fitted pipeline is the only pickle in the model
+    files = Path(
+        mlflow.artifacts.download_artifacts(
+            "models:/credit-test/1",
+            dst_path=str(tmp_path / "model"),
+            tracking_uri=registry.tracking_uri,
+        )
+    ).rglob("*")
+    assert {"mlflow_model.py", "decision_pipeline.joblib"} <= {f.name for f in files}
+    assert not list((tmp_path / "model").rglob("*.pkl"))
     with pytest.raises(Exception, match="has no version 5"):
         registry.resolve("5")
 
