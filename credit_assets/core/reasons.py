@@ -163,11 +163,8 @@ def explain(
             feature = feats[row]
             if feature not in values:
                 values[feature] = _display_value(model, frame, feature).to_numpy(dtype=object)
-            value, median, is_categorical = (
-                values[feature][row],
-                medians.get(feature),
-                feature in categorical,
-            )
+            value = values[feature][row]
+            median, is_categorical = medians.get(feature), feature in categorical
             if isinstance(value, np.generic):
                 value = value.item()
             direction = _direction(value, median, is_categorical)

@@ -44,8 +44,8 @@ _LOADED_KEEP = 4
 
 
 class DecisionPipelineModel(mlflow.pyfunc.PythonModel):
-    """pyfunc wrapper: ``predict`` returns one decision row per input row. Registered through
-    ``mlflow_model.py`` (models from code), which loads the pipeline artifact into it."""
+    """pyfunc wrapper: ``predict`` returns one decision row per input row. Registered as code
+    (``mlflow_model.py``); MLflow hands it the pipeline artifact in ``load_context``."""
 
     def load_context(self, context: Any) -> None:
         self.pipeline: DecisionPipeline = joblib.load(context.artifacts["pipeline"])
