@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.credit/dagster_home
 export CREDIT_HOME ?= $(CURDIR)/.credit
 export CREDIT_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: install demo data run ui test test-all lint format bench bench-quality bench-scaling clean
+.PHONY: install demo data run ui test test-all lint format bench bench-quality bench-scaling bench-decisions clean
 
 # Bytecode is compiled at install: where PYTHONDONTWRITEBYTECODE is set, every process would
 # compile Dagster, MLflow and GX again (import dagster: 4.0 s instead of 1.8 s).
@@ -59,6 +59,10 @@ bench-quality: install
 ## bench-scaling: backfill throughput with 1 and 2 Celery workers and the multiprocess executor
 bench-scaling: install
 	$(BIN)/python bench/scaling.py
+
+## bench-decisions: a batch of decisions (rules, score, band, worded reasons) against scoring alone
+bench-decisions: install
+	$(BIN)/python bench/decisions.py
 
 clean:
 	rm -rf .credit data
