@@ -48,16 +48,19 @@ def raw_history(
         json.dumps(suite.data, sort_keys=True),
         code_version(),
     )
-    path = store.location("raw_history")
+    # where the data and the table are now (the data may have moved since a kept check)
+    where = {
+        "files": [str(p) for p in files],
+        "path": dg.MetadataValue.path(str(store.location("raw_history"))),
+    }
     checked = None if config.recheck else Checked.find(store, "raw_history", source)
     if checked is not None:
         ids = store.read_frame("raw_history", columns=[contract.id_column])
         return dg.MaterializeResult(
             metadata={
                 **checked.metadata,
-                "files": [str(p) for p in files],  # the data may have moved
+                **where,
                 "unchanged_since_run": checked.run_id,
-                "path": dg.MetadataValue.path(str(path)),
             },
             check_results=run_checks("raw_history", None, ids, dataset, store, checked),
         )
@@ -67,7 +70,6 @@ def raw_history(
     metadata = {
         "rows": len(frame),
         "positive_rate": float(frame[contract.target.column].mean()),
-        "files": [str(p) for p in files],
         "contract_version": contract.version,
         "fingerprint": fingerprint(frame),
         "source_fingerprint": source,
@@ -75,7 +77,7 @@ def raw_history(
     results = run_checks("raw_history", None, frame, dataset, store)
     Checked.remember(store, "raw_history", source, context.run_id, metadata, results)
     return dg.MaterializeResult(
-        metadata={**metadata, "path": dg.MetadataValue.path(str(path))},
+        metadata={**metadata, **where},
         check_results=results,
     )
 
