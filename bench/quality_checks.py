@@ -111,7 +111,7 @@ def main() -> None:
 
     import dagster as dg
 
-    from credit_assets.runner import run_all
+    from credit_assets.cli.runner import run_all
 
     t0 = time.perf_counter()
     summary = run_all(run_config=CHEAP_MODEL)

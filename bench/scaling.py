@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))  # the service tests' stack is reused here
 
 import dagster as dg  # noqa: E402
 
-from credit_assets.graphql_client import BACKFILL_TAG, TRAINING_JOB, CreditClient  # noqa: E402
+from credit_assets.cli.graphql_client import BACKFILL_TAG, TRAINING_JOB, CreditClient  # noqa: E402
 from tests.services.stack import Stack, missing_services, wait_until  # noqa: E402
 
 START = dt.date(2026, 11, 1)

@@ -161,8 +161,8 @@ def graph(data: Path, home: Path) -> dict:
 
     import dagster as dg
 
+    from credit_assets.cli.runner import _QUIET
     from credit_assets.definitions import defs
-    from credit_assets.runner import _QUIET
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     imported = time.perf_counter()

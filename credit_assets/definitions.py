@@ -7,7 +7,7 @@ import dagster as dg
 
 from credit_assets import defs as defs_package
 from credit_assets.defs.resources import build_resources
-from credit_assets.executors import build_executor
+from credit_assets.scaleout.executors import build_executor
 from credit_assets.settings import Settings
 
 

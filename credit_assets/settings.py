@@ -13,6 +13,7 @@ checkout runs with no configuration at all.
 | MLFLOW_TRACKING_URI   | ``sqlite:///$CREDIT_HOME/mlflow.db``    |
 | CREDIT_PARTITIONS_START | earliest dated file in the data dir   |
 | CREDIT_EXPECTATIONS_DIR | ``expectations/`` of this checkout (GX suites) |
+| CREDIT_DATASETS       | ``$CREDIT_HOME/datasets.yaml`` (the datasets known) |
 
 The ``scaleout`` profile (see ``deploy/`` and ``docs/operations.md``) runs steps on Celery
 workers; it adds:
@@ -32,6 +33,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from credit_assets.core.catalog import Catalog, DatasetEntry, storage_location
+from credit_assets.core.contract import load_contract
+
 PROFILES = ("embedded", "scaleout")
 # Suites are reviewed like code, so they live with it: ``expectations/`` beside the package.
 DEFAULT_EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
@@ -48,6 +52,7 @@ class Settings:
     mlflow_artifact_location: str | None
     partitions_start: str
     expectations_dir: Path
+    datasets_file: Path | None = None
     storage_url: str | None = None
     celery_broker: str = "pyamqp://guest:guest@localhost:5672//"
     celery_backend: str = "redis://localhost:6379/0"
@@ -56,6 +61,17 @@ class Settings:
     def storage_location(self) -> str:
         """What the storage resource opens: an object-store URL if set, else the local dir."""
         return self.storage_url or str(self.storage_dir)
+
+    def catalog(self) -> Catalog:
+        """The datasets known to this platform; the environment's dataset when none was added."""
+        default = DatasetEntry(
+            load_contract(self.contract_path).name, self.contract_path, self.data_dir
+        )
+        return Catalog(self.datasets_file or self.home / "datasets.yaml", default)
+
+    def dataset_storage(self, name: str) -> str:
+        """Where one dataset's asset files live."""
+        return storage_location(self.storage_location, name)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -82,6 +98,9 @@ class Settings:
             or _earliest_partition(data_dir),
             expectations_dir=Path(
                 os.environ.get("CREDIT_EXPECTATIONS_DIR", DEFAULT_EXPECTATIONS_DIR)
+            ).absolute(),
+            datasets_file=Path(
+                os.environ.get("CREDIT_DATASETS") or home / "datasets.yaml"
             ).absolute(),
             storage_url=os.environ.get("CREDIT_STORAGE_URL") or None,
             celery_broker=os.environ.get("CREDIT_CELERY_BROKER", cls.celery_broker),

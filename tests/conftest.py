@@ -76,7 +76,7 @@ class Env:
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory, small_data):
     """One full materialization of the graph on small Santander-format data."""
-    from credit_assets.runner import run_all
+    from credit_assets.cli.runner import run_all
 
     home = tmp_path_factory.mktemp("home")
     with Env(home, small_data) as env:

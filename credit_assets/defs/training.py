@@ -50,7 +50,7 @@ from credit_assets.core.training import CANDIDATES, TrainConfig, TrainedModel, t
 from credit_assets.defs.checks import check_specs, run_checks
 from credit_assets.defs.ingest import raw_applications, raw_history, raw_outcomes
 from credit_assets.defs.resources import DatasetResource, MlflowResource, StorageResource
-from credit_assets.executors import TRAINING_OP_TAGS
+from credit_assets.scaleout.executors import TRAINING_OP_TAGS
 
 if TYPE_CHECKING:
     from credit_assets.core.features import FeatureBuilder

@@ -28,11 +28,11 @@ import pandas as pd
 import pytest
 import yaml
 
+from credit_assets.cli.runner import run_all
 from credit_assets.core.contract import load_contract
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.registry import CHAMPION, ModelRegistry
 from credit_assets.core.storage import LocalStore
-from credit_assets.runner import run_all
 from credit_assets.settings import Settings
 from tests.conftest import Env
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from credit_assets.defs.jobs import TRAINING_RUN_TAG, training_job
-from credit_assets.queues import DEFAULT_QUEUE, TRAINING_QUEUE
+from credit_assets.scaleout.queues import DEFAULT_QUEUE, TRAINING_QUEUE
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

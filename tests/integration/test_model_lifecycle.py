@@ -7,9 +7,9 @@ import dagster as dg
 import pytest
 from typer.testing import CliRunner
 
+from credit_assets.cli.runner import run_all
 from credit_assets.core.registry import CHALLENGER, CHAMPION, ModelRegistry
 from credit_assets.core.storage import LocalStore
-from credit_assets.runner import run_all
 from credit_assets.settings import Settings
 from tests.conftest import Env
 
@@ -24,8 +24,7 @@ def _registry() -> ModelRegistry:
 
 def _cli(*args):
     """The CLI in-process (the subprocess path is covered by test_cli / test_end_to_end)."""
-    from credit_assets.cli import app
-    from credit_assets.commands import model
+    from credit_assets.cli import app, model
 
     model.console.width = 200  # no wrapping in tables
     return CliRunner().invoke(app, list(args))

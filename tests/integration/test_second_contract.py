@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from credit_assets.cli.runner import run_all
 from credit_assets.core.storage import LocalStore
-from credit_assets.runner import run_all
 from credit_assets.settings import Settings
 from tests.conftest import FIXTURES, Env
 

@@ -87,7 +87,7 @@ def store(stack):
 
 @pytest.fixture(scope="package")
 def client(stack):
-    from credit_assets.graphql_client import CreditClient
+    from credit_assets.cli.graphql_client import CreditClient
 
     return CreditClient("127.0.0.1", stack.ports["web"])
 
@@ -100,7 +100,7 @@ def _failure_line(entry) -> str:
 @pytest.fixture(scope="package")
 def training_run(client, instance) -> str:
     """Train and register the champion once, through the Celery workers."""
-    from credit_assets.graphql_client import TRAINING_JOB
+    from credit_assets.cli.graphql_client import TRAINING_JOB
 
     run_id = client.launch(TRAINING_JOB, run_config=TRAIN_RUN_CONFIG)
     status = client.wait(run_id, timeout=600)

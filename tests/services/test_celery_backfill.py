@@ -5,8 +5,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from credit_assets.cli.graphql_client import BACKFILL_TAG
 from credit_assets.core.storage import LocalStore
-from credit_assets.graphql_client import BACKFILL_TAG
 from credit_assets.settings import Settings
 from tests.conftest import Env
 from tests.services.conftest import BACKFILL_DAYS, TRAIN_RUN_CONFIG

@@ -4,8 +4,8 @@ keep the history the first training checked (on S3): same files, contract, suite
 import dagster as dg
 import pytest
 
+from credit_assets.cli.graphql_client import TRAINING_JOB
 from credit_assets.defs.jobs import TRAINING_RUN_TAG
-from credit_assets.graphql_client import TRAINING_JOB
 from tests.services.conftest import TRAIN_RUN_CONFIG
 
 pytestmark = pytest.mark.services

@@ -3,10 +3,10 @@
 import pytest
 from typer.testing import CliRunner
 
-from credit_assets.executors import CELERY_SETTINGS, build_executor, celery_config
-from credit_assets.queues import DEFAULT_QUEUE, TRAINING_QUEUE
+from credit_assets.scaleout.executors import CELERY_SETTINGS, build_executor, celery_config
+from credit_assets.scaleout.queues import DEFAULT_QUEUE, TRAINING_QUEUE
+from credit_assets.scaleout.workers import worker_argv
 from credit_assets.settings import Settings
-from credit_assets.workers import worker_argv
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_unknown_profile_is_refused(monkeypatch):
 
 def test_worker_app_matches_the_executor(scaleout):
     scaleout.setenv("CREDIT_CELERY_BROKER", "pyamqp://guest@somewhere:5672//")
-    from credit_assets.celery_app import app
+    from credit_assets.scaleout.celery_app import app
 
     assert app.conf.broker_url == "pyamqp://guest@somewhere:5672//"
     assert "execute_plan" in app.tasks
@@ -61,7 +61,7 @@ def test_worker_app_matches_the_executor(scaleout):
 
 def test_worker_command_line():
     argv = worker_argv([DEFAULT_QUEUE, TRAINING_QUEUE], 3, None, "INFO")
-    assert argv[1:6] == ["-m", "celery", "-A", "credit_assets.celery_app", "worker"]
+    assert argv[1:6] == ["-m", "celery", "-A", "credit_assets.scaleout.celery_app", "worker"]
     assert argv[argv.index("--queues") + 1] == "dagster,training"
     assert argv[argv.index("--concurrency") + 1] == "3"
     assert argv[argv.index("--hostname") + 1] == "dagster-training@%h"

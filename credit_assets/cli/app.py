@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from credit_assets.commands import model as model_commands
-from credit_assets.commands.expectations import app as expectations_app
+from credit_assets.cli import model as model_commands
+from credit_assets.cli.common import ContractOpt, DataOpt, configure, console, err, fail
+from credit_assets.cli.expectations import app as expectations_app
+from credit_assets.cli.trigger import app as trigger_app
 from credit_assets.core.errors import CreditAssetsError
-from credit_assets.trigger import app as trigger_app
-from credit_assets.workers import app as workers_app
+from credit_assets.scaleout.workers import app as workers_app
 
 app = typer.Typer(
     add_completion=False,
@@ -29,45 +26,6 @@ app.add_typer(model_commands.app, name="model")
 app.add_typer(expectations_app, name="expectations")
 app.add_typer(workers_app, name="workers")
 app.add_typer(trigger_app, name="trigger")
-console = Console()
-err = Console(stderr=True)
-
-DataOpt = Annotated[
-    Path | None, typer.Option("--data", help="data directory [env CREDIT_DATA_DIR, default ./data]")
-]
-ContractOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--contract", help="dataset contract YAML [env CREDIT_CONTRACT, default Santander]"
-    ),
-]
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=1)
-
-
-def _configure(data: Path | None, contract: Path | None) -> None:
-    """Options become environment variables, so the Dagster code location sees the same."""
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    # MLflow sets its logger's level when imported (later, in a step): tell it by environment
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    if data is not None:
-        os.environ["CREDIT_DATA_DIR"] = str(data.absolute())
-    if contract is not None:
-        os.environ["CREDIT_CONTRACT"] = str(contract.absolute())
-    from credit_assets.settings import Settings
-
-    settings = Settings.from_env()
-    if "DAGSTER_HOME" not in os.environ:
-        os.environ["DAGSTER_HOME"] = str(settings.home / "dagster_home")
-    home = Path(os.environ["DAGSTER_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    template = Path("dagster.yaml")
-    if not (home / "dagster.yaml").exists() and template.is_file():
-        shutil.copyfile(template, home / "dagster.yaml")
 
 
 @app.command()
@@ -111,7 +69,7 @@ def generate(
             else None,
         )
     except ValueError as exc:
-        raise _fail(f"bad option: {exc}") from None
+        raise fail(f"bad option: {exc}") from None
     counts = write(out_dir, spec)
     console.print(
         f"wrote {counts['history']} history rows, {counts['applications']} "
@@ -135,13 +93,13 @@ def run(
     Every asset's quality checks run with it: a blocking one stops the run with a message
     naming the file, the column or rows and the rule; a warning is printed and the run goes on.
     """
-    _configure(data, contract)
-    from credit_assets.runner import run_all
+    configure(data, contract)
+    from credit_assets.cli.runner import run_all
 
     try:
         summary = run_all(partition=partition, verbose=verbose, train=train)
     except CreditAssetsError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     for warning in summary.get("warnings", []):
         err.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     _print_summary(summary)
@@ -189,7 +147,7 @@ def score(
     contract: ContractOpt = None,
 ) -> None:
     """Score a CSV offline with a registered model: one decision per row."""
-    _configure(None, contract)
+    configure(None, contract)
     from credit_assets.core.contract import load_contract
     from credit_assets.core.dataset import load_file
     from credit_assets.core.io import write_csv_atomic
@@ -213,7 +171,7 @@ def score(
         decided = pipeline.decide(frame, model_version=version.version)
         write_csv_atomic(decided, out_file)
     except CreditAssetsError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     counts = decided["decision"].value_counts().to_dict()
     console.print(
         f"scored {len(decided)} rows with {version.name} version {version.version}: "

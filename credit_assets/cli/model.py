@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from credit_assets.cli.common import ContractOpt, configure, console, err, fail
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.registry_names import LINEAGE_TAGS
 
@@ -24,33 +24,18 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Model registry: list versions, show one, promote one to champion, roll back.",
 )
-console = Console()
-err = Console(stderr=True)
-
-ContractOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--contract", help="dataset contract YAML [env CREDIT_CONTRACT, default Santander]"
-    ),
-]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="why: recorded with the change")]
 ByOpt = Annotated[
     str | None, typer.Option("--by", help="who: recorded with the change [default $USER]")
 ]
 
 
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=1)
-
-
 def _registry(contract: Path | None):
-    from credit_assets.cli import _configure
     from credit_assets.core.contract import load_contract
     from credit_assets.core.registry import ModelRegistry
     from credit_assets.settings import Settings
 
-    _configure(None, contract)
+    configure(None, contract)
     settings = Settings.from_env()
     dataset = load_contract(settings.contract_path)
     name = f"credit-{dataset.name}"
@@ -122,7 +107,7 @@ def list_versions(contract: ContractOpt = None) -> None:
         registry = _registry(contract)
         versions = registry.versions()
     except CreditAssetsError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if not versions:
         console.print(f"no registered version of {registry.model_name} yet")
         return
@@ -164,7 +149,7 @@ def show(
         info = registry.version_info(version)
         run = registry.client.get_run(info.run_id)
     except CreditAssetsError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     console.print(
         f"[bold]{registry.model_name}[/] version [bold]{info.version}[/]"
         + (f" ({', '.join(info.aliases)})" if info.aliases else "")
@@ -241,7 +226,7 @@ def promote(
         why = reason if passed == "true" else f"{reason} [forced: gates not passed]"
         change = registry.promote(info.version, by=_who(by), reason=why)
     except CreditAssetsError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     _record_in_dagster(registry, change)
     console.print(
         f"champion of {registry.model_name}: version {change.previous or '–'} -> "
@@ -256,7 +241,7 @@ def rollback(reason: ReasonOpt, by: ByOpt = None, contract: ContractOpt = None) 
         registry = _registry(contract)
         change = registry.rollback(by=_who(by), reason=reason)
     except CreditAssetsError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     _record_in_dagster(registry, change)
     console.print(
         f"rolled back {registry.model_name}: champion version {change.previous} -> "

@@ -1,6 +1,6 @@
 """``credit-assets workers start``: a Celery worker for the scale-out profile.
 
-Equivalent to ``dagster-celery worker start -A credit_assets.celery_app -q QUEUE``; the app
+Equivalent to ``dagster-celery worker start -A credit_assets.scaleout.celery_app -q QUEUE``; the app
 module reads broker, backend and Celery settings from the environment, so no ``-y`` file
 is needed and the workers cannot disagree with the executor.
 """
@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from credit_assets.queues import DEFAULT_QUEUE, TRAINING_QUEUE
+from credit_assets.scaleout.queues import DEFAULT_QUEUE, TRAINING_QUEUE
 
 app = typer.Typer(
     add_completion=False,
@@ -30,7 +30,7 @@ def worker_argv(queues: list[str], concurrency: int, name: str | None, loglevel:
         "-m",
         "celery",
         "-A",
-        "credit_assets.celery_app",
+        "credit_assets.scaleout.celery_app",
         "worker",
         "--queues",
         ",".join(queues),

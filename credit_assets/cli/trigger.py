@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from credit_assets.graphql_client import CreditClient
+    from credit_assets.cli.graphql_client import CreditClient
 
 app = typer.Typer(
     add_completion=False,
@@ -36,7 +36,7 @@ def webserver(
     ] = 3000,
 ) -> None:
     """Where the Dagster webserver listens."""
-    from credit_assets.graphql_client import CreditClient
+    from credit_assets.cli.graphql_client import CreditClient
 
     ctx.obj = CreditClient(host, port)
 
@@ -98,7 +98,7 @@ def score(
 @app.command()
 def train(ctx: typer.Context, wait: Wait = False, timeout: Timeout = 3600) -> None:
     """Launch the training job: training table, model, review band, registration."""
-    from credit_assets.graphql_client import TRAINING_JOB
+    from credit_assets.cli.graphql_client import TRAINING_JOB
 
     client = ctx.obj
     _one_run(client, lambda: client.launch(TRAINING_JOB), TRAINING_JOB, wait, timeout)

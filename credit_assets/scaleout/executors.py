@@ -1,7 +1,7 @@
 """The executor, chosen by the profile: processes on this host, or Celery workers anywhere.
 
 The Celery settings here are shared by the launcher (``build_executor``) and the workers
-(``credit_assets.celery_app``), so both sides always agree on broker, backend and queues.
+(``credit_assets.scaleout.celery_app``), so both sides always agree on broker, backend and queues.
 """
 
 from typing import Any
@@ -10,7 +10,7 @@ import dagster as dg
 from dagster_celery import celery_executor
 from dagster_celery.tags import DAGSTER_CELERY_QUEUE_TAG
 
-from credit_assets.queues import TRAINING_QUEUE
+from credit_assets.scaleout.queues import TRAINING_QUEUE
 from credit_assets.settings import Settings
 
 TRAINING_OP_TAGS = {DAGSTER_CELERY_QUEUE_TAG: TRAINING_QUEUE}
@@ -44,9 +44,9 @@ def build_executor(settings: Settings) -> dg.ExecutorDefinition:
     if settings.profile == "scaleout":
         return celery_executor.configured(celery_config(settings), name="celery")
     # forkserver: step processes fork from one that has imported the code location and the
-    # libraries steps use (credit_assets.preload), instead of each importing them afresh
+    # libraries steps use (credit_assets.scaleout.preload), instead of each importing them afresh
     # (seconds per step)
-    preload = ["credit_assets.definitions", "credit_assets.preload"]
+    preload = ["credit_assets.definitions", "credit_assets.scaleout.preload"]
     return dg.multiprocess_executor.configured(
         {"max_concurrent": 2, "start_method": {"forkserver": {"preload_modules": preload}}}
     )

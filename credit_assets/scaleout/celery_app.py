@@ -1,4 +1,4 @@
-"""The Celery app the workers run (``celery -A credit_assets.celery_app worker``).
+"""The Celery app the workers run (``celery -A credit_assets.scaleout.celery_app worker``).
 
 It is dagster-celery's app and step task, built from the same settings as the executor in
 ``credit_assets.definitions``.
@@ -12,7 +12,7 @@ from dagster_celery.executor import CeleryExecutor
 from dagster_celery.make_app import make_app
 from dagster_celery.tasks import create_task
 
-from credit_assets.executors import celery_config
+from credit_assets.scaleout.executors import celery_config
 from credit_assets.settings import Settings
 
 app = make_app(CeleryExecutor.for_cli(**celery_config(Settings.from_env())).app_args())
@@ -24,4 +24,4 @@ execute_plan = create_task(app)
 ReconstructableRepository.for_module(
     "credit_assets.definitions", "defs", os.getcwd()
 ).get_definition()
-import_module("credit_assets.preload")
+import_module("credit_assets.scaleout.preload")

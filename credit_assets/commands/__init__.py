@@ -1,1 +1,0 @@
-"""Sub-commands of ``credit-assets`` that have sub-commands of their own."""
