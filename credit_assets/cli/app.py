@@ -11,8 +11,11 @@ import typer
 from rich.table import Table
 
 from credit_assets.cli import model as model_commands
+from credit_assets.cli.apikeys import app as apikeys_app
 from credit_assets.cli.common import ContractOpt, DataOpt, configure, console, err, fail
+from credit_assets.cli.decisions import app as decisions_app
 from credit_assets.cli.expectations import app as expectations_app
+from credit_assets.cli.serve import serve
 from credit_assets.cli.trigger import app as trigger_app
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.scaleout.workers import app as workers_app
@@ -26,6 +29,9 @@ app.add_typer(model_commands.app, name="model")
 app.add_typer(expectations_app, name="expectations")
 app.add_typer(workers_app, name="workers")
 app.add_typer(trigger_app, name="trigger")
+app.add_typer(apikeys_app, name="apikeys")
+app.add_typer(decisions_app, name="decisions")
+app.command()(serve)
 
 
 @app.command()

@@ -39,9 +39,7 @@ class ApiKey:
     revoked_at: dt.datetime | None
 
     def allows(self, dataset: str, scope: str) -> bool:
-        return scope in self.scopes.get(dataset, []) or scope in self.scopes.get(
-            ALL_DATASETS, []
-        )
+        return scope in self.scopes.get(dataset, []) or scope in self.scopes.get(ALL_DATASETS, [])
 
 
 def parse_scopes(grants: list[str]) -> dict[str, list[str]]:

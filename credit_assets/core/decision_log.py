@@ -367,29 +367,38 @@ class DecisionLog:
         if any(k is None for k in keys):
             self.append(rows)
             return [_recorded(r) for r in rows], True
-        stored = self._by_keys(dataset, keys)
-        if not stored:
+        fingerprints = [r["input_fingerprint"] for r in rows]
+        stored = self.replay(dataset, keys, fingerprints)
+        if stored is None:
             try:
                 self.append(rows)
                 return [_recorded(r) for r in rows], True
             except IntegrityError:  # another request with the same key won the race
-                stored = self._by_keys(dataset, keys)
-        by_key = {d.idempotency_key: d for d in stored}
-        for row in rows:
-            found = by_key.get(row["idempotency_key"])
-            if found is None or found.input_fingerprint != row["input_fingerprint"]:
-                raise IdempotencyConflictError(
-                    f"idempotency key {row['idempotency_key']!r} was used before for "
-                    "other inputs"
-                )
-        return [by_key[k] for k in keys], False
+                stored = self.replay(dataset, keys, fingerprints)
+        if stored is None:
+            raise IdempotencyConflictError(
+                "idempotency key was used before for a batch of another size"
+            )
+        return stored, False
 
-    def _by_keys(self, dataset: str, keys: list[str]) -> list[RecordedDecision]:
+    def replay(
+        self, dataset: str, keys: list[str], fingerprints: list[str]
+    ) -> list[RecordedDecision] | None:
+        """The decisions stored under ``keys`` (None if none is), checked to be for the same
+        inputs: a key reused for other inputs is an :class:`IdempotencyConflictError`."""
         query = sa.select(decisions).where(
             decisions.c.dataset == dataset, decisions.c.idempotency_key.in_(keys)
         )
         with self.transaction() as conn:
-            return [RecordedDecision.from_row(r) for r in conn.execute(query)]
+            found = {r.idempotency_key: RecordedDecision.from_row(r) for r in conn.execute(query)}
+        if not found:
+            return None
+        for key, print_ in zip(keys, fingerprints, strict=True):
+            if key not in found or found[key].input_fingerprint != print_:
+                raise IdempotencyConflictError(
+                    f"idempotency key {key!r} was used before for other inputs"
+                )
+        return [found[k] for k in keys]
 
     # -- reading -----------------------------------------------------------------------------
 

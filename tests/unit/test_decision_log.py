@@ -192,7 +192,7 @@ def test_a_day_of_ten_thousand_decisions_is_recorded_in_one_bulk_insert(tmp_path
 
 def test_an_unreachable_log_says_so_in_one_line():
     log = DecisionLog("postgresql+psycopg2://postgres@127.0.0.1:1/nowhere")
-    with pytest.raises(DecisionLogUnavailableError, match="decision log .* is unavailable"):
+    with pytest.raises(DecisionLogUnavailableError, match=r"decision log .* is unavailable"):
         log.count()
 
 
