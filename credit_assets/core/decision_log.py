@@ -163,7 +163,7 @@ def _reasons_json(decided: pd.DataFrame) -> list[str]:
                 [
                     {"code": code, "text": text, "contribution": _none_if_nan(contribution)}
                     for code, text, contribution in row
-                    if code is not None and not (isinstance(code, float) and math.isnan(code))
+                    if isinstance(code, str) and code  # unused slots are empty or missing
                 ]
             )
         )

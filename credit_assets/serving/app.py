@@ -98,8 +98,21 @@ def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": Problem, "description": words[code]} for code in codes}
 
 
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """``node`` with every local ``$ref`` replaced by its definition: a schema given to
+    ``openapi_extra`` is put in the document as is, where ``#/$defs/...`` would dangle."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            return _inline(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+        return {k: _inline(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
+
+
 def _body_schema(model: type[BaseModel] | None) -> dict[str, Any]:
     schema = model.model_json_schema(by_alias=True) if model else {"type": "object"}
+    schema = _inline(schema, schema.pop("$defs", {}))
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
@@ -166,12 +179,6 @@ class DecisionService:
     ) -> tuple[list[RecordedDecision], bool]:
         contract = served.pipeline.contract
         frame = _frame(served, applications)
-        if frame[contract.id_column].duplicated().any():
-            raise ApiProblem(
-                422,
-                "an application id appears twice in the batch",
-                [FieldError(field=contract.id_column, message="must be unique in a batch")],
-            )
         idempotency = request.headers.get(IDEMPOTENCY_HEADER)
         keys = None
         if idempotency:
