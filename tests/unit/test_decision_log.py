@@ -199,7 +199,9 @@ def test_an_unreachable_log_says_so_in_one_line():
 def test_api_keys_are_scoped_hashed_and_revocable(log):
     keys = ApiKeys(log, recheck_seconds=0)
     made, token = keys.create("scoring app", parse_scopes(["santander:decide"]))
-    assert token not in str(log.engine.connect().execute(sa.text("SELECT * FROM api_keys")).all())
+    with log.engine.connect() as conn:
+        stored = str(conn.execute(sa.text("SELECT * FROM api_keys")).all())
+    assert token not in stored and made.key_id in stored
     found = keys.authenticate(token)
     assert found.allows("santander", "decide") and not found.allows("santander", "read")
     assert not found.allows("loans", "decide")
