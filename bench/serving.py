@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import numpy as np
@@ -151,9 +152,9 @@ def main() -> None:
     served = service.served("santander")
 
     class Request:  # what DecisionService.decide reads of a request
-        headers: dict = {}
+        headers: ClassVar[dict] = {}
 
-        class state:  # noqa: N801
+        class state:
             request_id = "bench"
 
     payloads = [json.dumps(b).encode() for b in bodies]
@@ -170,8 +171,10 @@ def main() -> None:
     # (c) and (d): over HTTP, against `credit-assets serve`
     port = free_port()
     server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("credit-assets")), "serve", "--port", str(port)]
-        + ["--workers", str(args.workers)],
+        [
+            str(Path(sys.executable).with_name("credit-assets")),
+            *("serve", "--port", str(port), "--workers", str(args.workers)),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
     )
