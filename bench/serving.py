@@ -28,13 +28,13 @@ import argparse
 import asyncio
 import json
 import math
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import ClassVar
 
 import httpx
 import numpy as np
@@ -116,6 +116,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=300)
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the server on the way out
 
     home = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     env = {
@@ -151,17 +152,19 @@ def main() -> None:
     service = create_app(Settings.from_env(), ServingSettings()).state.service
     served = service.served("santander")
 
-    class Request:  # what DecisionService.decide reads of a request
-        headers: ClassVar[dict] = {}
-
-        class state:
-            request_id = "bench"
-
     payloads = [json.dumps(b).encode() for b in bodies]
 
     def decide_one(i: int) -> None:
         application = served.application.model_validate_json(payloads[i])
-        service.decide("santander", served, [application], None, Request, time.perf_counter())
+        service.decide(
+            "santander",
+            served,
+            [application],
+            None,
+            request_id=f"bench-{i}",
+            idempotency=None,
+            started=time.perf_counter(),
+        )
 
     results["in_process_decision"] = percentiles(timed(decide_one, args.repeat))
     results["decide_only"] = percentiles(

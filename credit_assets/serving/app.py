@@ -24,6 +24,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from credit_assets.core.api_keys import ApiKey, ApiKeyError, ApiKeys
 from credit_assets.core.catalog import model_name
@@ -156,11 +157,14 @@ class DecisionService:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise ApiProblem(413, f"the body is larger than {limit} bytes")
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise ApiProblem(413, f"the body is larger than {limit} bytes")
-            chunks.append(chunk)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise ApiProblem(413, f"the body is larger than {limit} bytes")
+                chunks.append(chunk)
+        except ClientDisconnect:  # nobody to answer; nothing decided
+            raise ApiProblem(400, "the client went away before sending the body") from None
         try:
             return model.model_validate_json(b"".join(chunks))
         except ValidationError as exc:
@@ -174,12 +178,13 @@ class DecisionService:
         served: Served,
         applications: list[BaseModel],
         key: ApiKey | None,
-        request: Request,
+        *,
+        request_id: str,
+        idempotency: str | None,
         started: float,
     ) -> tuple[list[RecordedDecision], bool]:
         contract = served.pipeline.contract
         frame = _frame(served, applications)
-        idempotency = request.headers.get(IDEMPOTENCY_HEADER)
         keys = None
         if idempotency:
             if len(idempotency) > 100:
@@ -208,7 +213,7 @@ class DecisionService:
             served.pipeline.thresholds,
             source="api",
             actor=f"api-key {key.key_id}" if key else "api",
-            request_id=request.state.request_id,
+            request_id=request_id,
             idempotency_keys=keys,
             latency_ms=(time.perf_counter() - started) * 1000,
         )
@@ -217,6 +222,16 @@ class DecisionService:
             for row in recorded:
                 self.metrics.decisions.labels(dataset, row.decision).inc()
         return recorded, created
+
+
+def _request_id(request: Request) -> str:
+    """The caller's ``X-Request-ID`` (printable, at most 64 characters), else a new one."""
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    return given[:64] if given and given.isprintable() else uuid.uuid4().hex
+
+
+def _headers(request_id: str, created: bool) -> dict[str, str]:
+    return {REQUEST_ID_HEADER: request_id, REPLAYED_HEADER: str(not created).lower()}
 
 
 def _frame(served: Served, applications: list[BaseModel]) -> pd.DataFrame:
@@ -253,14 +268,6 @@ def create_app(settings: Settings, options: ServingSettings | None = None) -> Fa
     )
     app.state.service = service
     app.add_middleware(MetricsMiddleware, metrics=service.metrics)
-
-    @app.middleware("http")
-    async def request_id(request: Request, call_next: Callable) -> Response:
-        given = request.headers.get(REQUEST_ID_HEADER, "")
-        request.state.request_id = given[:64] if given.isprintable() and given else uuid.uuid4().hex
-        response = await call_next(request)
-        response.headers[REQUEST_ID_HEADER] = request.state.request_id
-        return response
 
     @app.exception_handler(ApiProblem)
     async def on_problem(_: Request, exc: ApiProblem) -> JSONResponse:
@@ -359,10 +366,17 @@ def _dataset_routes(
         started = time.perf_counter()
         served = service.served(name)
         application = await service.body(request, served.application)
-        (recorded,), created = service.decide(name, served, [application], key, request, started)
-        return JSONResponse(
-            _response(recorded), headers={REPLAYED_HEADER: str(not created).lower()}
+        request_id = _request_id(request)
+        (recorded,), created = service.decide(
+            name,
+            served,
+            [application],
+            key,
+            request_id=request_id,
+            idempotency=request.headers.get(IDEMPOTENCY_HEADER),
+            started=started,
         )
+        return JSONResponse(_response(recorded), headers=_headers(request_id, created))
 
     @app.post(
         f"/v1/{name}/decisions:batch",
@@ -377,10 +391,18 @@ def _dataset_routes(
         started = time.perf_counter()
         served = service.served(name)
         batch = await service.body(request, served.batch)
-        recorded, created = service.decide(name, served, batch.applications, key, request, started)
+        request_id = _request_id(request)
+        recorded, created = service.decide(
+            name,
+            served,
+            batch.applications,
+            key,
+            request_id=request_id,
+            idempotency=request.headers.get(IDEMPOTENCY_HEADER),
+            started=started,
+        )
         return JSONResponse(
-            {"decisions": [_response(r) for r in recorded]},
-            headers={REPLAYED_HEADER: str(not created).lower()},
+            {"decisions": [_response(r) for r in recorded]}, headers=_headers(request_id, created)
         )
 
     @app.get(

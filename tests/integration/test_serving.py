@@ -146,7 +146,10 @@ def test_a_whole_day_decided_through_the_api_matches_the_batch_asset(api, log):
 def test_a_repeated_idempotency_key_returns_the_stored_decision(api, log):
     application = _applications(DAY)[1]
     headers = {"Idempotency-Key": "order-77"}
-    first = api.post(f"/v1/{DATASET}/decisions", json=application, headers=headers)
+    first = api.post(
+        f"/v1/{DATASET}/decisions", json=application, headers={**headers, "X-Request-ID": "r-77"}
+    )
+    assert first.json()["request_id"] == first.headers["X-Request-ID"] == "r-77"
     count = log.count(DATASET)
     again = api.post(f"/v1/{DATASET}/decisions", json=application, headers=headers)
     assert first.status_code == again.status_code == 200
