@@ -90,16 +90,20 @@ async def open_loop(url: str, headers: dict, bodies: list[dict], rate: float, se
     total = int(rate * seconds)
     latencies: list[float] = []
     statuses: list[int] = []
-    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
+    # idle connections expire before the server's 5 s keep-alive closes them under a request
+    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000, keepalive_expiry=2)
     async with httpx.AsyncClient(headers=headers, timeout=60, limits=limits) as client:
         start = time.perf_counter() + 0.2
 
         async def one(i: int) -> None:
             due = start + i / rate
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            response = await client.post(url, json=bodies[i % len(bodies)])
+            try:
+                response = await client.post(url, json=bodies[i % len(bodies)])
+                statuses.append(response.status_code)
+            except httpx.TransportError:  # no answer: counted as refused
+                statuses.append(0)
             latencies.append(time.perf_counter() - due)
-            statuses.append(response.status_code)
 
         await asyncio.gather(*(one(i) for i in range(total)))
     return latencies, statuses
