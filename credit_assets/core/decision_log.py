@@ -167,6 +167,18 @@ def _reasons_json(columns: dict[str, list[Any]]) -> list[str]:
     return out
 
 
+def alembic_config(connection: Connection) -> Any:
+    """Alembic's configuration for the packaged migrations, run on ``connection``."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option(
+        "script_location", str(resources.files("credit_assets.core") / "decision_log_migrations")
+    )
+    config.attributes["connection"] = connection
+    return config
+
+
 class DecisionLog:
     """Append decisions and read them back, on any SQLAlchemy URL."""
 
@@ -194,17 +206,10 @@ class DecisionLog:
         if self._migrated:
             return
         from alembic import command
-        from alembic.config import Config
 
         try:
             with self._migration_lock(), self.engine.begin() as conn:
-                config = Config()
-                config.set_main_option(
-                    "script_location",
-                    str(resources.files("credit_assets.core") / "decision_log_migrations"),
-                )
-                config.attributes["connection"] = conn
-                command.upgrade(config, "head")
+                command.upgrade(alembic_config(conn), "head")
         except SQLAlchemyError as exc:
             raise DecisionLogUnavailableError(self._unavailable(exc)) from exc
         self._migrated = True

@@ -17,6 +17,7 @@ from credit_assets.core.decision_log import (
     DecisionLog,
     DecisionLogUnavailableError,
     IdempotencyConflictError,
+    alembic_config,
 )
 from credit_assets.core.features import FeatureBuilder
 from credit_assets.core.pipeline import DecisionPipeline
@@ -188,6 +189,20 @@ def test_a_day_of_ten_thousand_decisions_is_recorded_in_one_bulk_insert(tmp_path
     # row-by-row commits would take minutes; one bulk insert takes about a second here
     assert time.perf_counter() - started < 5
     assert log.count() == 10_000
+
+
+def test_migrations_go_down_and_up_again(log):
+    from alembic import command
+
+    log.migrate()
+    with log.engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "base")
+    assert "decisions" not in sa.inspect(log.engine).get_table_names()
+    with log.engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    inspector = sa.inspect(log.engine)
+    assert {"decisions", "api_keys"} <= set(inspector.get_table_names())
+    assert "review_queue" in inspector.get_view_names()
 
 
 def test_an_unreachable_log_says_so_in_one_line():
