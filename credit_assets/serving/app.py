@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
@@ -123,7 +124,10 @@ def _response(recorded: RecordedDecision) -> dict[str, Any]:
 
 
 class DecisionService:
-    """What the routes share: the champions, the log, the keys and the metrics."""
+    """What the routes share: the champions, the log, the keys and the metrics.
+
+    ``decide`` runs on the thread pool: while one request waits for its commit's fsync or
+    for LightGBM (both release the GIL), another is parsed, decided or recorded."""
 
     def __init__(self, settings: Settings, options: ServingSettings) -> None:
         self.options = options
@@ -367,7 +371,8 @@ def _dataset_routes(
         served = service.served(name)
         application = await service.body(request, served.application)
         request_id = _request_id(request)
-        (recorded,), created = service.decide(
+        (recorded,), created = await run_in_threadpool(
+            service.decide,
             name,
             served,
             [application],
@@ -392,7 +397,8 @@ def _dataset_routes(
         served = service.served(name)
         batch = await service.body(request, served.batch)
         request_id = _request_id(request)
-        recorded, created = service.decide(
+        recorded, created = await run_in_threadpool(
+            service.decide,
             name,
             served,
             batch.applications,
