@@ -21,6 +21,7 @@ from credit_assets.core.dataset import (
     fingerprint,
     label_applications,
 )
+from credit_assets.core.figures import band_on_holdout, describe_band
 from credit_assets.core.gates import (
     Evaluation,
     GateConfig,
@@ -44,7 +45,6 @@ from credit_assets.core.thresholds import (
     Thresholds,
     choose_thresholds,
     coverage_accuracy_curve,
-    evaluate,
 )
 from credit_assets.core.training import CANDIDATES, TrainConfig, TrainedModel, train_on_features
 from credit_assets.defs.checks import check_specs, run_checks
@@ -411,8 +411,8 @@ def decision_thresholds(
     risk, bad = _risk_and_bad(scores, contract, VALIDATION)
     thresholds = choose_thresholds(risk, bad, config.target_accuracy, config.metric)
     curve = coverage_accuracy_curve(risk, bad, config.metric)
-    holdout = evaluate(thresholds, *_risk_and_bad(scores, contract, HOLDOUT))
-    store.write_json({**thresholds.to_dict(), "holdout": holdout}, "decision_thresholds")
+    holdout = band_on_holdout(thresholds, *_risk_and_bad(scores, contract, HOLDOUT))
+    store.write_json({**thresholds.to_dict(), "holdout": holdout.to_dict()}, "decision_thresholds")
     return dg.MaterializeResult(
         metadata={
             "version": thresholds.version,
@@ -421,8 +421,9 @@ def decision_thresholds(
             "metric": thresholds.metric,
             "validation_automation_rate": thresholds.validation_coverage,
             "validation_auto_accuracy": thresholds.validation_accuracy,
-            "holdout_automation_rate": holdout["coverage"],
-            "holdout_auto_accuracy": holdout["accuracy"],
+            "holdout_automation_rate": holdout.automation.value,
+            "holdout_auto_accuracy": holdout.accuracy.value,
+            "holdout": describe_band(holdout),
             "coverage_accuracy": dg.MetadataValue.md(
                 curve.to_markdown(index=False, floatfmt=".3f")
                 + "\n\n"
@@ -582,7 +583,7 @@ def champion_model(
     bad = _bad(holdout, contract)
     th = pipeline.thresholds
     challenger_risk = pipeline.risk(holdout)
-    challenger_eval = evaluate_model(challenger_risk, bad, th.target_accuracy, th.metric)
+    challenger_eval = evaluate_model(challenger_risk, bad, th)
 
     previous = registry.alias_version(CHAMPION)
     champion_eval: Evaluation | None = None
@@ -592,7 +593,7 @@ def champion_model(
         champion_pipeline, _ = registry.load(previous)
         try:
             champion_risk = champion_pipeline.risk(holdout)
-            champion_eval = evaluate_model(champion_risk, bad, th.target_accuracy, th.metric)
+            champion_eval = evaluate_model(champion_risk, bad, champion_pipeline.thresholds)
         except (KeyError, ValueError) as exc:  # e.g. the contract changed its columns
             extra.append(
                 GateResult(
