@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 from credit_assets.core.figures import band_on_holdout  # noqa: E402
 from credit_assets.core.synthetic import SyntheticSpec, draw, make_shapes  # noqa: E402
 from credit_assets.core.thresholds import (  # noqa: E402
-    Costs,
+    DEFAULT_COSTS,
     choose_thresholds,
     choose_thresholds_by_cost,
     cost_curve,
@@ -52,7 +52,7 @@ from credit_assets.core.thresholds import (  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "review_band.json"
 TARGET = 0.90
-COSTS = Costs(bad_approved=10.0, good_rejected=1.0, review=0.3)
+COSTS = DEFAULT_COSTS
 CHUNK = 20_000  # rows drawn at a time: 200 features of 20,000 rows is 32 MB
 
 

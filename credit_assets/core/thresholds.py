@@ -63,6 +63,11 @@ class Costs:
             ) / scored
 
 
+# A card that defaults loses about ten times the yearly margin a good customer brings; a
+# manual review costs about a third of that margin. Relative units: only ratios matter.
+DEFAULT_COSTS = Costs(bad_approved=10.0, good_rejected=1.0, review=0.3)
+
+
 @dataclass(frozen=True)
 class Thresholds:
     approve_below: float
