@@ -212,8 +212,8 @@ def describe_automation(rate: Estimate) -> str:
     if rate.n == 0:
         return "no applications decided yet"
     return (
-        f"automated {fmt_rate(rate.value)} of {rate.n:,} scored applications "
-        f"(95% CI {fmt_rate(rate.low)}–{fmt_rate(rate.high)}; rule rejects not counted)"
+        f"automated {fmt_rate(rate.value)} of {rate.n:,} scored applications, "
+        f"95% CI {fmt_rate(rate.low)}–{fmt_rate(rate.high)}, rule rejects not counted"
     )
 
 
@@ -223,7 +223,7 @@ def describe_accuracy(band: BandResult) -> str:
         return "no automatic decisions with known outcome"
     return (
         f"{band.metric} accuracy {fmt_accuracy(acc.value)} on {acc.n:,} automatic decisions "
-        f"with known outcome (95% CI {fmt_accuracy(acc.low)}–{fmt_accuracy(acc.high)})"
+        f"with known outcome, 95% CI {fmt_accuracy(acc.low)}–{fmt_accuracy(acc.high)}"
     )
 
 
@@ -245,8 +245,8 @@ def describe_cost(cost: Estimate | None) -> str | None:
     if cost is None:
         return None
     return (
-        f"expected cost {fmt_cost(cost.value)} per scored application "
-        f"(95% CI {fmt_cost(cost.low)}–{fmt_cost(cost.high)})"
+        f"expected cost {fmt_cost(cost.value)} per scored application, "
+        f"95% CI {fmt_cost(cost.low)}–{fmt_cost(cost.high)}"
     )
 
 

@@ -191,8 +191,8 @@ def evaluate_gates(
             challenger.automation_rate,
             config.min_automation_rate,
             ">=",
-            f"holdout automation rate of its review band, "
-            f"{describe_automation(challenger.band.automation)},",
+            f"holdout automation rate of its review band "
+            f"({describe_automation(challenger.band.automation)})",
         ),
     ]
     if champion is None:
