@@ -221,6 +221,11 @@ def describe_accuracy(band: BandResult) -> str:
     acc = band.accuracy
     if acc.n == 0:
         return "no automatic decisions with known outcome"
+    if math.isnan(acc.value):
+        return (
+            f"{band.metric} accuracy undefined on {acc.n:,} automatic decisions with known "
+            "outcome: one outcome class has no automatic decision"
+        )
     return (
         f"{band.metric} accuracy {fmt_accuracy(acc.value)} on {acc.n:,} automatic decisions "
         f"with known outcome, 95% CI {fmt_accuracy(acc.low)}–{fmt_accuracy(acc.high)}"

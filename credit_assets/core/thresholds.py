@@ -121,6 +121,11 @@ def auto_accuracy(good_approved, bad_approved, good_rejected, bad_rejected, metr
     share of good applicants approved (among good ones decided automatically) and of bad
     applicants rejected (among bad ones decided automatically). Works on arrays of counts.
     """
+    counts = (good_approved, bad_approved, good_rejected, bad_rejected)
+    good_approved, bad_approved, good_rejected, bad_rejected = (
+        np.asarray(c, dtype=float)
+        for c in counts  # 0 / 0 is NaN, never an exception
+    )
     good = good_approved + good_rejected
     bad = bad_approved + bad_rejected
     with np.errstate(divide="ignore", invalid="ignore"):

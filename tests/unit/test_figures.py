@@ -96,6 +96,15 @@ def test_band_on_holdout_says_whether_it_meets_its_target():
     assert f"missed the 0.90 target by {result.shortfall:.4f}" in describe_band(result)
     # on rows like its validation rows, the band meets it
     assert band_on_holdout(band, *_scores(4000, 2, separation=2.0)).status in (MET, WITHIN_NOISE)
+    # a band that only approves has no balanced accuracy: it says so, and claims nothing
+    only_approves = band_on_holdout(
+        replace(band, approve_below=0.1, reject_above=1.0),
+        np.array([0.01, 0.02, 0.5, 0.6]),
+        np.array([False, False, True, False]),
+    )
+    assert only_approves.status == "not measurable"
+    assert "balanced accuracy undefined on" in describe_band(only_approves)
+    assert "the 0.90 target cannot be checked" in describe_band(only_approves)
     # a shortfall the interval still covers is noise, not a miss
     near = replace(result, accuracy=Estimate(0.895, 500, 0.87, 0.92))
     assert near.status == WITHIN_NOISE
