@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, astuple, dataclass, fields
 from typing import Literal
 
 import numpy as np
@@ -88,8 +88,7 @@ class Thresholds:
     def version(self) -> str:
         payload: list = [self.approve_below, self.reject_above, self.target_accuracy, self.metric]
         if self.policy != "accuracy":  # accuracy bands keep the versions they always had
-            payload += [self.policy, self.cost_bad_approved, self.cost_good_rejected]
-            payload += [self.cost_review]
+            payload += [self.policy, *astuple(self.costs)]
         return "thr-" + hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:10]
 
     @property
