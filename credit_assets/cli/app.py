@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -36,15 +37,32 @@ app.add_typer(workers_app, name="workers")
 app.add_typer(trigger_app, name="trigger")
 
 
+class Product(StrEnum):
+    santander = "santander"
+    cards = "cards"
+
+
 @app.command()
 def generate(
     out_dir: Annotated[
         Path, typer.Argument(help="where to write history/, applications/, outcomes/ and truth/")
     ],
-    history_rows: int = typer.Option(20_000, help="labelled history rows"),
+    product: Annotated[
+        Product,
+        typer.Option(
+            help="santander: Kaggle's layout, 200 numeric features; cards: a credit-card "
+            "product with 12 categorical columns and a string target (contract: "
+            "contracts/cards.yaml)"
+        ),
+    ] = Product.santander,
+    history_rows: int | None = typer.Option(
+        None, help="labelled history rows (default: santander 20,000, cards 1,000)"
+    ),
     days: int = typer.Option(7, help="daily application batches"),
-    rows_per_day: int = typer.Option(2_000, help="applications per day"),
-    features: int = typer.Option(200, help="number of var_* features"),
+    rows_per_day: int | None = typer.Option(
+        None, help="applications per day (default: santander 2,000, cards 100)"
+    ),
+    features: int = typer.Option(200, help="number of var_* features (santander)"),
     start: str = typer.Option("", help="first day (YYYY-MM-DD); default: the batches end today"),
     seed: int = typer.Option(0, help="random seed"),
     outcome_lag: int = typer.Option(2, help="days until an application's outcome arrives"),
@@ -52,37 +70,55 @@ def generate(
     feature_drift_shift: float = typer.Option(1.0, help="shift size, in feature scales"),
     concept_drift_from: str = typer.Option("", help="change P(target|x) from this day"),
 ) -> None:
-    """Write synthetic data in Kaggle's Santander layout, with the true P(target|x) beside it."""
-    from credit_assets.core.synthetic import SyntheticSpec
-    from credit_assets.core.synthetic import generate as write
-
+    """Write synthetic data (Kaggle's Santander layout, or the cards product), with the true
+    P(target|x) beside it."""
     try:
         first = (
             dt.date.fromisoformat(start) if start else dt.date.today() - dt.timedelta(days=days - 1)
         )
-        spec = SyntheticSpec(
-            n_features=features,
-            history_rows=history_rows,
-            days=days,
-            rows_per_day=rows_per_day,
-            start=first,
-            seed=seed,
-            outcome_lag_days=outcome_lag,
-            feature_drift_from=dt.date.fromisoformat(feature_drift_from)
-            if feature_drift_from
-            else None,
-            feature_drift_shift=feature_drift_shift,
-            concept_drift_from=dt.date.fromisoformat(concept_drift_from)
-            if concept_drift_from
-            else None,
-        )
+        if product == Product.cards:
+            if feature_drift_from or concept_drift_from:
+                raise ValueError("drift is only generated for --product santander")
+            from credit_assets.core.synthetic_cards import contract_path, generate_cards
+
+            counts = generate_cards(
+                out_dir,
+                rows=1_000 if history_rows is None else history_rows,
+                days=days,
+                rows_per_day=100 if rows_per_day is None else rows_per_day,
+                start=first,
+                seed=seed,
+                outcome_lag_days=outcome_lag,
+            )
+            run_with = f" (run it with --contract {contract_path()})"
+        else:
+            from credit_assets.core.synthetic import SyntheticSpec
+            from credit_assets.core.synthetic import generate as write
+
+            spec = SyntheticSpec(
+                n_features=features,
+                history_rows=20_000 if history_rows is None else history_rows,
+                days=days,
+                rows_per_day=2_000 if rows_per_day is None else rows_per_day,
+                start=first,
+                seed=seed,
+                outcome_lag_days=outcome_lag,
+                feature_drift_from=dt.date.fromisoformat(feature_drift_from)
+                if feature_drift_from
+                else None,
+                feature_drift_shift=feature_drift_shift,
+                concept_drift_from=dt.date.fromisoformat(concept_drift_from)
+                if concept_drift_from
+                else None,
+            )
+            counts, run_with = write(out_dir, spec), ""
     except ValueError as exc:
         raise fail(f"bad option: {exc}") from None
-    counts = write(out_dir, spec)
     console.print(
         f"wrote {counts['history']} history rows, {counts['applications']} "
         f"applications over {days} days from {first}, {counts['outcomes']} outcomes "
-        f"to {out_dir}"
+        f"to {out_dir}{run_with}",
+        soft_wrap=True,
     )
 
 
@@ -118,6 +154,8 @@ def run(
 
 
 def _print_summary(summary: dict) -> None:
+    from credit_assets.core.figures import describe_automation, fmt_rate, summary_lines
+
     challenger, champion = summary["challenger_version"], summary["model_version"]
     if summary["promoted"]:
         before = summary["previous_champion"]
@@ -138,16 +176,20 @@ def _print_summary(summary: dict) -> None:
     console.print(f"model report: {summary['report_path']}", highlight=False, soft_wrap=True)
     console.print(
         f"model [bold]{summary['model_name']}[/] version [bold]{champion}[/] "
-        f"(champion) · holdout AUC [bold]{summary['holdout_auc']:.4f}[/] · automation rate "
-        f"[bold]{summary['automation_rate']:.1%}[/] at target accuracy "
-        f"{summary['target_accuracy']:.2f}"
+        f"(champion) · holdout AUC [bold]{summary['holdout_auc']:.4f}[/]"
     )
+    if summary["holdout_band"] is None:
+        lines = [f"decided: {describe_automation(summary['automation'])}"]
+    else:
+        lines = summary_lines(summary["automation"], summary["holdout_band"])
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)
     table = Table(title="decisions per day")
     columns = ["day", "rule_reject", "approve", "reject", "review", "automated"]
     for c in columns:
         table.add_column(c, justify="right" if c != "day" else "left")
     for row in summary["days"]:
-        table.add_row(row["day"], *(str(row[c]) for c in columns[1:-1]), f"{row['automated']:.1%}")
+        table.add_row(row["day"], *(str(row[c]) for c in columns[1:-1]), fmt_rate(row["automated"]))
     console.print(table)
 
 

@@ -12,13 +12,14 @@ checks do not stop anything; they are returned as ``warnings``.
 
 import datetime as dt
 import re
+from collections import Counter
 
 import dagster as dg
 
 from credit_assets.core.dataset import partition_key
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.registry_names import CHAMPION
-from credit_assets.core.thresholds import APPROVE, DECISIONS, REJECT, RULE_REJECT
+from credit_assets.core.thresholds import DECISIONS
 from credit_assets.defs.recovery import process_tags, recover_dead_runs
 from credit_assets.settings import Settings
 
@@ -190,35 +191,28 @@ def _check_champion(settings: Settings, dataset: str, contract) -> None:
 
 
 def summarize(settings: Settings, dataset: str, contract, days: list[str]) -> dict:
-    from credit_assets.core.catalog import model_name
-    from credit_assets.core.registry import ModelRegistry
+    """What a run did: the promotion, the champion's figures on the holdout, the decisions
+    per day; every figure as ``core/figures.py`` defines it."""
+    from credit_assets.core.figures import BandResult, automation_of_decisions
     from credit_assets.core.storage import open_store
 
     store = open_store(settings.dataset_storage(dataset))
-    registry = ModelRegistry(
-        settings.mlflow_tracking_uri, model_name(contract.name), model_name(contract.name)
-    )
-    champion = registry.resolve(CHAMPION)
+    champion = settings.registry(dataset).resolve(CHAMPION)
     promotion = store.read_json("champion_model")
-    pipeline, _ = registry.load(champion.version)
-    thresholds = pipeline.thresholds.to_dict()
-    rows, scored, automated = [], 0, 0
+    rows, totals = [], Counter()
     for day in days:
         counts = store.read_frame("decisions", day)["decision"].value_counts()
         row = {"day": day, **{d: int(counts.get(d, 0)) for d in DECISIONS}}
-        day_scored = sum(row[d] for d in DECISIONS if d != RULE_REJECT)
-        day_auto = row[APPROVE] + row[REJECT]
-        row["automated"] = day_auto / day_scored if day_scored else 0.0
+        row["automated"] = automation_of_decisions(row).value
+        totals.update({d: row[d] for d in DECISIONS})
         rows.append(row)
-        scored += day_scored
-        automated += day_auto
     challenger = promotion["challenger"]
+    # the champion's figures on the current holdout
     if champion.version == promotion["challenger_version"]:
-        champion_auc = challenger["auc"]
-    elif promotion["champion"]:
-        champion_auc = promotion["champion"]["auc"]
+        evaluation = challenger
     else:
-        champion_auc = float("nan")
+        evaluation = promotion["champion"]
+    band = evaluation.get("band") if evaluation else None  # absent in files of older versions
     return {
         "model_name": champion.name,
         "model_version": champion.version,
@@ -227,10 +221,9 @@ def summarize(settings: Settings, dataset: str, contract, days: list[str]) -> di
         "previous_champion": promotion["previous_champion"],
         "failed_gates": promotion["failed"],
         "report_path": promotion["report_path"],
-        # the champion's figures on the current holdout
-        "holdout_auc": champion_auc,
+        "holdout_auc": evaluation["auc"] if evaluation else float("nan"),
         "challenger_holdout_auc": challenger["auc"],
-        "automation_rate": automated / scored if scored else 0.0,
-        "target_accuracy": thresholds["target_accuracy"],
+        "automation": automation_of_decisions(totals),
+        "holdout_band": BandResult.from_dict(band) if band else None,
         "days": rows,
     }

@@ -12,13 +12,18 @@ Absolute gates apply to every challenger, the first one included:
                      predicting the holdout's base rate, which any useful model beats);
 * ``ece``            expected calibration error at most ``max_ece`` plus the ECE that sampling
                      noise alone gives a perfectly calibrated model on this many rows;
-* ``min_automation`` automation rate at the target accuracy at least ``min_automation_rate``.
+* ``min_automation`` holdout automation rate of the model's own review band (chosen on
+                     validation, applied unchanged to the holdout) at least
+                     ``min_automation_rate``.
 
 Relative gates apply when there is a champion:
 
 * ``auc_vs_champion``        AUC not below the champion's minus ``auc_tolerance``;
-* ``automation_vs_champion`` automation rate at the target accuracy not below the
-                             champion's minus ``automation_tolerance``.
+* ``automation_vs_champion`` holdout automation rate of the challenger's band not below
+                             that of the champion's band minus ``automation_tolerance``.
+
+Each model is judged with the review band it would decide with in production, so the gates,
+the model report and the run summary state the same figures (``core/figures.py``).
 
 The ``fairness`` gate applies when fairness figures exist for the challenger: the largest gap
 between protected groups' approval rates at most ``max_fairness_gap``.
@@ -32,12 +37,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+from credit_assets.core.figures import BandResult, band_on_holdout, describe_automation
 from credit_assets.core.metrics import (
     ece_noise_floor,
     expected_calibration_error,
     no_skill_brier,
 )
-from credit_assets.core.thresholds import Metric, choose_thresholds
+from credit_assets.core.thresholds import Thresholds
 
 MIN_AUC, BRIER, ECE, MIN_AUTOMATION = "min_auc", "brier", "ece", "min_automation"
 AUC_VS_CHAMPION, AUTOMATION_VS_CHAMPION, FAIRNESS = (
@@ -66,45 +72,47 @@ class Evaluation:
     auc: float
     brier: float
     ece: float
-    automation_rate: float  # widest automation reaching the target accuracy on these rows
-    automation_accuracy: float
-    target_accuracy: float
-    metric: str
+    band: BandResult  # the model's validation-chosen review band on these rows
     rows: int
     bad_rate: float
     no_skill_brier: float
     ece_noise: float = 0.0  # ECE of a perfectly calibrated model on these rows (noise)
     fairness_gap: float | None = None
 
+    @property
+    def automation_rate(self) -> float:
+        return self.band.automation.value
+
+    @property
+    def automation_accuracy(self) -> float:
+        return self.band.accuracy.value
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "band": self.band.to_dict()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Evaluation:
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
+        values = {k: data.get(k) for k in cls.__dataclass_fields__}
+        return cls(**{**values, "band": BandResult.from_dict(data["band"])})
 
 
 def evaluate_model(
     risk: np.ndarray,
     bad: np.ndarray,
-    target_accuracy: float,
-    metric: Metric = "balanced",
+    thresholds: Thresholds,
     fairness_gap: float | None = None,
 ) -> Evaluation:
-    """Figures of one model's risk scores on labelled rows."""
+    """Figures of one model's risk scores on labelled rows, its review band (``thresholds``,
+    chosen on validation) applied to them as it is."""
     from sklearn.metrics import brier_score_loss, roc_auc_score
 
     risk = np.asarray(risk, dtype=float)
     bad = np.asarray(bad, dtype=bool)
-    band = choose_thresholds(risk, bad, target_accuracy, metric)
     return Evaluation(
         auc=float(roc_auc_score(bad, risk)),
         brier=float(brier_score_loss(bad, risk)),
         ece=expected_calibration_error(bad, risk),
-        automation_rate=float(band.validation_coverage),
-        automation_accuracy=float(band.validation_accuracy),
-        target_accuracy=float(target_accuracy),
-        metric=metric,
+        band=band_on_holdout(thresholds, risk, bad),
         rows=len(risk),
         bad_rate=float(bad.mean()),
         no_skill_brier=no_skill_brier(bad),
@@ -183,7 +191,8 @@ def evaluate_gates(
             challenger.automation_rate,
             config.min_automation_rate,
             ">=",
-            f"automation rate at accuracy {challenger.target_accuracy:.2f}",
+            f"holdout automation rate of its review band "
+            f"({describe_automation(challenger.band.automation)})",
         ),
     ]
     if champion is None:
@@ -205,7 +214,8 @@ def evaluate_gates(
                 challenger.automation_rate,
                 champion.automation_rate - config.automation_tolerance,
                 ">=",
-                "automation rate vs champion's minus tolerance",
+                "holdout automation rate of its review band vs the champion's band's "
+                "minus tolerance",
             ),
         ]
     if challenger.fairness_gap is None:

@@ -121,20 +121,37 @@ def score_distribution_png(
 
 
 def coverage_compare_png(
-    curves: dict[str, pd.DataFrame], chosen_target: float, chosen: tuple[float, float] | None
+    curves: dict[str, pd.DataFrame],
+    chosen_target: float | None,
+    chosen: tuple[float, float] | None,
 ) -> bytes:
     """Automation rate per target accuracy for each model; ``chosen`` marks the review band
-    in use (its automation rate and accuracy)."""
+    in use (its automation rate and accuracy); ``chosen_target`` is None for a band chosen by
+    cost."""
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for label, curve in curves.items():
         ax.plot(curve["target_accuracy"], curve["coverage"], marker="o", markersize=2, label=label)
-    ax.axvline(chosen_target, linestyle="--", color="grey", label=f"target {chosen_target:.2f}")
+    if chosen_target is not None:
+        ax.axvline(chosen_target, linestyle="--", color="grey", label=f"target {chosen_target:.2f}")
     if chosen is not None:
         coverage, accuracy = chosen
         ax.scatter([accuracy], [coverage], color="black", zorder=5, label="chosen review band")
     ax.set_xlabel("required accuracy of automatic decisions")
     ax.set_ylabel("automation rate (coverage)")
     ax.set_title("Coverage vs accuracy, holdout")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def cost_curve_png(curve: pd.DataFrame, chosen: tuple[float, float]) -> bytes:
+    """Lowest expected cost per scored application at each automation rate (from
+    ``thresholds.cost_curve``); ``chosen`` is the band in use: its automation rate and cost."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax.plot(curve["coverage"], curve["cost"], label="lowest cost at this automation rate")
+    ax.scatter([chosen[0]], [chosen[1]], color="black", zorder=5, label="chosen review band")
+    ax.set_xlabel("automation rate (share of scored applications)")
+    ax.set_ylabel("expected cost per scored application")
+    ax.set_title("Cost vs automation, holdout")
     ax.legend(fontsize=8)
     return _png(fig)
 

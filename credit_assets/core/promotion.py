@@ -102,15 +102,15 @@ def decide_promotion(
 ) -> Promotion:
     """Gate ``challenger`` against ``champion`` (version ``previous``; None: no champion yet)
     on the same labelled holdout rows (``bad``: the bad-outcome flags)."""
-    th = challenger.thresholds
     challenger_risk = challenger.risk(holdout)
-    challenger_eval = evaluate_model(challenger_risk, bad, th.target_accuracy, th.metric)
+    # each model is judged with its own review band, as it would decide
+    challenger_eval = evaluate_model(challenger_risk, bad, challenger.thresholds)
     champion_eval, champion_risk = None, None
     extra: list[GateResult] = []
     if champion is not None and previous != challenger_version:
         try:
             champion_risk = champion.risk(holdout)
-            champion_eval = evaluate_model(champion_risk, bad, th.target_accuracy, th.metric)
+            champion_eval = evaluate_model(champion_risk, bad, champion.thresholds)
         except (KeyError, ValueError) as exc:  # e.g. the contract changed its columns
             why = f"champion v{previous} cannot score the current holdout: {exc}"
             extra.append(GateResult("comparable", False, None, None, ">=", why))

@@ -4,9 +4,10 @@ import datetime as dt
 
 import dagster as dg
 
+from credit_assets.core.figures import automation_of_decisions
 from credit_assets.core.registry_names import CHAMPION
 from credit_assets.core.rules import RULE_ID, RULE_REASON
-from credit_assets.core.thresholds import DECISIONS, RULE_REJECT
+from credit_assets.core.thresholds import DECISIONS
 from credit_assets.defs.checks import check_specs, run_checks
 from credit_assets.defs.resources import DatasetsResource, MlflowResource, StorageResource
 from credit_assets.defs.scope import DECISIONS as GROUP
@@ -50,13 +51,11 @@ def decision_assets(scope: Scope) -> list[dg.AssetsDefinition]:
             decided["decided_at"] = dt.datetime.now(dt.UTC).isoformat()
             path = store.write_frame(decided, "decisions", day)
             counts = decided["decision"].value_counts()
-            scored = len(decided) - int(counts.get(RULE_REJECT, 0))
-            automated = int(counts.get("approve", 0) + counts.get("reject", 0))
             return dg.MaterializeResult(
                 metadata={
                     "rows": len(decided),
                     **{f"n_{d}": int(counts.get(d, 0)) for d in DECISIONS},
-                    "automation_rate": automated / scored if scored else 0.0,
+                    "automation_rate": float(automation_of_decisions(counts).value),
                     "model_version": version.version,
                     "thresholds_version": pipeline.thresholds.version,
                     "rules_version": pipeline.contract.rules_version,

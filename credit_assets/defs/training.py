@@ -25,6 +25,7 @@ from credit_assets.core.dataset import (
     label_applications,
 )
 from credit_assets.core.fencing import begin, check_stamp, stamp
+from credit_assets.core.figures import band_on_holdout, describe_band
 from credit_assets.core.gates import (
     GateConfig,
     gates_markdown,
@@ -40,10 +41,11 @@ from credit_assets.core.registry_names import (
 )
 from credit_assets.core.storage import Store
 from credit_assets.core.thresholds import (
+    DEFAULT_COSTS,
+    Costs,
     Thresholds,
-    choose_thresholds,
+    choose_band,
     coverage_accuracy_curve,
-    evaluate,
 )
 from credit_assets.core.training import CANDIDATES, TrainConfig, TrainedModel, train_on_features
 from credit_assets.defs.checks import check_specs, run_checks
@@ -100,6 +102,28 @@ class ThresholdConfig(dg.Config):
         description="'balanced' weighs good and bad applicants equally (use it when one class "
         "is rare); 'plain' is the share of correct automatic decisions",
     )
+    policy: Literal["accuracy", "cost"] = Field(
+        default="accuracy",
+        description="'accuracy': automate most while automatic decisions reach "
+        "target_accuracy; 'cost': the lowest expected cost per scored application",
+    )
+    cost_bad_approved: float = Field(
+        default=DEFAULT_COSTS.bad_approved,
+        ge=0,
+        description="cost of approving an applicant who then defaults (any unit: only the "
+        "ratios of the three costs matter)",
+    )
+    cost_good_rejected: float = Field(
+        default=DEFAULT_COSTS.good_rejected,
+        ge=0,
+        description="cost of rejecting an applicant who would have repaid",
+    )
+    cost_review: float = Field(
+        default=DEFAULT_COSTS.review, ge=0, description="cost of one manual review"
+    )
+
+    def costs(self) -> Costs:
+        return Costs(self.cost_bad_approved, self.cost_good_rejected, self.cost_review)
 
 
 _GATES = GateConfig()
@@ -489,10 +513,14 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
         with _training_step(context, dataset, store, "decision_thresholds", "model"):
             scores = store.read_frame("model", "scores")
             risk, bad = _risk_and_bad(scores, contract, VALIDATION)
-            thresholds = choose_thresholds(risk, bad, config.target_accuracy, config.metric)
+            thresholds = choose_band(
+                risk, bad, config.policy, config.target_accuracy, config.metric, config.costs()
+            )
             curve = coverage_accuracy_curve(risk, bad, config.metric)
-            holdout = evaluate(thresholds, *_risk_and_bad(scores, contract, HOLDOUT))
-            store.write_json({**thresholds.to_dict(), "holdout": holdout}, "decision_thresholds")
+            holdout = band_on_holdout(thresholds, *_risk_and_bad(scores, contract, HOLDOUT))
+            store.write_json(
+                {**thresholds.to_dict(), "holdout": holdout.to_dict()}, "decision_thresholds"
+            )
             return dg.MaterializeResult(
                 metadata={
                     "version": thresholds.version,
@@ -501,8 +529,9 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
                     "metric": thresholds.metric,
                     "validation_automation_rate": thresholds.validation_coverage,
                     "validation_auto_accuracy": thresholds.validation_accuracy,
-                    "holdout_automation_rate": holdout["coverage"],
-                    "holdout_auto_accuracy": holdout["accuracy"],
+                    "holdout_automation_rate": holdout.automation.value,
+                    "holdout_auto_accuracy": holdout.accuracy.value,
+                    "holdout": describe_band(holdout),
                     "coverage_accuracy": dg.MetadataValue.md(
                         curve.to_markdown(index=False, floatfmt=".3f")
                         + "\n\n"

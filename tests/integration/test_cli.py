@@ -60,6 +60,20 @@ def test_generate_writes_the_layout(tmp_path):
     assert result.returncode == 1 and "bad option" in result.stderr
 
 
+def test_generate_the_cards_product(tmp_path):
+    result = _cli("generate", str(tmp_path / "c"), "--product", "cards", "--days", "2")
+    assert result.returncode == 0, result.stderr
+    assert "1000 history rows" in result.stdout and "cards.yaml" in result.stdout
+    header = (tmp_path / "c" / "history" / "train.csv").read_text().splitlines()[0]
+    assert header.startswith('"card_id","outcome","employment"')
+    result = _cli(
+        "generate", str(tmp_path / "d"), "--product", "cards", "--concept-drift-from", "2026-11-01"
+    )
+    assert result.returncode == 1 and "drift is only generated for --product santander" in (
+        result.stderr
+    )
+
+
 def test_expectations_generate_for_another_contract(tmp_path):
     """Suites for another contract go to OUT/<contract name>/; hand-written ones survive."""
     import json

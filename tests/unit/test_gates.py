@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from credit_assets.core.figures import BandResult, Estimate, band_on_holdout
 from credit_assets.core.gates import (
     AUC_VS_CHAMPION,
     AUTOMATION_VS_CHAMPION,
@@ -20,17 +21,31 @@ from credit_assets.core.gates import (
     failures,
     gates_markdown,
 )
+from credit_assets.core.thresholds import choose_thresholds
 
 
-def _eval(**overrides) -> Evaluation:
+def _band(automation_rate: float) -> BandResult:
+    automated = round(automation_rate * 10_000)
+    return BandResult(
+        thresholds_version="thr-test",
+        policy="accuracy",
+        metric="balanced",
+        target_accuracy=0.90,
+        automation=Estimate(automation_rate, 10_000, automation_rate - 0.01, automation_rate),
+        accuracy=Estimate(0.90, automated, 0.89, 0.91),
+        cost=None,
+        validation_coverage=automation_rate,
+        validation_accuracy=0.90,
+        validation_cost=None,
+    )
+
+
+def _eval(automation_rate: float = 0.40, **overrides) -> Evaluation:
     base = dict(
         auc=0.85,
         brier=0.07,
         ece=0.01,
-        automation_rate=0.40,
-        automation_accuracy=0.90,
-        target_accuracy=0.90,
-        metric="balanced",
+        band=_band(automation_rate),
         rows=10_000,
         bad_rate=0.10,
         no_skill_brier=0.09,
@@ -102,19 +117,41 @@ def test_explicit_brier_bound_and_markdown():
     assert "| fairness | n/a |" in table
 
 
+def _scores(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    bad = rng.random(n) < 0.1
+    logit = rng.normal(np.where(bad, 1.0, -1.0), 1.0) - 2.0
+    return 1 / (1 + np.exp(-logit)), bad
+
+
 def test_evaluate_model_on_scores():
     rng = np.random.default_rng(0)
     n = 20_000
-    bad = rng.random(n) < 0.1
-    logit = rng.normal(np.where(bad, 1.0, -1.0), 1.0) - 2.0
-    risk = 1 / (1 + np.exp(-logit))
-    ev = evaluate_model(risk, bad, 0.9)
+    risk, bad = _scores(n, 0)
+    band = choose_thresholds(*_scores(n, 1), 0.9)  # chosen on other (validation) rows
+    ev = evaluate_model(risk, bad, band)
     assert 0.8 < ev.auc < 0.95
     assert ev.rows == n and ev.bad_rate == pytest.approx(bad.mean())
-    assert 0 < ev.automation_rate < 1 and ev.automation_accuracy >= 0.9
+    assert 0 < ev.automation_rate < 1 and ev.band.automation.n == n
+    assert ev.band.accuracy.low < ev.automation_accuracy < ev.band.accuracy.high
     assert 0 < ev.ece_noise < 0.02
     assert Evaluation.from_dict(ev.to_dict()) == ev
     # a perfectly calibrated score passes the calibration gate
     p = rng.beta(1, 8, n)
-    calibrated = evaluate_model(p, rng.random(n) < p, 0.9)
+    calibrated = evaluate_model(p, rng.random(n) < p, band)
     assert _by_gate(evaluate_gates(calibrated, None, GateConfig()))[ECE].passed
+
+
+def test_gates_judge_the_validation_band_not_one_re_chosen_on_the_holdout():
+    # The validation band applied to a small holdout: what production does. A band re-chosen
+    # on the holdout itself would automate a different share (the 64.7% vs 71.1% of issue 12).
+    risk, bad = _scores(3000, 2)
+    band = choose_thresholds(*_scores(3000, 3), 0.9)
+    ev = evaluate_model(risk, bad, band)
+    applied = band_on_holdout(band, risk, bad)
+    oracle = choose_thresholds(risk, bad, 0.9)
+    assert ev.band == applied
+    assert ev.automation_rate != pytest.approx(oracle.validation_coverage, abs=1e-3)
+    gate = _by_gate(evaluate_gates(ev, None, GateConfig(min_automation_rate=0.5)))
+    assert gate["min_automation"].value == applied.automation.value
+    assert f"of {3000:,} scored applications" in gate["min_automation"].what
