@@ -87,6 +87,8 @@ _FAIRNESS_GATES = (
     ),
 )
 
+FAIRNESS_GATE_METRICS = {gate: metric for gate, metric, *_ in _FAIRNESS_GATES}
+
 
 @dataclass(frozen=True)
 class GateConfig:

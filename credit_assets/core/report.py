@@ -3,7 +3,9 @@
 Everything a reviewer needs to see why a version is (or is not) in production: the data it
 was trained on, its curves on the holdout, calibration, score distribution with the review
 band, the coverage-accuracy trade-off, feature importance, the comparison with the champion
-on the same holdout, and the promotion gates. Images are inline base64 PNGs: the file opens
+on the same holdout, the promotion gates, and fairness (per-group figures of the automatic
+decisions, business rules that hit one group harder, features that are proxies for a
+protected attribute). Images are inline base64 PNGs: the file opens
 anywhere, offline, with no external asset.
 """
 
@@ -19,7 +21,14 @@ import numpy as np
 import pandas as pd
 
 from credit_assets.core import plots
-from credit_assets.core.gates import Evaluation, GateResult, all_passed, gates_markdown
+from credit_assets.core.fairness import AUTOMATIC, REJECT_SHARE_RATIO, Disparity, FairnessReport
+from credit_assets.core.gates import (
+    FAIRNESS_GATE_METRICS,
+    Evaluation,
+    GateResult,
+    all_passed,
+    gates_markdown,
+)
 from credit_assets.core.thresholds import Thresholds, coverage_accuracy_curve, evaluate
 
 
@@ -41,6 +50,7 @@ class ReportInputs:
     lineage: dict[str, Any] = field(default_factory=dict)  # versions, fingerprints, run ids
     data_summary: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    fairness: FairnessReport | None = None  # this version's, on the same holdout
 
 
 @dataclass(frozen=True)
@@ -160,6 +170,31 @@ accuracy {{ fmt(band.accuracy) }}).</p>
 </figure>
 </div>
 
+{% if fairness %}<h2>Fairness</h2>
+<p>Automatic decisions of this version on the holdout, by protected attribute and
+intersection. Approval rate: the share of scored applications approved automatically (a review
+is not an approval). Groups under {{ fairness.config.min_group_size }} applications are shown
+but not compared; a figure breaches its bound only at the edge of the groups'
+{{ '%.0f' % (100 * fairness.config.confidence) }}% confidence intervals.</p>
+<table><tr>{% for h in fairness_header %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for row in fairness_rows %}<tr>{% for v in row %}
+<td{% if v == 'BREACH' %} class="fail"{% endif %}>{{ v }}</td>{% endfor %}</tr>
+{% endfor %}</table>
+<div class="grid">
+<figure><img alt="approval rate by group" src="data:image/png;base64,{{ img.groups }}">
+</figure>
+</div>
+<table><tr>{% for h in group_header %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for row in group_rows %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>
+{% endfor %}</table>
+<h3>Features that are proxies for a protected attribute</h3>
+<p>How well each feature alone tells a group from the rest (AUC, 0.5 is not at all), strongest
+first: a strong proxy lets a model discriminate without seeing the attribute.</p>
+<table><tr><th>feature</th><th>attribute</th><th>group</th><th>AUC</th></tr>
+{% for row in proxies %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}
+</table>
+{% endif %}
+
 <h2>Training parameters</h2>
 <table>{% for k, v in params %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>
 </body></html>
@@ -190,6 +225,10 @@ def build_report(inputs: ReportInputs) -> ModelReport:
         ),
         "importance": plots.importance_png(inputs.importance),
     }
+    fairness = inputs.fairness
+    if fairness is not None:
+        automatic = fairness.groups[fairness.groups["stage"] == AUTOMATIC]
+        images["groups"] = plots.group_rates_png(automatic, "Automatic approvals by group")
     verdict = _verdict(inputs)
     title = f"{inputs.model_name} version {inputs.version}"
     page = _TEMPLATE.render(
@@ -207,6 +246,12 @@ def build_report(inputs: ReportInputs) -> ModelReport:
         thresholds=th,
         band=band,
         params=sorted(inputs.params.items()),
+        fairness=fairness,
+        fairness_header=_FAIRNESS_HEADER,
+        fairness_rows=_fairness_rows(inputs),
+        group_header=_GROUP_HEADER,
+        group_rows=_group_rows(fairness),
+        proxies=_proxy_rows(fairness, top=15),
         img={k: plots.png_base64(v) for k, v in images.items()},
         fmt=_fmt,
         pct=lambda x: "–" if x is None else f"{x:.1%}",
@@ -246,4 +291,106 @@ def _markdown(inputs: ReportInputs, verdict: str, band: dict[str, float]) -> str
         "### Top features (gain)",
         _md_table(["feature", "gain"], [(k, f"{v:.1f}") for k, v in top.items()]),
     ]
+    if inputs.fairness is not None:
+        parts += [
+            "### Fairness (automatic decisions, holdout)",
+            _md_table(_FAIRNESS_HEADER, _fairness_rows(inputs)),
+            "### Proxies for a protected attribute (strongest first)",
+            _md_table(["feature", "attribute", "group", "AUC"], _proxy_rows(inputs.fairness, 5)),
+        ]
     return "\n\n".join(parts)
+
+
+_FAIRNESS_HEADER = [
+    "where",
+    "attribute",
+    "figure",
+    "value",
+    "at the confidence bounds",
+    "bound",
+    "verdict",
+    "groups compared",
+]
+_GROUP_HEADER = [
+    "attribute",
+    "group",
+    "applications",
+    "approval rate",
+    "interval",
+    "TPR (good approved)",
+    "FPR (bad approved)",
+    "AUC",
+    "mean risk",
+    "bad rate",
+    "",
+]
+
+
+def _fairness_rows(inputs: ReportInputs) -> list[tuple[str, ...]]:
+    """The model's disparities (automatic decisions) and the rules', with the bound each is
+    held to: the promotion gates' for the gated figures, the rule-hit ratio for rules."""
+    fairness = inputs.fairness
+    if fairness is None:
+        return []
+    bounds = {
+        FAIRNESS_GATE_METRICS[g.gate]: g.bound
+        for g in inputs.gates
+        if g.gate in FAIRNESS_GATE_METRICS and g.applied
+    }
+    bounds[REJECT_SHARE_RATIO] = fairness.config.rule_hit_ratio
+    rows = []
+    for d in fairness.disparities:
+        if d.stage != AUTOMATIC and d.rule is None:
+            continue
+        bound = bounds.get(d.metric)
+        (low, high), (r_low, r_high), (n_low, n_high) = d.groups, d.rates, d.sizes
+        rows.append(
+            (
+                f"rule {d.rule}" if d.rule else "model",
+                d.attribute,
+                d.metric,
+                _fmt(d.value, 3),
+                _fmt(d.evidence, 3),
+                _fmt(bound, 2),
+                _disparity_verdict(d, bound),
+                f"{d.rate}: {low} {r_low:.3f} (n={n_low:,}) vs {high} {r_high:.3f} (n={n_high:,})"
+                if d.sufficient
+                else "–",
+            )
+        )
+    return rows
+
+
+def _disparity_verdict(d: Disparity, bound: float | None) -> str:
+    if not d.sufficient:
+        return "not measured"
+    if bound is None:
+        return "–"
+    return "BREACH" if d.breaches(bound) else "within bound"
+
+
+def _group_rows(fairness: FairnessReport | None) -> list[tuple[str, ...]]:
+    if fairness is None:
+        return []
+    rows = fairness.groups[fairness.groups["stage"] == AUTOMATIC]
+    return [
+        (
+            r["attribute"],
+            r["group"],
+            f"{r['n']:,}",
+            _fmt(r["approval_rate"], 3),
+            f"{r['approval_rate_low']:.3f}–{r['approval_rate_high']:.3f}",
+            *(_fmt(r.get(c), 3) for c in ("tpr", "fpr", "auc", "mean_risk", "bad_rate")),
+            "too small to compare" if r["small"] else "",
+        )
+        for _, r in rows.iterrows()
+    ]
+
+
+def _proxy_rows(fairness: FairnessReport | None, top: int) -> list[tuple[str, ...]]:
+    if fairness is None:
+        return []
+    return [
+        (r["feature"], r["attribute"], r["group"], f"{r['auc']:.3f}")
+        for _, r in fairness.proxies.head(top).iterrows()
+    ]
