@@ -51,6 +51,7 @@ EQUALIZED_ODDS_DIFFERENCE = "equalized_odds_difference"  # larger of the TPR and
 REJECT_SHARE_RATIO = "reject_share_ratio"  # a rule: highest / lowest share of a group it rejects
 INTERSECTION = "×"
 MISSING = "missing"
+PROXY_COLUMNS = ["feature", "attribute", "group", "auc"]
 # Per rate in a group table: the column counting the applications it is over, and its name.
 _RATES = {
     "approval_rate": ("n", "approval rate"),
@@ -124,7 +125,8 @@ class FairnessReport:
     groups: pd.DataFrame  # one row per stage, attribute and group: rates with intervals
     disparities: list[Disparity]  # per stage, attribute and metric; per rule and attribute
     rule_impact: pd.DataFrame  # one row per rule, attribute and group: share rejected
-    proxies: pd.DataFrame  # feature, attribute, level, auc: strongest first
+    proxies: pd.DataFrame  # feature, attribute, group, auc: strongest first
+    config: FairnessConfig
 
     def worst(self, metric: str, stage: str = AUTOMATIC) -> Disparity | None:
         """The disparity of ``metric`` at ``stage`` with the strongest evidence against
@@ -138,17 +140,14 @@ class FairnessReport:
         return max(measured, key=lambda d: (d.evidence, d.value))
 
     def breaches(
-        self,
-        min_selection_rate_ratio: float,
-        max_equalized_odds_difference: float,
-        config: FairnessConfig = FairnessConfig(),
+        self, min_selection_rate_ratio: float, max_equalized_odds_difference: float
     ) -> list[Disparity]:
-        """Every clear breach at any stage, and every rule flagged: what a daily check warns
-        about."""
+        """Every clear breach of the promotion gates' bounds at any stage, and every rule
+        flagged: what a daily check warns about."""
         bounds = {
             SELECTION_RATE_RATIO: min_selection_rate_ratio,
             EQUALIZED_ODDS_DIFFERENCE: max_equalized_odds_difference,
-            REJECT_SHARE_RATIO: config.rule_hit_ratio,
+            REJECT_SHARE_RATIO: self.config.rule_hit_ratio,
         }
         return [d for d in self.disparities if d.metric in bounds and d.breaches(bounds[d.metric])]
 
@@ -409,7 +408,7 @@ def proxy_strengths(
         a: g for a, g in protected_groups(frame, contract).items() if INTERSECTION not in a
     }
     if not features or not attributes:
-        return pd.DataFrame(columns=["feature", "attribute", "group", "auc"])
+        return pd.DataFrame(columns=PROXY_COLUMNS)
     numeric = [f for f in features if pd.api.types.is_numeric_dtype(frame[f])]
     categorical = [f for f in features if f not in numeric]
     values = frame[numeric].to_numpy(dtype=float)
@@ -436,7 +435,7 @@ def proxy_strengths(
                 (feature, attribute, group, max(a, 1 - a))
                 for feature, a in zip([*numeric, *categorical], auc, strict=True)
             ]
-    table = pd.DataFrame(rows, columns=["feature", "attribute", "group", "auc"])
+    table = pd.DataFrame(rows, columns=PROXY_COLUMNS)
     best = table.sort_values("auc", ascending=False).drop_duplicates(["feature", "attribute"])
     return best.reset_index(drop=True)
 
@@ -472,7 +471,8 @@ def assess(
         groups=table[first + [c for c in table.columns if c not in first]],
         disparities=found + rule_found,
         rule_impact=rules,
-        proxies=pd.DataFrame(columns=["feature", "attribute", "group", "auc"]),
+        proxies=pd.DataFrame(columns=PROXY_COLUMNS),
+        config=config,
     )
 
 
