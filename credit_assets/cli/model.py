@@ -18,7 +18,7 @@ from rich.table import Table
 
 from credit_assets.cli.common import ContractOpt, configure, console, err, fail
 from credit_assets.core.errors import CreditAssetsError
-from credit_assets.core.registry_names import LINEAGE_TAGS
+from credit_assets.core.registry_names import FAIRNESS_TAG, LINEAGE_TAGS
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -143,7 +143,8 @@ def show(
     version: Annotated[str, typer.Argument(help="a version number or an alias")],
     contract: ContractOpt = None,
 ) -> None:
-    """One version: lineage, metrics, gate results, alias changes and its report."""
+    """One version: lineage, metrics, gate results, fairness in one line, alias changes and
+    its report."""
     try:
         registry = _registry(contract)
         info = registry.version_info(version)
@@ -184,6 +185,7 @@ def show(
         console.print(table)
     else:
         console.print("promotion gates: not evaluated")
+    console.print(info.tags.get(FAIRNESS_TAG, "fairness: not evaluated"), markup=False)
     events = registry.alias_events(info.version)
     if events:
         table = Table(title="alias changes")
