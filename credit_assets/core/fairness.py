@@ -225,8 +225,9 @@ def _group_table(
     risk: np.ndarray | None,
     config: FairnessConfig,
 ) -> pd.DataFrame:
-    """Per group: applications, approvals and approval rate; with labels TPR / FPR; with
-    scores AUC and calibration (mean risk against the observed bad rate)."""
+    """Per group: applications, approvals and approval rate; where outcomes are known
+    (``bad`` is 0 / 1, NaN where not yet known) TPR and FPR; with scores too, AUC and
+    calibration (mean risk against the observed bad rate)."""
     from fairlearn.metrics import (
         MetricFrame,
         count,
@@ -235,38 +236,45 @@ def _group_table(
         true_positive_rate,
     )
 
-    labelled = bad is not None
-    good = (~bad if labelled else approved).astype(int)
-    metrics = {"n": count, "approval_rate": selection_rate}
-    if labelled:
-        metrics |= {
-            "good": lambda y, _: int(np.sum(y)),
-            "bad": lambda y, _: int(np.sum(1 - y)),
-            "tpr": true_positive_rate,
-            "fpr": false_positive_rate,
-        }
+    labels = groups.to_numpy()
     table = MetricFrame(
-        metrics=metrics,
-        y_true=good,
+        metrics={"n": count, "approval_rate": selection_rate},
+        y_true=approved.astype(int),  # not read by these two
         y_pred=approved.astype(int),
-        sensitive_features=groups.to_numpy(),
+        sensitive_features=labels,
     ).by_group
+    known = ~np.isnan(bad) if bad is not None else np.zeros(len(approved), dtype=bool)
+    if known.any():
+        good = (bad[known] == 0).astype(int)
+        outcomes = MetricFrame(
+            metrics={
+                "good": lambda y, _: int(np.sum(y)),
+                "bad": lambda y, _: int(np.sum(1 - y)),
+                "tpr": true_positive_rate,
+                "fpr": false_positive_rate,
+            },
+            y_true=good,
+            y_pred=approved[known].astype(int),
+            sensitive_features=labels[known],
+        ).by_group
+        table = table.join(outcomes)
+        table[["good", "bad"]] = table[["good", "bad"]].fillna(0).astype(int)
     for rate, (denominator, _) in _RATES.items():
         if rate in table:
             n = table[denominator].to_numpy(dtype=int)
             table[rate] = table[rate].astype(float).where(n > 0)
             successes = np.rint(table[rate].fillna(0).to_numpy() * n)
             table[f"{rate}_low"], table[f"{rate}_high"] = _wilson(successes, n, config.confidence)
-    if labelled and risk is not None:
+    if known.any() and risk is not None:
         scored = MetricFrame(
             metrics={
                 "auc": _auc,
                 "mean_risk": lambda _, score: float(np.mean(score)),
                 "bad_rate": lambda y, _: float(np.mean(y)),
             },
-            y_true=bad,
-            y_pred=risk,
-            sensitive_features=groups.to_numpy(),
+            y_true=bad[known].astype(int),
+            y_pred=risk[known],
+            sensitive_features=labels[known],
         ).by_group
         table = table.join(scored.astype(float))
     table["small"] = table["n"] < config.min_group_size
@@ -450,9 +458,10 @@ def assess(
 ) -> FairnessReport:
     """Fairness figures of a decisions frame: ``decision`` (rule_reject / approve / reject /
     review), ``score`` (risk), the protected columns, and optionally ``rule_id``, ``bad``
-    (outcome labels) and ``final_decision`` (reviewers' approve / reject)."""
+    (the outcome, empty until it arrives: :func:`with_outcomes`) and ``final_decision``
+    (reviewers' approve / reject, empty until reviewed)."""
     groups = protected_groups(decisions, contract)
-    bad_all = decisions[BAD].to_numpy(dtype=bool) if BAD in decisions else None
+    bad_all = decisions[BAD].to_numpy(dtype=float) if BAD in decisions else None
     score = decisions["score"].to_numpy(dtype=float) if "score" in decisions else None
     tables, found = [], []
     for stage, (reached, approved) in funnel_stages(decisions).items():
@@ -474,6 +483,17 @@ def assess(
         proxies=pd.DataFrame(columns=PROXY_COLUMNS),
         config=config,
     )
+
+
+def with_outcomes(
+    decisions: pd.DataFrame, outcomes: pd.DataFrame, contract: DatasetContract
+) -> pd.DataFrame:
+    """Decisions with column ``bad``: 1 for a bad outcome, 0 for a good one, empty where the
+    outcome (``raw_outcomes``: id and target) has not arrived."""
+    target = outcomes.set_index(contract.id_column)[contract.target.column]
+    positive = decisions[contract.id_column].map(target).astype(float)
+    bad = positive if contract.target.positive_means == "default" else 1 - positive
+    return decisions.assign(**{BAD: bad})
 
 
 def holdout_decisions(

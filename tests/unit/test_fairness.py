@@ -19,6 +19,7 @@ from credit_assets.core.fairness import (
     assess,
     assess_holdout,
     proxy_strengths,
+    with_outcomes,
 )
 from credit_assets.core.gates import (
     FAIRNESS_EQUALIZED_ODDS,
@@ -32,6 +33,7 @@ from credit_assets.core.report import ReportInputs, build_report
 from credit_assets.core.rules import RULE_ID
 from credit_assets.core.synthetic import SyntheticSpec, draw, make_shapes
 from credit_assets.core.thresholds import choose_thresholds
+from tests.conftest import FIXTURES
 
 SANTANDER = load_contract()
 
@@ -254,3 +256,26 @@ def test_point_figures_are_fairlearns():
     assert odds == pytest.approx(
         equalized_odds_difference(~bad, approved, sensitive_features=groups)
     )
+
+
+def test_outcomes_count_once_they_arrive():
+    contract = load_contract(FIXTURES / "loans.yaml")  # its positive class is a good outcome
+    rng = np.random.default_rng(3)
+    n = 1000
+    decisions = pd.DataFrame(
+        {
+            "application_id": [f"a{i}" for i in range(n)],
+            "sex": rng.choice(["female", "male"], n),
+            "decision": rng.choice(["approve", "reject", "review"], n),
+            "score": rng.random(n),
+        }
+    )
+    # outcomes of 600 applications have arrived; 1 = repaid
+    arrived = pd.DataFrame({"application_id": decisions["application_id"][:600]})
+    arrived["repaid"] = (rng.random(600) < 0.8).astype(int)
+    report = assess(with_outcomes(decisions, arrived, contract), contract)
+    table = report.groups[report.groups["stage"] == AUTOMATIC]
+    assert table["n"].sum() == n  # approval rates over every decision
+    assert table["good"].sum() == arrived["repaid"].sum()  # TPR / FPR over arrived outcomes
+    assert table["bad"].sum() == 600 - arrived["repaid"].sum()
+    assert report.worst(EQUALIZED_ODDS_DIFFERENCE).sufficient
