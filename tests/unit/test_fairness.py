@@ -11,6 +11,7 @@ from credit_assets.core.fairness import (
     AUTOMATIC,
     BAD,
     DEMOGRAPHIC_PARITY_DIFFERENCE,
+    EQUAL_OPPORTUNITY_DIFFERENCE,
     EQUALIZED_ODDS_DIFFERENCE,
     FINAL,
     FINAL_DECISION,
@@ -232,7 +233,12 @@ def test_rules_and_reviews_are_stages_of_the_funnel():
 
 
 def test_point_figures_are_fairlearns():
-    from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
+    from fairlearn.metrics import (
+        demographic_parity_difference,
+        demographic_parity_ratio,
+        equal_opportunity_difference,
+        equalized_odds_difference,
+    )
 
     rng = np.random.default_rng(2)
     n = 5000
@@ -248,14 +254,15 @@ def test_point_figures_are_fairlearns():
         }
     )
     report = assess(decisions, SANTANDER)
-    parity = report.worst(DEMOGRAPHIC_PARITY_DIFFERENCE).value
-    odds = report.worst(EQUALIZED_ODDS_DIFFERENCE).value
-    assert parity == pytest.approx(
-        demographic_parity_difference(~bad, approved, sensitive_features=groups)
-    )
-    assert odds == pytest.approx(
-        equalized_odds_difference(~bad, approved, sensitive_features=groups)
-    )
+    fairlearn = {
+        SELECTION_RATE_RATIO: demographic_parity_ratio,
+        DEMOGRAPHIC_PARITY_DIFFERENCE: demographic_parity_difference,
+        EQUAL_OPPORTUNITY_DIFFERENCE: equal_opportunity_difference,
+        EQUALIZED_ODDS_DIFFERENCE: equalized_odds_difference,
+    }
+    for metric, figure in fairlearn.items():
+        expected = figure(~bad, approved, sensitive_features=groups)
+        assert report.worst(metric).value == pytest.approx(expected), metric
 
 
 def test_outcomes_count_once_they_arrive():
