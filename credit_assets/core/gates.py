@@ -69,16 +69,26 @@ GATES = (
     FAIRNESS_SELECTION_RATE,
     FAIRNESS_EQUALIZED_ODDS,
 )
-# Each fairness gate: the figure it reads, its bound in GateConfig, direction, what it is.
-_FAIRNESS_GATES = (
-    (
+
+
+@dataclass(frozen=True)
+class FairnessGate:
+    name: str
+    metric: str  # the fairness figure it reads (its worst over attributes and intersections)
+    bound: str  # the GateConfig field holding its bound
+    direction: Literal[">=", "<="]
+    what: str
+
+
+FAIRNESS_GATES = (
+    FairnessGate(
         FAIRNESS_SELECTION_RATE,
         SELECTION_RATE_RATIO,
         "min_selection_rate_ratio",
         ">=",
         "lowest / highest group approval rate of automatic decisions (upper confidence bound)",
     ),
-    (
+    FairnessGate(
         FAIRNESS_EQUALIZED_ODDS,
         EQUALIZED_ODDS_DIFFERENCE,
         "max_equalized_odds_difference",
@@ -86,8 +96,6 @@ _FAIRNESS_GATES = (
         "largest gap in approval rates among good or among bad applicants (lower confidence bound)",
     ),
 )
-
-FAIRNESS_GATE_METRICS = {gate: metric for gate, metric, *_ in _FAIRNESS_GATES}
 
 
 @dataclass(frozen=True)
@@ -161,8 +169,8 @@ def evaluate_model(
         ece_noise=ece_noise_floor(risk),
         fairness=tuple(
             d
-            for _, metric, *_ in _FAIRNESS_GATES
-            if fairness is not None and (d := fairness.worst(metric)) is not None
+            for gate in FAIRNESS_GATES
+            if fairness is not None and (d := fairness.worst(gate.metric)) is not None
         ),
     )
 
@@ -264,25 +272,18 @@ def evaluate_gates(
                 "automation rate vs champion's minus tolerance",
             ),
         ]
-    return results + [_fairness_gate(challenger, config, *spec) for spec in _FAIRNESS_GATES]
+    return results + [_fairness_gate(challenger, config, gate) for gate in FAIRNESS_GATES]
 
 
-def _fairness_gate(
-    challenger: Evaluation,
-    config: GateConfig,
-    gate: str,
-    metric: str,
-    bound_field: str,
-    direction: Literal[">=", "<="],
-    what: str,
-) -> GateResult:
-    found = challenger.disparity(metric)
+def _fairness_gate(challenger: Evaluation, config: GateConfig, gate: FairnessGate) -> GateResult:
+    found = challenger.disparity(gate.metric)
     if found is None:
-        return _skipped(gate, "no protected attribute on the holdout", direction)
+        return _skipped(gate.name, "no protected attribute on the holdout", gate.direction)
     if not found.sufficient:
-        return _skipped(gate, found.describe(), direction)
-    bound = getattr(config, bound_field)  # the same comparison as found.breaches(bound)
-    return replace(_gate(gate, found.evidence, bound, direction, what), detail=found.describe())
+        return _skipped(gate.name, found.describe(), gate.direction)
+    bound = getattr(config, gate.bound)  # the same comparison as found.breaches(bound)
+    result = _gate(gate.name, found.evidence, bound, gate.direction, gate.what)
+    return replace(result, detail=found.describe())
 
 
 def fairness_summary(challenger: Evaluation, results: list[GateResult]) -> str:
@@ -290,13 +291,13 @@ def fairness_summary(challenger: Evaluation, results: list[GateResult]) -> str:
     gate's verdict, value and bound, and the attribute and groups behind the value."""
     by_gate = {r.gate: r for r in results}
     parts = []
-    for gate, metric, *_ in _FAIRNESS_GATES:
-        result, found = by_gate.get(gate), challenger.disparity(metric)
+    for gate in FAIRNESS_GATES:
+        result, found = by_gate.get(gate.name), challenger.disparity(gate.metric)
         if result is None or not result.applied or found is None:
             continue
         (low, high), (r_low, r_high) = found.groups, found.rates
         parts.append(
-            f"{metric} {_num(result.value)} {result.direction} {_num(result.bound)} "
+            f"{gate.metric} {_num(result.value)} {result.direction} {_num(result.bound)} "
             f"{'pass' if result.passed else 'FAIL'} ({found.attribute}: {found.rate} "
             f"{low} {r_low:.3f} vs {high} {r_high:.3f})"
         )

@@ -23,7 +23,7 @@ import pandas as pd
 from credit_assets.core import plots
 from credit_assets.core.fairness import AUTOMATIC, REJECT_SHARE_RATIO, Disparity, FairnessReport
 from credit_assets.core.gates import (
-    FAIRNESS_GATE_METRICS,
+    FAIRNESS_GATES,
     Evaluation,
     GateResult,
     all_passed,
@@ -332,11 +332,8 @@ def _fairness_rows(inputs: ReportInputs) -> list[tuple[str, ...]]:
     fairness = inputs.fairness
     if fairness is None:
         return []
-    bounds = {
-        FAIRNESS_GATE_METRICS[g.gate]: g.bound
-        for g in inputs.gates
-        if g.gate in FAIRNESS_GATE_METRICS and g.applied
-    }
+    metrics = {gate.name: gate.metric for gate in FAIRNESS_GATES}
+    bounds = {metrics[g.gate]: g.bound for g in inputs.gates if g.gate in metrics and g.applied}
     bounds[REJECT_SHARE_RATIO] = fairness.config.rule_hit_ratio
     rows = []
     for d in fairness.disparities:
