@@ -117,7 +117,7 @@ class Disparity:
 
 
 def _fmt(x: float) -> str:
-    return "inf" if math.isinf(x) else f"{x:.3f}"
+    return "–" if math.isnan(x) else "inf" if math.isinf(x) else f"{x:.3f}"
 
 
 @dataclass
@@ -139,20 +139,81 @@ class FairnessReport:
             return min(measured, key=lambda d: (d.evidence, d.value))
         return max(measured, key=lambda d: (d.evidence, d.value))
 
-    def breaches(
-        self, min_selection_rate_ratio: float, max_equalized_odds_difference: float
-    ) -> list[Disparity]:
-        """Every clear breach of the promotion gates' bounds at any stage, and every rule
-        flagged: what a daily check warns about."""
+    def bounds(
+        self, min_selection_rate_ratio: float | None, max_equalized_odds_difference: float | None
+    ) -> dict[str, float]:
+        """The bound each figure is held to: the promotion gates' (None: not held), and the
+        rule-hit ratio for rules."""
         bounds = {
             SELECTION_RATE_RATIO: min_selection_rate_ratio,
             EQUALIZED_ODDS_DIFFERENCE: max_equalized_odds_difference,
             REJECT_SHARE_RATIO: self.config.rule_hit_ratio,
         }
+        return {metric: bound for metric, bound in bounds.items() if bound is not None}
+
+    def breaches(
+        self, min_selection_rate_ratio: float, max_equalized_odds_difference: float
+    ) -> list[Disparity]:
+        """Every clear breach of the promotion gates' bounds at any stage, and every rule
+        flagged: what a daily check warns about."""
+        bounds = self.bounds(min_selection_rate_ratio, max_equalized_odds_difference)
         return [d for d in self.disparities if d.metric in bounds and d.breaches(bounds[d.metric])]
+
+    def table(
+        self,
+        min_selection_rate_ratio: float | None,
+        max_equalized_odds_difference: float | None,
+        stages: tuple[str, ...] = (RULES, AUTOMATIC, FINAL),
+    ) -> list[tuple[str, ...]]:
+        """Rows under :data:`TABLE_HEADER`: the disparities at ``stages`` and every rule's,
+        each with its bound and verdict (for a report or a materialization's metadata)."""
+        bounds = self.bounds(min_selection_rate_ratio, max_equalized_odds_difference)
+        rows = []
+        for d in self.disparities:
+            if d.rule is None and d.stage not in stages:
+                continue
+            bound = bounds.get(d.metric)
+            (low, high), (r_low, r_high), (n_low, n_high) = d.groups, d.rates, d.sizes
+            rows.append(
+                (
+                    f"rule {d.rule}" if d.rule else d.stage,
+                    d.attribute,
+                    d.metric,
+                    _fmt(d.value),
+                    _fmt(d.evidence),
+                    "–" if bound is None else f"{bound:.2f}",
+                    _verdict(d, bound),
+                    f"{d.rate}: {low} {r_low:.3f} (n={n_low:,}) vs {high} {r_high:.3f} "
+                    f"(n={n_high:,})"
+                    if d.sufficient
+                    else "–",
+                )
+            )
+        return rows
 
     def disparities_frame(self) -> pd.DataFrame:
         return pd.DataFrame([d.to_dict() for d in self.disparities])
+
+
+TABLE_HEADER = (
+    "where",
+    "attribute",
+    "figure",
+    "value",
+    "at the confidence bounds",
+    "bound",
+    "verdict",
+    "groups compared",
+)
+BREACH = "BREACH"
+
+
+def _verdict(d: Disparity, bound: float | None) -> str:
+    if not d.sufficient:
+        return "not measured"
+    if bound is None:
+        return "–"
+    return BREACH if d.breaches(bound) else "within bound"
 
 
 # -- groups -----------------------------------------------------------------------------------

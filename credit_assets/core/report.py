@@ -21,7 +21,14 @@ import numpy as np
 import pandas as pd
 
 from credit_assets.core import plots
-from credit_assets.core.fairness import AUTOMATIC, REJECT_SHARE_RATIO, Disparity, FairnessReport
+from credit_assets.core.fairness import (
+    AUTOMATIC,
+    BREACH,
+    EQUALIZED_ODDS_DIFFERENCE,
+    SELECTION_RATE_RATIO,
+    TABLE_HEADER,
+    FairnessReport,
+)
 from credit_assets.core.gates import (
     FAIRNESS_GATES,
     Evaluation,
@@ -178,7 +185,7 @@ but not compared; a figure breaches its bound only at the edge of the groups'
 {{ '%.0f' % (100 * fairness.config.confidence) }}% confidence intervals.</p>
 <table><tr>{% for h in fairness_header %}<th>{{ h }}</th>{% endfor %}</tr>
 {% for row in fairness_rows %}<tr>{% for v in row %}
-<td{% if v == 'BREACH' %} class="fail"{% endif %}>{{ v }}</td>{% endfor %}</tr>
+<td{% if v == breach %} class="fail"{% endif %}>{{ v }}</td>{% endfor %}</tr>
 {% endfor %}</table>
 <div class="grid">
 <figure><img alt="approval rate by group" src="data:image/png;base64,{{ img.groups }}">
@@ -247,7 +254,8 @@ def build_report(inputs: ReportInputs) -> ModelReport:
         band=band,
         params=sorted(inputs.params.items()),
         fairness=fairness,
-        fairness_header=_FAIRNESS_HEADER,
+        fairness_header=TABLE_HEADER,
+        breach=BREACH,
         fairness_rows=_fairness_rows(inputs),
         group_header=_GROUP_HEADER,
         group_rows=_group_rows(fairness),
@@ -294,23 +302,13 @@ def _markdown(inputs: ReportInputs, verdict: str, band: dict[str, float]) -> str
     if inputs.fairness is not None:
         parts += [
             "### Fairness (automatic decisions, holdout)",
-            _md_table(_FAIRNESS_HEADER, _fairness_rows(inputs)),
+            _md_table(TABLE_HEADER, _fairness_rows(inputs)),
             "### Proxies for a protected attribute (strongest first)",
             _md_table(["feature", "attribute", "group", "AUC"], _proxy_rows(inputs.fairness, 5)),
         ]
     return "\n\n".join(parts)
 
 
-_FAIRNESS_HEADER = [
-    "where",
-    "attribute",
-    "figure",
-    "value",
-    "at the confidence bounds",
-    "bound",
-    "verdict",
-    "groups compared",
-]
 _GROUP_HEADER = [
     "attribute",
     "group",
@@ -327,43 +325,15 @@ _GROUP_HEADER = [
 
 
 def _fairness_rows(inputs: ReportInputs) -> list[tuple[str, ...]]:
-    """The model's disparities (automatic decisions) and the rules', with the bound each is
-    held to: the promotion gates' for the gated figures, the rule-hit ratio for rules."""
-    fairness = inputs.fairness
-    if fairness is None:
+    """The model's disparities (automatic decisions) and the rules', each held to the bound
+    its promotion gate applied."""
+    if inputs.fairness is None:
         return []
-    metrics = {gate.name: gate.metric for gate in FAIRNESS_GATES}
-    bounds = {metrics[g.gate]: g.bound for g in inputs.gates if g.gate in metrics and g.applied}
-    bounds[REJECT_SHARE_RATIO] = fairness.config.rule_hit_ratio
-    rows = []
-    for d in fairness.disparities:
-        if d.stage != AUTOMATIC and d.rule is None:
-            continue
-        bound = bounds.get(d.metric)
-        (low, high), (r_low, r_high), (n_low, n_high) = d.groups, d.rates, d.sizes
-        rows.append(
-            (
-                f"rule {d.rule}" if d.rule else "model",
-                d.attribute,
-                d.metric,
-                _fmt(d.value, 3),
-                _fmt(d.evidence, 3),
-                _fmt(bound, 2),
-                _disparity_verdict(d, bound),
-                f"{d.rate}: {low} {r_low:.3f} (n={n_low:,}) vs {high} {r_high:.3f} (n={n_high:,})"
-                if d.sufficient
-                else "–",
-            )
-        )
-    return rows
-
-
-def _disparity_verdict(d: Disparity, bound: float | None) -> str:
-    if not d.sufficient:
-        return "not measured"
-    if bound is None:
-        return "–"
-    return "BREACH" if d.breaches(bound) else "within bound"
+    applied = {g.gate: g.bound for g in inputs.gates if g.applied}
+    bound = {gate.metric: applied.get(gate.name) for gate in FAIRNESS_GATES}
+    return inputs.fairness.table(
+        bound[SELECTION_RATE_RATIO], bound[EQUALIZED_ODDS_DIFFERENCE], stages=(AUTOMATIC,)
+    )
 
 
 def _group_rows(fairness: FairnessReport | None) -> list[tuple[str, ...]]:

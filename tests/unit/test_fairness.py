@@ -10,6 +10,7 @@ from credit_assets.core.contract import DatasetContract, load_contract
 from credit_assets.core.fairness import (
     AUTOMATIC,
     BAD,
+    BREACH,
     DEMOGRAPHIC_PARITY_DIFFERENCE,
     EQUAL_OPPORTUNITY_DIFFERENCE,
     EQUALIZED_ODDS_DIFFERENCE,
@@ -116,7 +117,7 @@ def test_the_injected_proxy_tops_the_reports_proxy_list(biased):
     proxies = page.markdown.split("### Proxies for a protected attribute (strongest first)")[1]
     first = proxies.strip().splitlines()[2]
     assert first.startswith("| var_12 | gender |"), proxies
-    assert "| model | gender | selection_rate_ratio |" in page.markdown
+    assert "| automatic | gender | selection_rate_ratio |" in page.markdown
     assert "BREACH" in page.markdown
     assert "<h2>Fairness</h2>" in page.html and 'alt="approval rate by group"' in page.html
 
@@ -230,6 +231,11 @@ def test_rules_and_reviews_are_stages_of_the_funnel():
     final = report.worst(EQUALIZED_ODDS_DIFFERENCE, stage=FINAL)
     assert final.breaches(0.1) and final.groups == ("F", "M")
     assert not report.worst(DEMOGRAPHIC_PARITY_DIFFERENCE, stage=AUTOMATIC).breaches(0.1)
+    # what a daily check shows: every stage's figures with their bound and verdict
+    breached = {row[:3] for row in report.table(0.8, 0.1) if row[6] == BREACH}
+    assert ("rule R01", "gender", REJECT_SHARE_RATIO) in breached
+    assert (FINAL, "gender", EQUALIZED_ODDS_DIFFERENCE) in breached
+    assert (AUTOMATIC, "gender", SELECTION_RATE_RATIO) not in breached
 
 
 def test_point_figures_are_fairlearns():
