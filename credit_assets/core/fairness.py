@@ -38,7 +38,7 @@ import pandas as pd
 
 from credit_assets.core.contract import DatasetContract
 from credit_assets.core.rules import RULE_ID
-from credit_assets.core.thresholds import APPROVE, RULE_REJECT, Thresholds
+from credit_assets.core.thresholds import APPROVE, REVIEW, RULE_REJECT, Thresholds
 
 RULES, AUTOMATIC, FINAL = "rules", "automatic", "final"
 # Decision-frame columns beyond ``decision`` and ``score``, both optional.
@@ -256,7 +256,7 @@ def funnel_stages(decisions: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.nda
     if FINAL_DECISION in decisions:
         final = decisions[FINAL_DECISION].to_numpy()
         reviewed = pd.notna(final)
-        known = (decision != "review") | reviewed
+        known = (decision != REVIEW) | reviewed
         stages[FINAL] = (known, (decision == APPROVE) | (reviewed & (final == APPROVE)))
     return stages
 
@@ -409,8 +409,10 @@ def rule_impact(
         hit = rule_ids == rule.id
         for attribute, labels in groups.items():
             table = _group_table(labels, hit, None, None, config)
-            spared = _disparity(RULES, attribute, SELECTION_RATE_RATIO, table, "approval_rate")
-            found.append(_hardest_hit_first(spared, rule.id))
+            least_over_most = _disparity(
+                RULES, attribute, SELECTION_RATE_RATIO, table, "approval_rate"
+            )
+            found.append(_hardest_hit_first(least_over_most, rule.id))
             shares = table.rename(
                 columns=lambda c: c.replace("approval_rate", "share_rejected").replace(
                     "approved", "rejected"
