@@ -158,9 +158,11 @@ def group_rates_png(groups: pd.DataFrame, title: str) -> bytes:
     fig, axes = plt.subplots(
         len(attributes),
         1,
-        figsize=(5.5, 0.3 * sum(heights) + 0.9 * len(attributes)),
+        figsize=(5.5, 0.3 * sum(heights) + 0.6 * len(attributes) + 0.6),
         gridspec_kw={"height_ratios": heights},
+        sharex=True,
         squeeze=False,
+        layout="constrained",
     )
     for ax, attribute in zip(axes[:, 0], attributes, strict=True):
         rows = groups[groups["attribute"] == attribute]
@@ -172,6 +174,7 @@ def group_rates_png(groups: pd.DataFrame, title: str) -> bytes:
         if len(compared):
             ax.axvline(0.8 * compared.max(), color="black", linestyle=":", linewidth=1)
         ax.set_xlim(0, 1)
+        ax.invert_yaxis()  # groups top to bottom in the table's order
         ax.set_title(attribute, fontsize=9, loc="left")
         ax.tick_params(axis="y", labelsize=8)
     axes[-1, 0].set_xlabel("approval rate (confidence interval); dotted: 4/5 of the highest")
