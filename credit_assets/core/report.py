@@ -178,6 +178,7 @@ accuracy {{ fmt(band.accuracy) }}).</p>
 </div>
 
 {% if fairness %}<h2>Fairness</h2>
+{% if not group_rows %}<p>{{ no_protected }}</p>{% else %}
 <p>Automatic decisions of this version on the holdout, by protected attribute and
 intersection. Approval rate: the share of scored applications approved automatically (a review
 is not an approval). Groups under {{ fairness.config.min_group_size }} applications are shown
@@ -200,7 +201,7 @@ first: a strong proxy lets a model discriminate without seeing the attribute.</p
 <table><tr><th>feature</th><th>attribute</th><th>group</th><th>AUC</th></tr>
 {% for row in proxies %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}
 </table>
-{% endif %}
+{% endif %}{% endif %}
 
 <h2>Training parameters</h2>
 <table>{% for k, v in params %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>
@@ -233,7 +234,7 @@ def build_report(inputs: ReportInputs) -> ModelReport:
         "importance": plots.importance_png(inputs.importance),
     }
     fairness = inputs.fairness
-    if fairness is not None:
+    if fairness is not None and not fairness.groups.empty:
         automatic = fairness.groups[fairness.groups["stage"] == AUTOMATIC]
         images["groups"] = plots.group_rates_png(automatic, "Automatic approvals by group")
     verdict = _verdict(inputs)
@@ -260,6 +261,7 @@ def build_report(inputs: ReportInputs) -> ModelReport:
         group_header=_GROUP_HEADER,
         group_rows=_group_rows(fairness),
         proxies=_proxy_rows(fairness, top=15),
+        no_protected=NO_PROTECTED,
         img={k: plots.png_base64(v) for k, v in images.items()},
         fmt=_fmt,
         pct=lambda x: "–" if x is None else f"{x:.1%}",
@@ -299,7 +301,9 @@ def _markdown(inputs: ReportInputs, verdict: str, band: dict[str, float]) -> str
         "### Top features (gain)",
         _md_table(["feature", "gain"], [(k, f"{v:.1f}") for k, v in top.items()]),
     ]
-    if inputs.fairness is not None:
+    if inputs.fairness is not None and inputs.fairness.groups.empty:
+        parts += ["### Fairness", NO_PROTECTED]
+    elif inputs.fairness is not None:
         parts += [
             "### Fairness (automatic decisions, holdout)",
             _md_table(TABLE_HEADER, _fairness_rows(inputs)),
@@ -309,6 +313,7 @@ def _markdown(inputs: ReportInputs, verdict: str, band: dict[str, float]) -> str
     return "\n\n".join(parts)
 
 
+NO_PROTECTED = "The holdout has no protected attribute: no fairness figures."
 _GROUP_HEADER = [
     "attribute",
     "group",

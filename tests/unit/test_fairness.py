@@ -292,3 +292,30 @@ def test_outcomes_count_once_they_arrive():
     assert table["good"].sum() == arrived["repaid"].sum()  # TPR / FPR over arrived outcomes
     assert table["bad"].sum() == 600 - arrived["repaid"].sum()
     assert report.worst(EQUALIZED_ODDS_DIFFERENCE).sufficient
+
+
+def test_without_a_protected_attribute_nothing_is_measured_nor_failed(unbiased):
+    """Kaggle's own files have no gender column: the gates do not apply, the report says so."""
+    _, _, _, thresholds, risk, bad = unbiased
+    frame = pd.DataFrame({"var_0": risk})  # no protected column
+    report = assess_holdout(frame, risk, bad, thresholds, SANTANDER)
+    evaluation = evaluate_model(risk, bad, 0.9, fairness=report)
+    gates = evaluate_gates(evaluation, None, GateConfig())
+    fairness = [g for g in gates if g.gate in (FAIRNESS_SELECTION_RATE, FAIRNESS_EQUALIZED_ODDS)]
+    assert all(g.passed and not g.applied for g in fairness)
+    page = build_report(
+        ReportInputs(
+            model_name="credit-toy",
+            version="1",
+            run_id="run",
+            bad=bad,
+            challenger_risk=risk,
+            challenger=evaluation,
+            thresholds=thresholds,
+            importance=pd.Series({"var_0": 1.0}),
+            gates=gates,
+            promoted=True,
+            fairness=report,
+        )
+    )
+    assert "The holdout has no protected attribute" in page.markdown
