@@ -64,6 +64,11 @@ bench-scaling: install
 bench-decisions: install
 	$(BIN)/python bench/decisions.py
 
+## bench-fairness: the fairness figures and the proxy list on a 50,000-row holdout
+.PHONY: bench-fairness
+bench-fairness: install
+	$(BIN)/python bench/fairness.py
+
 clean:
 	rm -rf .credit data
 

@@ -69,6 +69,11 @@ def generate(
     feature_drift_from: str = typer.Option("", help="shift drift features from this day"),
     feature_drift_shift: float = typer.Option(1.0, help="shift size, in feature scales"),
     concept_drift_from: str = typer.Option("", help="change P(target|x) from this day"),
+    bias: float = typer.Option(
+        0.0,
+        help="inject bias: one feature becomes a proxy for gender and this share of group F's good "
+        "outcomes are recorded as bad",
+    ),
 ) -> None:
     """Write synthetic data (Kaggle's Santander layout, or the cards product), with the true
     P(target|x) beside it."""
@@ -110,6 +115,7 @@ def generate(
                 concept_drift_from=dt.date.fromisoformat(concept_drift_from)
                 if concept_drift_from
                 else None,
+                bias=bias,
             )
             counts, run_with = write(out_dir, spec), ""
     except ValueError as exc:

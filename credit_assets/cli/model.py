@@ -19,7 +19,7 @@ from rich.table import Table
 from credit_assets.cli.common import ContractOpt, DatasetOpt, console, err, fail, resolve_dataset
 from credit_assets.core.catalog import dataset_of
 from credit_assets.core.errors import CreditAssetsError
-from credit_assets.core.registry_names import LINEAGE_TAGS
+from credit_assets.core.registry_names import FAIRNESS_TAG, LINEAGE_TAGS
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -141,7 +141,8 @@ def show(
     dataset: DatasetOpt = None,
     contract: ContractOpt = None,
 ) -> None:
-    """One version: lineage, metrics, gate results, alias changes and its report."""
+    """One version: lineage, metrics, gate results, fairness in one line, alias changes and
+    its report."""
     try:
         registry = _registry(dataset, contract)
         info = registry.version_info(version)
@@ -182,6 +183,7 @@ def show(
         console.print(table)
     else:
         console.print("promotion gates: not evaluated")
+    console.print(info.tags.get(FAIRNESS_TAG, "fairness: not evaluated"), markup=False)
     events = registry.alias_events(info.version)
     if events:
         table = Table(title="alias changes")

@@ -166,5 +166,38 @@ def importance_png(importance: pd.Series, top: int = 20) -> bytes:
     return _png(fig)
 
 
+def group_rates_png(groups: pd.DataFrame, title: str) -> bytes:
+    """Approval rate per protected group with its confidence interval, one panel per
+    attribute; ``groups`` is a fairness group table (:mod:`.fairness`) for one stage. Groups
+    too small to compare are grey; the dotted line is four fifths of the highest rate."""
+    attributes = list(dict.fromkeys(groups["attribute"]))
+    heights = [len(groups[groups["attribute"] == a]) for a in attributes]
+    fig, axes = plt.subplots(
+        len(attributes),
+        1,
+        figsize=(5.5, 0.3 * sum(heights) + 0.6 * len(attributes) + 0.6),
+        gridspec_kw={"height_ratios": heights},
+        sharex=True,
+        squeeze=False,
+        layout="constrained",
+    )
+    for ax, attribute in zip(axes[:, 0], attributes, strict=True):
+        rows = groups[groups["attribute"] == attribute]
+        rate = rows["approval_rate"].to_numpy()
+        errors = [rate - rows["approval_rate_low"], rows["approval_rate_high"] - rate]
+        colors = np.where(rows["small"], "lightgrey", "tab:blue")
+        ax.barh(rows["group"].astype(str), rate, xerr=errors, color=colors, capsize=3)
+        compared = rows.loc[~rows["small"], "approval_rate"]
+        if len(compared):
+            ax.axvline(0.8 * compared.max(), color="black", linestyle=":", linewidth=1)
+        ax.set_xlim(0, 1)
+        ax.invert_yaxis()  # groups top to bottom in the table's order
+        ax.set_title(attribute, fontsize=9, loc="left")
+        ax.tick_params(axis="y", labelsize=8)
+    axes[-1, 0].set_xlabel("approval rate (confidence interval); dotted: 4/5 of the highest")
+    fig.suptitle(title, fontsize=10)
+    return _png(fig)
+
+
 def png_base64(png: bytes) -> str:
     return base64.b64encode(png).decode()

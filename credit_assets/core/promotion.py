@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from credit_assets.core.fairness import FairnessReport, assess_holdout
 from credit_assets.core.gates import (
     Evaluation,
     GateConfig,
@@ -38,6 +39,7 @@ class Promotion:
     champion: Evaluation | None
     champion_risk: np.ndarray | None
     results: list[GateResult]
+    fairness: FairnessReport  # the challenger's, on the holdout (what the fairness gates read)
 
     @property
     def passed(self) -> bool:
@@ -103,8 +105,11 @@ def decide_promotion(
     """Gate ``challenger`` against ``champion`` (version ``previous``; None: no champion yet)
     on the same labelled holdout rows (``bad``: the bad-outcome flags)."""
     challenger_risk = challenger.risk(holdout)
+    fairness = assess_holdout(
+        holdout, challenger_risk, bad, challenger.thresholds, challenger.contract
+    )
     # each model is judged with its own review band, as it would decide
-    challenger_eval = evaluate_model(challenger_risk, bad, challenger.thresholds)
+    challenger_eval = evaluate_model(challenger_risk, bad, challenger.thresholds, fairness)
     champion_eval, champion_risk = None, None
     extra: list[GateResult] = []
     if champion is not None and previous != challenger_version:
@@ -123,4 +128,5 @@ def decide_promotion(
         champion=champion_eval,
         champion_risk=champion_risk,
         results=results,
+        fairness=fairness,
     )

@@ -3,8 +3,10 @@
 Everything a reviewer needs to see why a version is (or is not) in production: the data it
 was trained on, its curves on the holdout, calibration, score distribution with the review
 band, the coverage-accuracy trade-off, the cost curve, feature importance, the comparison with
-the champion on the same holdout, and the promotion gates. Images are inline base64 PNGs: the
-file opens anywhere, offline, with no external asset.
+the champion on the same holdout, the promotion gates, and fairness (per-group figures of the
+automatic decisions, business rules that hit one group harder, features that are proxies for a
+protected attribute). Images are inline base64 PNGs: the file opens anywhere, offline, with no
+external asset.
 """
 
 from __future__ import annotations
@@ -19,6 +21,14 @@ import numpy as np
 import pandas as pd
 
 from credit_assets.core import plots
+from credit_assets.core.fairness import (
+    AUTOMATIC,
+    BREACH,
+    EQUALIZED_ODDS_DIFFERENCE,
+    SELECTION_RATE_RATIO,
+    TABLE_HEADER,
+    FairnessReport,
+)
 from credit_assets.core.figures import (
     describe_band,
     describe_cost,
@@ -26,7 +36,13 @@ from credit_assets.core.figures import (
     fmt_cost,
     fmt_rate,
 )
-from credit_assets.core.gates import Evaluation, GateResult, all_passed, gates_markdown
+from credit_assets.core.gates import (
+    FAIRNESS_GATES,
+    Evaluation,
+    GateResult,
+    all_passed,
+    gates_markdown,
+)
 from credit_assets.core.thresholds import Thresholds, cost_curve, coverage_accuracy_curve
 
 
@@ -48,6 +64,7 @@ class ReportInputs:
     lineage: dict[str, Any] = field(default_factory=dict)  # versions, fingerprints, run ids
     data_summary: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    fairness: FairnessReport | None = None  # this version's, on the same holdout
 
 
 @dataclass(frozen=True)
@@ -185,6 +202,32 @@ each automation rate; the dot is the band in use.</p>
 </figure>
 </div>
 
+{% if fairness %}<h2>Fairness</h2>
+{% if not group_rows %}<p>{{ no_protected }}</p>{% else %}
+<p>Automatic decisions of this version on the holdout, by protected attribute and
+intersection. Approval rate: the share of scored applications approved automatically (a review
+is not an approval). Groups under {{ fairness.config.min_group_size }} applications are shown
+but not compared; a figure breaches its bound only at the edge of the groups'
+{{ '%.0f' % (100 * fairness.config.confidence) }}% confidence intervals.</p>
+<table><tr>{% for h in fairness_header %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for row in fairness_rows %}<tr>{% for v in row %}
+<td{% if v == breach %} class="fail"{% endif %}>{{ v }}</td>{% endfor %}</tr>
+{% endfor %}</table>
+<div class="grid">
+<figure><img alt="approval rate by group" src="data:image/png;base64,{{ img.groups }}">
+</figure>
+</div>
+<table><tr>{% for h in group_header %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for row in group_rows %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>
+{% endfor %}</table>
+<h3>Features that are proxies for a protected attribute</h3>
+<p>How well each feature alone tells a group from the rest (AUC, 0.5 is not at all), strongest
+first: a strong proxy lets a model discriminate without seeing the attribute.</p>
+<table><tr><th>feature</th><th>attribute</th><th>group</th><th>AUC</th></tr>
+{% for row in proxies %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}
+</table>
+{% endif %}{% endif %}
+
 <h2>Training parameters</h2>
 <table>{% for k, v in params %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>
 </body></html>
@@ -219,6 +262,10 @@ def build_report(inputs: ReportInputs) -> ModelReport:
         images["cost"] = plots.cost_curve_png(
             cost_curve(models[label], bad, th.costs), (band.automation.value, band.cost.value)
         )
+    fairness = inputs.fairness
+    if fairness is not None and not fairness.groups.empty:
+        automatic = fairness.groups[fairness.groups["stage"] == AUTOMATIC]
+        images["groups"] = plots.group_rates_png(automatic, "Automatic approvals by group")
     verdict = _verdict(inputs)
     title = f"{inputs.model_name} version {inputs.version}"
     page = _TEMPLATE.render(
@@ -240,6 +287,14 @@ def build_report(inputs: ReportInputs) -> ModelReport:
         costs=th.costs,
         cost_line=describe_cost(band.cost),
         params=sorted(inputs.params.items()),
+        fairness=fairness,
+        fairness_header=TABLE_HEADER,
+        breach=BREACH,
+        fairness_rows=_fairness_rows(inputs),
+        group_header=_GROUP_HEADER,
+        group_rows=_group_rows(fairness),
+        proxies=_proxy_rows(fairness, top=15),
+        no_protected=NO_PROTECTED,
         img={k: plots.png_base64(v) for k, v in images.items()},
         fmt=_fmt,
         pct=fmt_rate,
@@ -285,4 +340,68 @@ def _markdown(inputs: ReportInputs, verdict: str) -> str:
         "### Top features (gain)",
         _md_table(["feature", "gain"], [(k, f"{v:.1f}") for k, v in top.items()]),
     ]
+    if inputs.fairness is not None and inputs.fairness.groups.empty:
+        parts += ["### Fairness", NO_PROTECTED]
+    elif inputs.fairness is not None:
+        parts += [
+            "### Fairness (automatic decisions, holdout)",
+            _md_table(TABLE_HEADER, _fairness_rows(inputs)),
+            "### Proxies for a protected attribute (strongest first)",
+            _md_table(["feature", "attribute", "group", "AUC"], _proxy_rows(inputs.fairness, 5)),
+        ]
     return "\n\n".join(parts)
+
+
+NO_PROTECTED = "The holdout has no protected attribute: no fairness figures."
+_GROUP_HEADER = [
+    "attribute",
+    "group",
+    "applications",
+    "approval rate",
+    "interval",
+    "TPR (good approved)",
+    "FPR (bad approved)",
+    "AUC",
+    "mean risk",
+    "bad rate",
+    "",
+]
+
+
+def _fairness_rows(inputs: ReportInputs) -> list[tuple[str, ...]]:
+    """The model's disparities (automatic decisions) and the rules', each held to the bound
+    its promotion gate applied."""
+    if inputs.fairness is None:
+        return []
+    applied = {g.gate: g.bound for g in inputs.gates if g.applied}
+    bound = {gate.metric: applied.get(gate.name) for gate in FAIRNESS_GATES}
+    return inputs.fairness.table(
+        bound[SELECTION_RATE_RATIO], bound[EQUALIZED_ODDS_DIFFERENCE], stages=(AUTOMATIC,)
+    )
+
+
+def _group_rows(fairness: FairnessReport | None) -> list[tuple[str, ...]]:
+    if fairness is None:
+        return []
+    rows = fairness.groups[fairness.groups["stage"] == AUTOMATIC]
+    return [
+        (
+            r["attribute"],
+            r["group"],
+            f"{r['n']:,}",
+            _fmt(r["approval_rate"], 3),
+            f"{r['approval_rate_low']:.3f}–{r['approval_rate_high']:.3f}",
+            *(_fmt(r.get(c), 3) for c in ("tpr", "fpr", "auc", "mean_risk", "bad_rate")),
+            "too small to compare" if r["small"] else "",
+        )
+        for _, r in rows.iterrows()
+    ]
+
+
+def _proxy_rows(fairness: FairnessReport | None, top: int) -> list[tuple[str, ...]]:
+    if fairness is None:
+        return []
+    return [
+        (r["feature"], r["attribute"], r["group"], f"{r['auc']:.3f}")
+        for _, r in fairness.proxies.head(top).iterrows()
+    ]

@@ -28,6 +28,7 @@ from credit_assets.core.fencing import begin, check_stamp, stamp
 from credit_assets.core.figures import band_on_holdout, describe_band
 from credit_assets.core.gates import (
     GateConfig,
+    fairness_summary,
     gates_markdown,
 )
 from credit_assets.core.metrics import quality
@@ -35,6 +36,7 @@ from credit_assets.core.promotion import decide_promotion
 from credit_assets.core.registry_names import (
     CHALLENGER,
     CHAMPION,
+    FAIRNESS_TAG,
     GATES_PASSED_TAG,
     GATES_TAG,
     LINEAGE_TAGS,
@@ -162,10 +164,15 @@ class PromotionConfig(dg.Config):
         description="relative: the challenger's automation rate at the target accuracy may be "
         "at most this much below the champion's on the same holdout",
     )
-    max_fairness_gap: float = Field(
-        default=_GATES.max_fairness_gap,
-        description="fairness (when fairness figures exist): largest approval-rate gap "
-        "between protected groups",
+    min_selection_rate_ratio: float = Field(
+        default=_GATES.min_selection_rate_ratio,
+        description="fairness: lowest over highest protected group's automatic approval "
+        "rate, at the confidence bounds (the four-fifths rule)",
+    )
+    max_equalized_odds_difference: float = Field(
+        default=_GATES.max_equalized_odds_difference,
+        description="fairness: largest gap between protected groups' approval rates among "
+        "good, or among bad, applicants, at the confidence bounds",
     )
 
 
@@ -687,6 +694,7 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
                     lineage={k: run.data.tags.get(k, "") for k in LINEAGE_TAGS},
                     data_summary=_data_summary(store.read_json("training_data", "summary")),
                     params=dict(run.data.params),
+                    fairness=decision.fairness,
                 )
             )
             report_name = f"report-v{challenger.version}"
@@ -708,6 +716,7 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
                 challenger.version,
                 {
                     GATES_TAG: decision.gates_json(),
+                    FAIRNESS_TAG: fairness_summary(challenger_eval, results),
                     GATES_PASSED_TAG: str(passed).lower(),
                     "gates_compared_with": previous or "none",
                     "report": f"runs:/{challenger.run_id}/report/{report_name}.html",

@@ -78,6 +78,7 @@ def test_report_written_for_each_version(lifecycle):
         assert f"version {version}" in page and "data:image/png;base64," in page
     page = store.path("champion_model", "report-v2", "html").read_text()
     assert "re-scored on this holdout" in page and "was not promoted" in page
+    assert "<h2>Fairness</h2>" in page
 
 
 def test_operator_promotes_and_rolls_back(lifecycle):
@@ -127,5 +128,7 @@ def test_list_and_show(lifecycle):
     assert result.exit_code == 0, result.stderr
     for text in ("data_fingerprint", "auc_vs_champion", "FAIL", "rollback", "report-v2.html"):
         assert text in result.stdout, text
+    assert "fairness: selection_rate_ratio" in result.stdout
+    assert "fairness_selection_rate" in result.stdout
     result = _cli("model", "show", "9")
     assert result.exit_code == 1 and "has no version 9" in result.stderr

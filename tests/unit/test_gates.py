@@ -5,13 +5,15 @@ import math
 import numpy as np
 import pytest
 
+from credit_assets.core.fairness import AUTOMATIC, SELECTION_RATE_RATIO, Disparity
 from credit_assets.core.figures import BandResult, Estimate, band_on_holdout
 from credit_assets.core.gates import (
     AUC_VS_CHAMPION,
     AUTOMATION_VS_CHAMPION,
     BRIER,
     ECE,
-    FAIRNESS,
+    FAIRNESS_EQUALIZED_ODDS,
+    FAIRNESS_SELECTION_RATE,
     MIN_AUC,
     Evaluation,
     GateConfig,
@@ -19,6 +21,7 @@ from credit_assets.core.gates import (
     evaluate_gates,
     evaluate_model,
     failures,
+    fairness_summary,
     gates_markdown,
 )
 from credit_assets.core.thresholds import choose_thresholds
@@ -63,7 +66,7 @@ def test_first_model_needs_only_the_absolute_gates():
     assert all_passed(results)
     gates = _by_gate(results)
     assert not gates[AUC_VS_CHAMPION].applied and not gates[AUTOMATION_VS_CHAMPION].applied
-    assert not gates[FAIRNESS].applied
+    assert not gates[FAIRNESS_SELECTION_RATE].applied  # no protected attribute
     assert "not applied: no champion yet" in gates[AUC_VS_CHAMPION].message
 
 
@@ -96,11 +99,40 @@ def test_relative_gates_use_the_champion_on_the_same_holdout():
     )
 
 
-def test_fairness_gate_applies_when_figures_exist():
-    gates = _by_gate(evaluate_gates(_eval(fairness_gap=0.2), None, GateConfig()))
-    assert gates[FAIRNESS].applied and not gates[FAIRNESS].passed
-    gates = _by_gate(evaluate_gates(_eval(fairness_gap=0.02), None, GateConfig()))
-    assert gates[FAIRNESS].passed
+def _ratio(value: float, evidence: float) -> Disparity:
+    return Disparity(
+        AUTOMATIC,
+        "gender",
+        SELECTION_RATE_RATIO,
+        value,
+        evidence,
+        "approval rate",
+        groups=("F", "M"),
+        rates=(0.41, 0.41 / value),
+        sizes=(900, 1100),
+    )
+
+
+def test_fairness_gates_read_the_figures_at_their_confidence_bounds():
+    # a point ratio under 0.8 whose interval reaches above it is not a clear breach
+    noisy = _by_gate(evaluate_gates(_eval(fairness=(_ratio(0.75, 0.86),)), None, GateConfig()))
+    assert noisy[FAIRNESS_SELECTION_RATE].passed
+    assert noisy[FAIRNESS_SELECTION_RATE].value == pytest.approx(0.86)
+    clear = _eval(fairness=(_ratio(0.6, 0.7),))
+    results = evaluate_gates(clear, None, GateConfig())
+    assert failures(results) == [
+        "gate fairness_selection_rate failed: value 0.7000 vs bound 0.8000 (short by 0.1000): "
+        "gender, automatic stage: selection_rate_ratio 0.600 (at the confidence bounds 0.700); "
+        "approval rate F 0.410 (n=900) vs M 0.683 (n=1,100)"
+    ]
+    assert not _by_gate(results)[FAIRNESS_EQUALIZED_ODDS].applied  # no labelled figure
+    assert fairness_summary(clear, results) == (
+        "fairness: selection_rate_ratio 0.7000 >= 0.8000 FAIL "
+        "(gender: approval rate F 0.410 vs M 0.683)"
+    )
+    # the bound is configurable
+    assert all_passed(evaluate_gates(clear, None, GateConfig(min_selection_rate_ratio=0.6)))
+    assert Evaluation.from_dict(clear.to_dict()) == clear
 
 
 def test_missing_figures_never_pass():
@@ -114,7 +146,7 @@ def test_explicit_brier_bound_and_markdown():
     assert not _by_gate(results)[BRIER].passed
     table = gates_markdown(results)
     assert "| brier | **FAIL** | 0.0800 | <= 0.0750 | -0.0050 |" in table
-    assert "| fairness | n/a |" in table
+    assert "| fairness_selection_rate | n/a |" in table
 
 
 def _scores(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from credit_assets.core.contract import load_contract
 from credit_assets.core.gates import GateConfig
 from credit_assets.core.promotion import decide_promotion
 from credit_assets.core.thresholds import choose_thresholds
@@ -16,6 +17,7 @@ class _Scored:
 
     noise: float
     columns: tuple[str, ...] = ("x",)
+    contract = load_contract()
 
     def __post_init__(self) -> None:
         rows = _holdout().assign(gone=0.0)  # trained when its columns existed
