@@ -68,3 +68,12 @@ def test_concept_drift_changes_labels_given_features():
 def test_start_date_is_used(tmp_path):
     generate(tmp_path, small_spec(days=1, start=START))
     assert (tmp_path / "applications" / f"{START.isoformat()}.csv").exists()
+
+
+def test_a_share_of_features_drifts_in_mean_and_spread():
+    spec = SyntheticSpec(drift_share=0.05, feature_drift_shift=0.0, feature_drift_scale=1.5)
+    shapes = make_shapes(spec)
+    base = draw(5_000, shapes, spec, np.random.default_rng(0))
+    drifted = draw(5_000, shapes, spec, np.random.default_rng(0), feature_shift=True)
+    widened = np.flatnonzero(drifted.x.std(axis=0) > 1.2 * base.x.std(axis=0))
+    assert len(widened) == 10 and widened.min() == 0 and widened.max() == 199
