@@ -318,13 +318,12 @@ def _reference_cdf(quantiles: list[float]) -> tuple[np.ndarray, np.ndarray]:
 def _ks_against(
     values: np.ndarray, knots: tuple[np.ndarray, np.ndarray], reference_rows: int
 ) -> tuple[float, float]:
-    """Two-sample Kolmogorov-Smirnov statistic and p-value, the reference given by its
-    quantiles; its size still counts. The p-value is the asymptotic Kolmogorov one (scipy's
-    ``ks_2samp(method="asymp")`` before 1.5): slightly conservative, and 100x faster than
-    the exact finite-sample one for 200 features."""
-    from scipy.stats import kstwobign
+    """Two-sample Kolmogorov-Smirnov statistic and p-value for sorted ``values``, the
+    reference given by its quantiles; its size still counts. The p-value is the asymptotic
+    Kolmogorov one (scipy's ``ks_2samp(method="asymp")`` before 1.5): slightly conservative,
+    and 100x faster than the exact finite-sample one, which matters for 200 features."""
+    from scipy.special import kolmogorov
 
-    values = np.sort(values[~np.isnan(values)])
     n = len(values)
     if n == 0:
         return float("nan"), float("nan")
@@ -332,23 +331,29 @@ def _ks_against(
     steps = np.arange(1, n + 1) / n
     d = float(max(np.max(steps - cdf), np.max(cdf - (steps - 1 / n))))
     effective = n * reference_rows / (n + reference_rows)
-    return d, float(kstwobign.sf(d * math.sqrt(effective)))
+    return d, float(kolmogorov(d * math.sqrt(effective)))
 
 
 def _psi_numeric(
     values: np.ndarray, knots: tuple[np.ndarray, np.ndarray], quantiles: list[float]
 ) -> float:
-    values = values[~np.isnan(values)]
+    """PSI over the reference's deciles, for sorted ``values``."""
     edges = np.unique(np.asarray(quantiles)[:: len(quantiles) // PSI_BINS][1:-1])
     expected = np.diff(np.r_[0.0, np.interp(edges, *knots), 1.0])
-    actual = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
+    at_most = np.searchsorted(values, edges, side="right")  # bins are (edge, next edge]
+    actual = np.diff(np.r_[0, at_most, len(values)])
     return psi(expected, actual / max(len(values), 1))
+
+
+def _sorted(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=float)
+    return np.sort(values[~np.isnan(values)])
 
 
 def _numeric_test(
     name: str, quantiles: list[float], column: pd.Series, reference_rows: int
 ) -> tuple:
-    values = column.to_numpy(dtype=float)
+    values = _sorted(column.to_numpy(dtype=float))
     knots = _reference_cdf(quantiles)
     d, p = _ks_against(values, knots, reference_rows)
     return name, "numeric", "ks", d, p, _psi_numeric(values, knots, quantiles)
@@ -380,7 +385,8 @@ def _signal_tests(reference: DriftReference, scores: np.ndarray | None) -> list[
     scores = np.asarray(scores, dtype=float)
     rejected = int(np.isnan(scores).sum())
     knots = _reference_cdf(reference.score)
-    d, p = _ks_against(scores, knots, reference.scored_rows)
+    values = _sorted(scores)
+    d, p = _ks_against(values, knots, reference.scored_rows)
     ref_mean = float(np.mean(reference.score))  # mean of the quantiles: the reference's mean
     out = [
         (
@@ -390,7 +396,7 @@ def _signal_tests(reference: DriftReference, scores: np.ndarray | None) -> list[
             p,
             ref_mean,
             float(np.nanmean(scores)),
-            _psi_numeric(scores, knots, reference.score),
+            _psi_numeric(values, knots, reference.score),
         )
     ]
     if reference.rule_rejected or rejected:
