@@ -249,6 +249,7 @@ def data_drift(
     from scipy.stats import false_discovery_control
 
     _require_columns(batch, [*reference.numeric, *reference.categorical])
+    _require_one_score_per_row(batch, scores)
     rows = [
         _numeric_test(name, q, batch[name], reference.rows) for name, q in reference.numeric.items()
     ]
@@ -516,6 +517,7 @@ def concept_drift(
     if holdout is None:
         raise DriftError("the drift reference has no holdout figures: rebuild it with the holdout")
     _require_columns(labelled_batch, [reference.target, *reference.relationship])
+    _require_one_score_per_row(labelled_batch, scores)
     scores = np.asarray(scores, dtype=float)
     scored = ~np.isnan(scores)
     bad = _bad(labelled_batch[reference.target].to_numpy()[scored], reference.positive_is_bad)
@@ -680,3 +682,10 @@ def _require_columns(frame: pd.DataFrame, columns: list[str]) -> None:
             f" (+{len(missing) - 5} more)" if len(missing) > 5 else ""
         )
         raise DriftError(f"the batch lacks columns of the drift reference: {shown}")
+
+
+def _require_one_score_per_row(frame: pd.DataFrame, scores: np.ndarray | None) -> None:
+    if scores is not None and len(scores) != len(frame):
+        raise DriftError(
+            f"{len(scores)} scores for {len(frame)} rows: give one per row, NaN for rule rejects"
+        )

@@ -143,6 +143,8 @@ def test_user_mistakes_are_one_line(reference):
     batch = _batch(1_000, 9)
     with pytest.raises(DriftError, match="lacks columns of the drift reference: var_5"):
         data_drift(reference, batch.drop(columns=["var_5"]))
+    with pytest.raises(DriftError, match="999 scores for 1000 rows"):
+        data_drift(reference, batch, _risk(batch)[1:])
     with pytest.raises(DriftError, match="needs good and bad outcomes"):
         concept_drift(reference, batch.assign(target=0), _risk(batch))
 
