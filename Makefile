@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.credit/dagster_home
 export CREDIT_HOME ?= $(CURDIR)/.credit
 export CREDIT_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: install demo data run ui test test-all lint format bench bench-quality bench-scaling bench-decisions clean
+.PHONY: install demo data run ui test test-all lint format bench bench-quality bench-scaling bench-decisions bench-drift clean
 
 # Bytecode is compiled at install: where PYTHONDONTWRITEBYTECODE is set, every process would
 # compile Dagster, MLflow and GX again (import dagster: 4.0 s instead of 1.8 s).
@@ -68,6 +68,16 @@ bench-decisions: install
 .PHONY: bench-fairness
 bench-fairness: install
 	$(BIN)/python bench/fairness.py
+## bench-drift: drift detection and false alarms against a PSI rule and Evidently's preset.
+## Evidently runs in its own venv: its pins clash with the project's (it needs pandas < 3).
+EVIDENTLY_VENV := .venv-evidently
+$(EVIDENTLY_VENV)/.installed:
+	@$(PY) -m uv venv -q $(EVIDENTLY_VENV) && \
+	$(PY) -m uv pip install -q --python $(EVIDENTLY_VENV)/bin/python evidently "pandas<3" pyarrow \
+	&& touch $@ || { rm -rf $(EVIDENTLY_VENV); echo "Evidently could not be installed"; }
+
+bench-drift: install $(EVIDENTLY_VENV)/.installed
+	$(BIN)/python bench/drift.py
 
 clean:
 	rm -rf .credit data

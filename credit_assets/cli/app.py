@@ -68,16 +68,24 @@ def generate(
     outcome_lag: int = typer.Option(2, help="days until an application's outcome arrives"),
     feature_drift_from: str = typer.Option("", help="shift drift features from this day"),
     feature_drift_shift: float = typer.Option(1.0, help="shift size, in feature scales"),
+    feature_drift_scale: float = typer.Option(
+        1.0, help="the drift features' spread is multiplied by this (a variance change)"
+    ),
     concept_drift_from: str = typer.Option("", help="change P(target|x) from this day"),
     bias: float = typer.Option(
         0.0,
         help="inject bias: one feature becomes a proxy for gender and this share of group F's good "
         "outcomes are recorded as bad",
     ),
+    drift_share: float = typer.Option(
+        0.0, help="share of the features that drift, spread evenly (0: var_0..var_9)"
+    ),
 ) -> None:
     """Write synthetic data (Kaggle's Santander layout, or the cards product), with the true
     P(target|x) beside it."""
     try:
+        if not 0 <= drift_share <= 1:
+            raise ValueError(f"--drift-share must lie in [0, 1], got {drift_share}")
         first = (
             dt.date.fromisoformat(start) if start else dt.date.today() - dt.timedelta(days=days - 1)
         )
@@ -112,6 +120,8 @@ def generate(
                 if feature_drift_from
                 else None,
                 feature_drift_shift=feature_drift_shift,
+                feature_drift_scale=feature_drift_scale,
+                drift_share=drift_share or None,
                 concept_drift_from=dt.date.fromisoformat(concept_drift_from)
                 if concept_drift_from
                 else None,

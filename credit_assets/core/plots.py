@@ -201,3 +201,19 @@ def group_rates_png(groups: pd.DataFrame, title: str) -> bytes:
 
 def png_base64(png: bytes) -> str:
     return base64.b64encode(png).decode()
+
+
+def drift_png(features: pd.DataFrame, top: int = 15) -> bytes:
+    """PSI of the most drifted features (a data-drift report's ``top(n)``), with the 0.1 and
+    0.25 bands; features the test flags are drawn in red."""
+    shown = features.head(top)[::-1]
+    fig, ax = plt.subplots(figsize=(5.5, 0.28 * len(shown) + 1.2))
+    colors = np.where(shown["drifted"], "tab:red", "tab:grey")
+    ax.barh(shown["feature"].tolist(), shown["psi"].to_numpy(), color=colors)
+    for bound, style in ((0.1, ":"), (0.25, "--")):
+        ax.axvline(bound, color="black", linestyle=style, linewidth=1, label=f"PSI {bound}")
+    ax.set_xlabel("population stability index (red: drifted, q < alpha)")
+    ax.set_title(f"Most drifted features (top {len(shown)})")
+    ax.tick_params(axis="y", labelsize=8)
+    ax.legend(fontsize=8, loc="lower right")
+    return _png(fig)

@@ -9,11 +9,11 @@ density is a Gaussian mixture, the Bayes-optimal score is computed exactly:
 It is written beside the data (``truth/``), never inside it, so benchmarks can report the
 Bayes-optimal AUC.
 
-Drift can be injected from a given day: a feature shift (P(x) moves, P(y | x) unchanged) and a
-concept change (P(y | x) changes for some features).
-
 Bias can be injected (``bias > 0``, off by default): one feature becomes a proxy for gender
 and group F's labels carry historical bias, so a model learns to reject F through the proxy.
+Drift can be injected from a given day: a feature shift (P(x) moves, P(y | x) unchanged: the
+drift features' mean moves and / or their spread widens) and a concept change (P(y | x) changes
+for the drift features, P(x) does not).
 """
 
 from __future__ import annotations
@@ -81,9 +81,19 @@ class SyntheticSpec:
     signal: float = 0.05  # gives a Bayes-optimal AUC of about 0.917 with 200 features
     outcome_lag_days: int = 2
     feature_drift_from: dt.date | None = None
-    feature_drift_shift: float = 1.0  # in units of the feature's scale
+    feature_drift_shift: float = 1.0  # in units of the feature's scale (its class-0 sigma)
+    feature_drift_scale: float = 1.0  # the drift features' spread is multiplied by this
     concept_drift_from: dt.date | None = None
     drift_features: tuple[int, ...] = field(default=tuple(range(10)))
+    drift_share: float | None = None  # if set, this share of features drifts, spread evenly
+
+    def drifting_features(self) -> tuple[int, ...]:
+        """The features that drift: ``drift_share`` of them, else ``drift_features``."""
+        if self.drift_share is None:
+            return self.drift_features
+        count = max(1, round(self.drift_share * self.n_features))
+        return tuple(np.linspace(0, self.n_features - 1, count).round().astype(int).tolist())
+
     with_gender: bool = True
     bias: float = 0.0  # share of group F's good outcomes recorded as bad (label bias)
     bias_feature: int = 12  # with bias: the feature that becomes a proxy for gender
@@ -186,16 +196,26 @@ def _draw_unbiased(
         return Sample(x, y0, expit(true_logit(x, shapes, spec.positive_rate)))
     if feature_shift:
         # Covariate shift: x moves, labels then follow the unchanged P(y | x).
-        for j in spec.drift_features:
-            x[:, j] += spec.feature_drift_shift * shapes[j].scale
+        x = shift_features(x, shapes, spec)
     logits = true_logit(x, shapes, spec.positive_rate)
     if concept_change:
         # The drift features' evidence now points the other way.
-        for j in spec.drift_features:
+        for j in spec.drifting_features():
             logits -= 2 * shapes[j].log_ratio(x[:, j])
     p = expit(logits)
     y = (rng.random(n) < p).astype(np.int8)
     return Sample(x, y, p)
+
+
+def shift_features(x: np.ndarray, shapes: list[FeatureShape], spec: SyntheticSpec) -> np.ndarray:
+    """``x`` with the drift features moved by ``feature_drift_shift`` scales and their spread
+    around the feature's centre multiplied by ``feature_drift_scale``."""
+    x = x.copy()
+    for j in spec.drifting_features():
+        if spec.feature_drift_scale != 1.0:  # skipped otherwise: same bytes as before
+            x[:, j] = shapes[j].loc + spec.feature_drift_scale * (x[:, j] - shapes[j].loc)
+        x[:, j] += spec.feature_drift_shift * shapes[j].scale
+    return x
 
 
 def _frame(

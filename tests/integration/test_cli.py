@@ -62,6 +62,24 @@ def test_generate_writes_the_layout(tmp_path):
     assert (tmp_path / "d" / "applications" / "2026-11-02.csv").exists()
     result = _cli("generate", str(tmp_path / "e"), "--start", "yesterday")
     assert result.returncode == 1 and "bad option" in result.stderr
+    result = _cli("generate", str(tmp_path / "f"), "--drift-share", "5")
+    assert result.returncode == 1 and "--drift-share must lie in [0, 1]" in result.stderr
+
+
+def test_generate_drifts_a_share_of_the_features_from_a_day(tmp_path):
+    import pandas as pd
+
+    args = ["--history-rows", "300", "--days", "2", "--rows-per-day", "2000", "--features", "90"]
+    args += ["--start", "2026-11-01", "--feature-drift-from", "2026-11-02"]
+    args += ["--drift-share", "0.1", "--feature-drift-shift", "0", "--feature-drift-scale", "2"]
+    result = _cli("generate", str(tmp_path), *args)
+    assert result.returncode == 0, result.stderr
+    before, after = (
+        pd.read_csv(tmp_path / "applications" / f"2026-11-0{d}.csv").filter(like="var_").std()
+        for d in (1, 2)
+    )
+    widened = (after / before)[lambda r: r > 1.5].index.tolist()
+    assert len(widened) == 9 and widened[0] == "var_0" and widened[-1] == "var_89"
 
 
 def test_generate_the_cards_product(tmp_path):

@@ -82,3 +82,12 @@ def test_injected_bias_makes_a_gender_proxy_and_biased_labels():
         assert abs(sample.p_true[group].mean() - sample.y[group].mean()) < 0.01
     with pytest.raises(ValueError, match="bias"):
         SyntheticSpec(bias=1.0)
+
+
+def test_a_share_of_features_drifts_in_mean_and_spread():
+    spec = SyntheticSpec(drift_share=0.05, feature_drift_shift=0.0, feature_drift_scale=1.5)
+    shapes = make_shapes(spec)
+    base = draw(5_000, shapes, spec, np.random.default_rng(0))
+    drifted = draw(5_000, shapes, spec, np.random.default_rng(0), feature_shift=True)
+    widened = np.flatnonzero(drifted.x.std(axis=0) > 1.2 * base.x.std(axis=0))
+    assert len(widened) == 10 and widened.min() == 0 and widened.max() == 199
