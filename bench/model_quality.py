@@ -33,6 +33,7 @@ import os
 import platform
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import lightgbm
@@ -46,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from credit_assets.core.features import FeatureBuilder  # noqa: E402
+from credit_assets.core.figures import band_on_holdout  # noqa: E402
 from credit_assets.core.synthetic import SyntheticSpec, draw, make_shapes  # noqa: E402
 from credit_assets.core.thresholds import APPROVE, REJECT, choose_thresholds  # noqa: E402
 from credit_assets.core.training import TrainConfig, train  # noqa: E402
@@ -65,26 +67,22 @@ def make_data(rows: int, features: int, seed: int) -> tuple[pd.DataFrame, np.nda
 
 def automation(
     val_risk: np.ndarray, y_val: np.ndarray, hold_risk: np.ndarray, y_hold: np.ndarray
-) -> dict[str, float | str]:
+) -> dict[str, float | str | list[float]]:
     """Band chosen on validation at TARGET_ACCURACY, then measured on holdout."""
     th = choose_thresholds(val_risk, y_val, TARGET_ACCURACY)
+    band = band_on_holdout(th, hold_risk, y_hold)
+    plain = band_on_holdout(replace(th, metric="plain"), hold_risk, y_hold)
     decision = th.decide(hold_risk)
-    bad = y_hold.astype(bool)
-    low, high = decision == APPROVE, decision == REJECT
-    auto = low | high
-    good_ok, bad_ok = (low & ~bad).sum(), (high & bad).sum()
-    n_good, n_bad = (auto & ~bad).sum(), (auto & bad).sum()
-    plain = (good_ok + bad_ok) / auto.sum() if auto.any() else float("nan")
-    balanced = (0.5 * (good_ok / n_good + bad_ok / n_bad)) if n_good and n_bad else float("nan")
-    metric = getattr(th, "metric", "plain")
     return {
-        "metric": metric,
+        "metric": th.metric,
         "validation_coverage": float(th.validation_coverage),
-        "holdout_coverage": float(auto.mean()),
-        "holdout_approved": float(low.mean()),
-        "holdout_rejected": float(high.mean()),
-        "holdout_accuracy": float(balanced if metric == "balanced" else plain),
-        "holdout_plain_accuracy": float(plain),
+        "holdout_coverage": band.automation.value,
+        "holdout_approved": float((decision == APPROVE).mean()),
+        "holdout_rejected": float((decision == REJECT).mean()),
+        "holdout_accuracy": band.accuracy.value,
+        "holdout_accuracy_ci": [band.accuracy.low, band.accuracy.high],
+        "holdout_target": band.status,
+        "holdout_plain_accuracy": plain.accuracy.value,
         "approve_below": float(th.approve_below),
         "reject_above": float(th.reject_above),
     }

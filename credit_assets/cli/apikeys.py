@@ -18,7 +18,7 @@ def _keys():
     from credit_assets.core.decision_log import DecisionLog, default_url
     from credit_assets.settings import Settings
 
-    configure(None, None)
+    configure()
     return ApiKeys(DecisionLog(default_url(Settings.from_env().home)))
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from credit_assets.cli.common import configure, console, fail
+from credit_assets.cli.common import DatasetOpt, console, fail, resolve_dataset
 from credit_assets.core.errors import CreditAssetsError
 
 app = typer.Typer(no_args_is_help=True, help="The decision log: every decision on record.")
@@ -15,17 +15,17 @@ app = typer.Typer(no_args_is_help=True, help="The decision log: every decision o
 
 @app.command()
 def show(
-    dataset: Annotated[str, typer.Option(help="the dataset (see the catalog)")],
     id: Annotated[str, typer.Option("--id", help="application id (or a decision id)")],
+    dataset: DatasetOpt = None,
     day: Annotated[str | None, typer.Option(help="only decisions of this batch day")] = None,
 ) -> None:
     """What an application was told, and by whom: every decision, oldest first."""
-    configure(None, None)
     from credit_assets.core.decision_log import DecisionLog, default_url
     from credit_assets.settings import Settings
 
-    log = DecisionLog(default_url(Settings.from_env().home))
     try:
+        dataset = resolve_dataset(dataset).name
+        log = DecisionLog(default_url(Settings.from_env().home))
         history = log.history(dataset, id)
         if not history and (one := log.get(dataset, id)) is not None:
             history = log.history(dataset, one.application_id)

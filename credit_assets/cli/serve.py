@@ -15,7 +15,7 @@ def serve(
 ) -> None:
     """Serve decisions over HTTP for every dataset: champions from the registry, every
     decision committed to the decision log before it is answered."""
-    configure(None, None)
+    configure()
     import uvicorn
 
     from credit_assets.core.decision_log import DecisionLog, default_url
