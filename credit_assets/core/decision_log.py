@@ -44,6 +44,7 @@ SOURCES = ("batch", "api", "review")
 REDACTED = "[redacted]"
 # The one statement a migration lock is held for (any 64-bit number unique to this app).
 _PG_MIGRATION_LOCK = 7_215_040_111
+_MIGRATED: set[str] = set()  # URLs brought to the latest revision by this process
 
 
 class DecisionLogUnavailableError(CreditAssetsError):
@@ -185,7 +186,6 @@ class DecisionLog:
     def __init__(self, url: str, *, redact_protected: bool = False) -> None:
         self.url = url
         self.redact_protected = redact_protected
-        self._migrated = False
 
     @cached_property
     def engine(self) -> Engine:
@@ -202,8 +202,9 @@ class DecisionLog:
 
     def migrate(self) -> None:
         """Bring the schema to the latest revision (Alembic ``upgrade head``), once per
-        process; several processes starting together take turns."""
-        if self._migrated:
+        process and URL (a daily step opens a new log each time); several processes
+        starting together take turns."""
+        if self.url in _MIGRATED:
             return
         from alembic import command
 
@@ -212,7 +213,7 @@ class DecisionLog:
                 command.upgrade(alembic_config(conn), "head")
         except SQLAlchemyError as exc:
             raise DecisionLogUnavailableError(self._unavailable(exc)) from exc
-        self._migrated = True
+        _MIGRATED.add(self.url)
 
     @contextmanager
     def _migration_lock(self) -> Iterator[None]:
