@@ -38,6 +38,7 @@ from credit_assets.core.contract import load_contract
 from credit_assets.core.locks import WriterLocks
 
 if TYPE_CHECKING:
+    from credit_assets.core.decision_log import DecisionLog
     from credit_assets.core.registry import ModelRegistry
 
 PROFILES = ("embedded", "scaleout")
@@ -92,6 +93,17 @@ class Settings:
                 f"{env.get('DAGSTER_PG_PORT', '5432')}/{env.get('DAGSTER_PG_DB', 'dagster')}"
             )
         return WriterLocks(where or str(self.home / "locks"))
+
+    def decision_log(self) -> DecisionLog:
+        """The platform's one record of decisions (``core/decision_log.py``):
+        ``CREDIT_DECISION_LOG_URL``, else SQLite in ``$CREDIT_HOME/decisions.db``; protected
+        attributes are left out of the stored inputs when
+        ``CREDIT_DECISION_LOG_REDACT_PROTECTED`` is true."""
+        from credit_assets.core.decision_log import DecisionLog
+
+        url = os.environ.get("CREDIT_DECISION_LOG_URL") or f"sqlite:///{self.home / 'decisions.db'}"
+        redact = os.environ.get("CREDIT_DECISION_LOG_REDACT_PROTECTED", "").lower()
+        return DecisionLog(url, redact_protected=redact in ("1", "true", "yes"))
 
     def dataset_storage(self, name: str) -> str:
         """Where one dataset's asset files live."""

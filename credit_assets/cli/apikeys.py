@@ -15,11 +15,10 @@ app = typer.Typer(no_args_is_help=True, help="API keys of the decision API (stor
 
 def _keys():
     from credit_assets.core.api_keys import ApiKeys
-    from credit_assets.core.decision_log import DecisionLog, default_url
     from credit_assets.settings import Settings
 
     configure()
-    return ApiKeys(DecisionLog(default_url(Settings.from_env().home)))
+    return ApiKeys(Settings.from_env().decision_log())
 
 
 @app.command()

@@ -20,12 +20,11 @@ def show(
     day: Annotated[str | None, typer.Option(help="only decisions of this batch day")] = None,
 ) -> None:
     """What an application was told, and by whom: every decision, oldest first."""
-    from credit_assets.core.decision_log import DecisionLog, default_url
     from credit_assets.settings import Settings
 
     try:
         dataset = resolve_dataset(dataset).name
-        log = DecisionLog(default_url(Settings.from_env().home))
+        log = Settings.from_env().decision_log()
         history = log.history(dataset, id)
         if not history and (one := log.get(dataset, id)) is not None:
             history = log.history(dataset, one.application_id)

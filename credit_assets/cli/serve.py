@@ -18,11 +18,10 @@ def serve(
     configure()
     import uvicorn
 
-    from credit_assets.core.decision_log import DecisionLog, default_url
     from credit_assets.settings import Settings
 
     settings = Settings.from_env()
-    log = DecisionLog(default_url(settings.home))
+    log = settings.decision_log()
     try:
         log.migrate()  # once here, not racing in every worker
     except CreditAssetsError as exc:

@@ -15,7 +15,6 @@ import datetime as dt
 import hashlib
 import json
 import math
-import os
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -38,8 +37,6 @@ from credit_assets.core.reasons import TOP_REASONS
 from credit_assets.core.rules import RULE_ID, RULE_REASON
 from credit_assets.core.thresholds import Thresholds
 
-URL_ENV = "CREDIT_DECISION_LOG_URL"
-REDACT_ENV = "CREDIT_DECISION_LOG_REDACT_PROTECTED"
 SOURCES = ("batch", "api", "review")
 REDACTED = "[redacted]"
 # The one statement a migration lock is held for (any 64-bit number unique to this app).
@@ -53,15 +50,6 @@ class DecisionLogUnavailableError(CreditAssetsError):
 
 class IdempotencyConflictError(CreditAssetsError):
     """An idempotency key was used before for different inputs."""
-
-
-def default_url(home: Path) -> str:
-    """``CREDIT_DECISION_LOG_URL``, else a SQLite file in the platform's home."""
-    return os.environ.get(URL_ENV) or f"sqlite:///{home / 'decisions.db'}"
-
-
-def redact_from_env() -> bool:
-    return os.environ.get(REDACT_ENV, "").lower() in ("1", "true", "yes")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,12 @@ from credit_assets.core.registry_names import CHAMPION
 from credit_assets.core.rules import RULE_ID, RULE_REASON
 from credit_assets.core.thresholds import DECISIONS
 from credit_assets.defs.checks import check_specs, run_checks
-from credit_assets.defs.resources import DatasetsResource, MlflowResource, StorageResource
+from credit_assets.defs.resources import (
+    DatasetsResource,
+    DecisionLogResource,
+    MlflowResource,
+    StorageResource,
+)
 from credit_assets.defs.scope import DECISIONS as GROUP
 from credit_assets.defs.scope import Scope
 
@@ -30,6 +35,7 @@ def decision_assets(scope: Scope) -> list[dg.AssetsDefinition]:
         datasets: DatasetsResource,
         storage: StorageResource,
         mlflow: MlflowResource,
+        decision_log: DecisionLogResource,
     ) -> dg.MaterializeResult:
         """``rule_reject | approve | reject | review`` per application, with score and versions.
 
@@ -47,6 +53,17 @@ def decision_assets(scope: Scope) -> list[dg.AssetsDefinition]:
             decided = pipeline.decide(applications, model_version=version.version)
             if len(decided) != len(applications):  # one decision per application, never fewer
                 raise RuntimeError(f"{len(applications)} applications but {len(decided)} decisions")
+            # the record first: a decision is never in the day's file without being on record;
+            # deciding the day again appends, and what was decided before stays readable
+            recorded = decision_log.log().record_batch(
+                scope.name,
+                decided,
+                applications,
+                pipeline.contract,
+                pipeline.thresholds,
+                actor=f"dagster run {context.run_id}",
+                partition_day=day,
+            )
             decided["partition_date"] = day
             decided["decided_at"] = dt.datetime.now(dt.UTC).isoformat()
             path = store.write_frame(decided, "decisions", day)
@@ -54,6 +71,7 @@ def decision_assets(scope: Scope) -> list[dg.AssetsDefinition]:
             return dg.MaterializeResult(
                 metadata={
                     "rows": len(decided),
+                    "decision_log_rows": recorded,
                     **{f"n_{d}": int(counts.get(d, 0)) for d in DECISIONS},
                     "automation_rate": float(automation_of_decisions(counts).value),
                     "model_version": version.version,

@@ -27,6 +27,7 @@ from credit_assets.settings import Settings
 LOCK_WAIT_S = 600.0
 
 if TYPE_CHECKING:  # MLflow is imported by the steps that use the registry, not at load
+    from credit_assets.core.decision_log import DecisionLog
     from credit_assets.core.registry import ModelRegistry
 
 
@@ -120,8 +121,21 @@ class MlflowResource(dg.ConfigurableResource):
         )
 
 
+class DecisionLogResource(dg.ConfigurableResource):
+    """The platform's one record of decisions (``core/decision_log.py``): every decision of
+    every dataset and source is appended, never overwritten."""
+
+    url: str
+    redact_protected: bool = False
+
+    def log(self) -> "DecisionLog":
+        from credit_assets.core.decision_log import DecisionLog
+
+        return DecisionLog(self.url, redact_protected=self.redact_protected)
+
+
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
-    default = settings.catalog().default
+    default, log = settings.catalog().default, settings.decision_log()
     return {
         "datasets": DatasetsResource(
             datasets_file=str(settings.catalog().path),
@@ -136,4 +150,5 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             tracking_uri=settings.mlflow_tracking_uri,
             artifact_location=settings.mlflow_artifact_location,
         ),
+        "decision_log": DecisionLogResource(url=log.url, redact_protected=log.redact_protected),
     }

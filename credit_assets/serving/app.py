@@ -30,14 +30,11 @@ from starlette.requests import ClientDisconnect
 from credit_assets.core.api_keys import ApiKey, ApiKeyError, ApiKeys
 from credit_assets.core.catalog import model_name
 from credit_assets.core.decision_log import (
-    DecisionLog,
     DecisionLogUnavailableError,
     IdempotencyConflictError,
     RecordedDecision,
-    default_url,
     fingerprint,
     input_records,
-    redact_from_env,
 )
 from credit_assets.core.registry import ModelRegistry
 from credit_assets.serving.metrics import Metrics, MetricsMiddleware
@@ -131,7 +128,7 @@ class DecisionService:
 
     def __init__(self, settings: Settings, options: ServingSettings) -> None:
         self.options = options
-        self.log = DecisionLog(default_url(settings.home), redact_protected=redact_from_env())
+        self.log = settings.decision_log()
         self.keys = ApiKeys(self.log)
         self.metrics = Metrics()
         catalog = settings.catalog()

@@ -47,7 +47,7 @@ def test_jobs_schedules_and_resources():
     assert {"santander__daily_decisions_job", "santander__training_job"} <= jobs
     schedules = {s.name for s in definitions.schedules}
     assert {"santander__daily_decisions", "santander__weekly_retraining"} <= schedules
-    assert set(definitions.resources) == {"datasets", "storage", "mlflow"}
+    assert set(definitions.resources) == {"datasets", "storage", "mlflow", "decision_log"}
 
 
 def test_quality_checks_and_which_block():
