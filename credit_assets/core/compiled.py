@@ -62,17 +62,17 @@ class AdditiveModel:
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Per-feature contributions, shape ``(rows, features + 1)``: the last column is the
         expected value, as in LightGBM's ``pred_contrib``; each row sums to the raw score."""
-        x = np.asarray(x, dtype=np.float64)
-        out = np.empty((x.shape[0], x.shape[1] + 1))
+        # Feature-major while filling: each feature's look-ups land in one contiguous row.
+        features = np.asarray(x, dtype=np.float64).T
+        out = np.zeros((features.shape[0] + 1, features.shape[1]))
         linear = np.flatnonzero(self.slopes)
-        out[:, linear] = np.nan_to_num((x[:, linear] - self.centers[linear]) * self.slopes[linear])
-        rest = np.setdiff1d(np.arange(x.shape[1]), linear)
-        out[:, rest] = 0.0
-        columns = x.T  # one contiguous pass per feature below
+        if len(linear):
+            distance = features[linear] - self.centers[linear, None]
+            out[linear] = np.nan_to_num(distance * self.slopes[linear, None])
         for j, step in self.steps.items():
-            out[:, j] = step(columns[j])
-        out[:, -1] = self.expected_value
-        return out
+            out[j] = step(features[j])
+        out[-1] = self.expected_value
+        return np.ascontiguousarray(out.T)
 
     def raw_score(self, x: np.ndarray) -> np.ndarray:
         return self.contributions(x).sum(axis=1)

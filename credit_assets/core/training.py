@@ -95,26 +95,26 @@ class TrainedModel:
     def builder(self) -> FeatureBuilder:
         return self.pipeline.named_steps["features"]
 
-    def build(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def build(self, frame: pd.DataFrame) -> np.ndarray:
         """Built features (float32, as the model was trained on) for raw contract columns."""
-        return self.builder.transform(frame)
+        return self.builder.transform_array(frame)
 
-    def raw_contributions(self, built: pd.DataFrame) -> np.ndarray:
+    def raw_contributions(self, built: np.ndarray) -> np.ndarray:
         """Per-feature contributions to the raw score (log-odds of the positive class) and,
         last, the expected value: LightGBM's ``pred_contrib`` layout; rows sum to the raw
         score. Table look-ups for an additive model, LightGBM's TreeSHAP otherwise."""
         if self.compiled is not None:
-            return self.compiled.contributions(built.to_numpy(dtype=np.float64))
+            return self.compiled.contributions(built)
         clf = self.pipeline.named_steps["model"]
+        named = pd.DataFrame(built, columns=self.builder.feature_names_out_)
         return np.asarray(
-            clf.predict(built, pred_contrib=True, n_jobs=scoring_threads()), dtype=float
+            clf.predict(named, pred_contrib=True, n_jobs=scoring_threads()), dtype=float
         )
 
     def predict_positive(self, frame: pd.DataFrame) -> np.ndarray:
         """P(positive class) for raw contract columns."""
         if self.compiled is not None:
-            raw = self.compiled.raw_score(self.build(frame).to_numpy(dtype=np.float64))
-            return positive_probability(raw)
+            return positive_probability(self.compiled.raw_score(self.build(frame)))
         return self.pipeline.predict_proba(frame, n_jobs=scoring_threads())[:, 1]
 
     def feature_importance(self) -> pd.Series:

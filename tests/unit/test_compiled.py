@@ -75,11 +75,11 @@ def test_every_additive_candidate_scores_and_explains_exactly(split, candidate):
         assert model.compiled is None
         return
     assert model.compiled is not None, f"{candidate} should compile"
-    built = model.build(split[2]).to_numpy(dtype=np.float64)
+    built = np.asarray(model.build(split[2]), dtype=np.float64)
     compiled = model.compiled.contributions(built)
     estimator = model.pipeline.named_steps["model"]
     if candidate == LINEAR:
-        raw = estimator.decision_function(model.build(split[2]))
+        raw = estimator.decision_function(model.builder.transform(split[2]))
         np.testing.assert_allclose(compiled.sum(axis=1), raw, rtol=0, atol=EXACT)
         return
     raw, contrib = _lgbm_reference(estimator.booster_, built)
@@ -88,7 +88,7 @@ def test_every_additive_candidate_scores_and_explains_exactly(split, candidate):
     # and the probability the pipeline reports is LightGBM's
     np.testing.assert_allclose(
         model.predict_positive(split[2]),
-        estimator.predict_proba(model.build(split[2]))[:, 1],
+        estimator.predict_proba(model.builder.transform(split[2]))[:, 1],
         rtol=0,
         atol=EXACT,
     )
@@ -96,7 +96,7 @@ def test_every_additive_candidate_scores_and_explains_exactly(split, candidate):
 
 def test_linear_contributions_are_weight_times_distance_from_the_training_mean(split):
     model = _fit(split, LINEAR)
-    built = model.build(split[2]).to_numpy(dtype=np.float64)
+    built = np.asarray(model.build(split[2]), dtype=np.float64)
     contrib = model.compiled.contributions(built)
     # moving one numeric feature moves its own contribution only, by slope x distance
     moved = built.copy()
@@ -105,7 +105,7 @@ def test_linear_contributions_are_weight_times_distance_from_the_training_mean(s
     assert np.allclose(np.delete(delta, 1, axis=1), 0.0)
     assert np.allclose(delta[:, 1], delta[0, 1]) and delta[0, 1] != 0
     # on training rows every feature's contribution averages zero (SHAP's baseline)
-    train_built = model.build(split[0]).to_numpy(dtype=np.float64)
+    train_built = np.asarray(model.build(split[0]), dtype=np.float64)
     assert np.abs(model.compiled.contributions(train_built)[:, :-1].mean(axis=0)).max() < 1e-9
 
 
