@@ -194,6 +194,8 @@ def _word(
     looked up and bound once per group, and only the applicant's value is formatted per row."""
     texts = np.full(order.shape, "", dtype=object)
     rows, slots = np.nonzero(valid)
+    if not len(rows):
+        return texts
     features = order[rows, slots]
     by_feature = np.argsort(features, kind="stable")
     rows, slots, features = rows[by_feature], slots[by_feature], features[by_feature]

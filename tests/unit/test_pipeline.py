@@ -54,6 +54,20 @@ def test_one_decision_per_row_in_order(fitted):
     assert decided.columns[:2].tolist() == ["ID_code", "gender"]
 
 
+def test_one_application_at_a_time_decides_as_the_batch(fitted):
+    """The real-time path (one row) gives the batch's decision, score and reasons."""
+    pipeline, rows = fitted
+    rows = rows.head(20).copy()
+    rows.iloc[3, rows.columns.get_loc("var_81")] = 1.0  # a rule reject on its own too
+    batch = pipeline.decide(rows, model_version="7")
+    one_by_one = pd.concat(
+        [pipeline.decide(rows.iloc[[i]], model_version="7") for i in range(len(rows))],
+        ignore_index=True,
+    ).astype(batch.dtypes)  # a row without a rule hit has an all-None rule column
+    pd.testing.assert_frame_equal(one_by_one, batch)
+    assert one_by_one["reason_1"].iloc[3] == "R01"
+
+
 def test_risk_is_flipped_when_positive_means_approve(fitted):
     pipeline, rows = fitted
     raw = pipeline.contract.model_dump(mode="json")
