@@ -76,7 +76,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         numeric = list(self.numeric or [])
         out = np.empty((len(X), len(self.feature_names_out_)), dtype=np.float32, order="F")
         if numeric:
-            values = X[numeric].to_numpy(dtype="float64")
+            values = X[pd.Index(numeric)].to_numpy(dtype="float64")  # an Index: no list check
             out[:, : len(numeric)] = np.clip(values, self.clip_low_, self.clip_high_)
         j = len(numeric)
         for c, levels in self.levels_.items():

@@ -82,7 +82,7 @@ class DecisionPipeline:
         reasons["reason_1"][~passed] = rule_id[~passed]
         reasons["reason_text_1"][~passed] = rule_reason[~passed]
         keep = [contract.id_column, *contract.resolve_protected(list(frame.columns))]
-        columns = {c: frame[c].to_numpy() for c in keep}
+        columns = {c: frame[c].array for c in keep}  # as they are: no conversion
         columns |= {
             "decision": decision,
             "score": score,

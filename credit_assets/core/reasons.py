@@ -16,6 +16,7 @@ the applicant's value against the training median.
 
 from __future__ import annotations
 
+import functools
 import math
 import string
 from typing import Any
@@ -268,6 +269,7 @@ def _word_group(
     return [f"{prefix}{v:.4g})" if isinstance(v, int | float) else f"{prefix}{v})" for v in values]
 
 
+@functools.lru_cache(maxsize=4096)  # bound once per feature and direction, not per decision
 def _bind(template: str, feature: str, median: float | None, direction: str) -> Any:
     """``template.format`` with everything but the value filled in, as a function of the
     value; ``None`` when the template is not that simple (it is then formatted per row)."""
