@@ -11,47 +11,7 @@ from credit_assets.cli.runner import run_all
 from credit_assets.core.storage import LocalStore
 from credit_assets.settings import Settings
 from tests.conftest import FIXTURES, Env
-
-REGIONS = ["kanto", "kansai", "chubu", "tohoku", "kyushu"]
-JOBS = ["salaried", "self_employed", "contractor", "unemployed"]
-
-
-def _loans(
-    n: int, rng: np.random.Generator, start: dt.date, with_target: bool, prefix: str
-) -> pd.DataFrame:
-    income = rng.lognormal(8.3, 0.6, n)
-    age = rng.integers(18, 80, n)
-    employment = rng.choice(JOBS, n, p=[0.55, 0.2, 0.2, 0.05])
-    region = rng.choice(REGIONS, n)
-    score_bureau = np.where(rng.random(n) < 0.05, np.nan, rng.normal(600, 80, n))
-    logit = (
-        0.002 * (income - 4000)
-        + 0.02 * (age - 40)
-        + 0.01 * np.nan_to_num(score_bureau - 600)
-        + np.where(employment == "salaried", 0.8, -0.3)
-        + np.where(region == "kanto", 0.3, 0.0)
-        + 1.0
-    )
-    frame = pd.DataFrame(
-        {
-            "application_id": [f"{prefix}-{i:05d}" for i in range(n)],
-            "applied_on": [
-                (start + dt.timedelta(days=int(d))).isoformat()
-                for d in np.sort(rng.integers(0, 30, n))
-            ],
-            "income": income.round(0),
-            "age": age,
-            "employment": employment,
-            "region": region,
-            "score_bureau": score_bureau.round(1),
-            "sex": rng.choice(["female", "male", "other"], n, p=[0.49, 0.49, 0.02]),
-        }
-    )
-    if with_target:
-        repaid = rng.random(n) < 1 / (1 + np.exp(-logit))
-        frame.insert(1, "repaid", np.where(repaid, "yes", "no"))
-        frame["days_late"] = np.where(repaid, 0, rng.integers(1, 90, n))
-    return frame
+from tests.fixtures.loans_data import REGIONS, loans
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +20,10 @@ def loans_env(tmp_path_factory):
     rng = np.random.default_rng(5)
     (root / "history").mkdir()
     (root / "applications").mkdir()
-    _loans(3000, rng, dt.date(2026, 9, 1), True, "h").to_csv(
+    loans(3000, rng, dt.date(2026, 9, 1), True, "h").to_csv(
         root / "history" / "loans.csv", index=False
     )
-    apps = _loans(300, rng, dt.date(2026, 11, 3), False, "n")
+    apps = loans(300, rng, dt.date(2026, 11, 3), False, "n")
     apps["applied_on"] = "2026-11-03"
     apps.to_csv(root / "applications" / "2026-11-03.csv", index=False)
     with Env(root / "home", root, FIXTURES / "loans.yaml") as env:
