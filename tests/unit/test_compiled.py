@@ -193,3 +193,11 @@ def test_a_model_with_trees_over_several_features_is_not_compiled():
     x = rng.normal(size=(2000, 3))
     y = (x[:, 0] * x[:, 1] > 0).astype(int)
     assert compile_booster(_booster(x, y, num_leaves=8)) is None
+
+
+@pytest.mark.parametrize("candidate", ["additive", LINEAR])
+def test_feature_importance_ranks_the_strongest_feature_first(split, candidate):
+    importance = _fit(split, candidate).feature_importance()
+    assert list(importance.index) == ["x0", "x1", "x2", "x3", "x4", "city", "city__freq"]
+    assert (importance >= 0).all()
+    assert importance.idxmax() == "x1"  # the largest term of the true log-odds
