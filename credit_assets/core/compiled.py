@@ -61,18 +61,21 @@ class AdditiveModel:
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Per-feature contributions, shape ``(rows, features + 1)``: the last column is the
-        expected value, as in LightGBM's ``pred_contrib``; each row sums to the raw score."""
-        # Feature-major while filling: each feature's look-ups land in one contiguous row.
-        features = np.asarray(x, dtype=np.float64).T
+        expected value, as in LightGBM's ``pred_contrib``; each row sums to the raw score.
+
+        Filled feature by feature, so each feature's look-ups land in one contiguous block:
+        the result is a column-major (Fortran-ordered) array. ``x`` is compared as float64,
+        whatever its dtype (float32 built features convert exactly)."""
+        features = np.asarray(x).T
         out = np.zeros((features.shape[0] + 1, features.shape[1]))
         linear = np.flatnonzero(self.slopes)
         if len(linear):
-            distance = features[linear] - self.centers[linear, None]
+            distance = features[linear].astype(np.float64) - self.centers[linear, None]
             out[linear] = np.nan_to_num(distance * self.slopes[linear, None])
         for j, step in self.steps.items():
             out[j] = step(features[j])
         out[-1] = self.expected_value
-        return np.ascontiguousarray(out.T)
+        return out.T
 
     def raw_score(self, x: np.ndarray) -> np.ndarray:
         return self.contributions(x).sum(axis=1)

@@ -77,7 +77,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         out = np.empty((len(X), len(self.feature_names_out_)), dtype=np.float32, order="F")
         if numeric:
             values = X[pd.Index(numeric)].to_numpy(dtype="float64")  # an Index: no list check
-            out[:, : len(numeric)] = np.clip(values, self.clip_low_, self.clip_high_)
+            # clipped in float64, stored as float32 with no intermediate copy
+            np.clip(values, self.clip_low_, self.clip_high_, out=out[:, : len(numeric)])
         j = len(numeric)
         for c, levels in self.levels_.items():
             codes = {level: float(i) for i, level in enumerate(levels)}

@@ -152,7 +152,8 @@ def reason_arrays(
     names = np.asarray(model.builder.feature_names_out_, dtype=object)
     sign = 1.0 if contract.target.positive_means == "default" else -1.0
     toward = np.where(np.asarray(decisions) == APPROVE, -sign, sign)
-    pushed = contrib[:, :-1] * toward[:, None]  # > 0: pushed towards this decision (C order)
+    # > 0: pushed towards this decision; row-major, as the argmax rounds read it
+    pushed = np.multiply(contrib[:, :-1], toward[:, None], order="C")
     order, valid = _strongest(pushed, top)
     valid &= (np.asarray(decisions) != RULE_REJECT)[:, None]  # the model did not decide
     rows = np.arange(len(pushed))
