@@ -18,6 +18,7 @@ LightGBM's own path (:func:`compile_model` returns ``None``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 # LightGBM's kZeroThreshold (a float literal held in a double): LightGBM reads any input with
 # |x| <= it as 0.0.
 _LGBM_ZERO = float(np.float32(1e-35))
+# Up to this many rows, one comparison per edge for all features at once beats a binary
+# search call per feature (the real-time path decides one application at a time).
+_FEW_ROWS = 16
 
 
 @dataclass(frozen=True)
@@ -72,13 +76,40 @@ class AdditiveModel:
         if len(linear):
             distance = features[linear].astype(np.float64) - self.centers[linear, None]
             out[linear] = np.nan_to_num(distance * self.slopes[linear, None])
-        for j, step in self.steps.items():
-            out[j] = step(features[j])
+        if features.shape[1] <= _FEW_ROWS and self.steps:
+            stepped, edges, values = self._grid
+            out[stepped] = _grid_lookup(features[stepped], edges, values)
+        else:
+            for j, step in self.steps.items():
+                out[j] = step(features[j])
         out[-1] = self.expected_value
         return out.T
 
+    @cached_property
+    def _grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every step function in one padded table: the features that have one, their edges
+        (padded with ``inf``) and their values (the NaN slot moved to the last column)."""
+        stepped = np.array(sorted(self.steps))
+        width = max(len(self.steps[j].edges) for j in stepped)
+        edges = np.full((len(stepped), width), np.inf)
+        values = np.zeros((len(stepped), width + 1))
+        for row, j in enumerate(stepped):
+            step = self.steps[j]
+            edges[row, : len(step.edges)] = step.edges
+            values[row, : len(step.edges)] = step.values[:-1]
+            values[row, -1] = step.values[-1]
+        return stepped, edges, values
+
     def raw_score(self, x: np.ndarray) -> np.ndarray:
         return self.contributions(x).sum(axis=1)
+
+
+def _grid_lookup(x: np.ndarray, edges: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``searchsorted`` for a few rows of every feature at once: the number of edges below
+    ``x`` is its interval (padding ``inf`` is never below), NaN goes to the last column."""
+    below = (x[:, :, None] > edges[:, None, :]).sum(axis=2)
+    slot = np.where(np.isnan(x), values.shape[1] - 1, below)
+    return np.take_along_axis(values, slot, axis=1)
 
 
 def compile_model(model: Any, x_train: np.ndarray) -> AdditiveModel | None:

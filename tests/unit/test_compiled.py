@@ -68,6 +68,16 @@ def _lgbm_reference(booster: lgb.Booster, x: np.ndarray) -> tuple[np.ndarray, np
     return booster.predict(x, raw_score=True), booster.predict(x, pred_contrib=True)
 
 
+def _assert_exact(compiled, rows: np.ndarray, booster: lgb.Booster) -> None:
+    """Scores and contributions equal LightGBM's, for the whole batch and for a few rows at
+    a time (the real-time path's look-up)."""
+    raw, contrib = _lgbm_reference(booster, rows)
+    np.testing.assert_allclose(compiled.contributions(rows), contrib, rtol=0, atol=EXACT)
+    np.testing.assert_allclose(compiled.raw_score(rows), raw, rtol=0, atol=EXACT)
+    few = np.vstack([compiled.contributions(rows[i : i + 3]) for i in range(0, len(rows), 3)])
+    np.testing.assert_allclose(few, contrib, rtol=0, atol=EXACT)
+
+
 @pytest.mark.parametrize("candidate", list(CANDIDATES))
 def test_every_additive_candidate_scores_and_explains_exactly(split, candidate):
     model = _fit(split, candidate)
@@ -81,10 +91,10 @@ def test_every_additive_candidate_scores_and_explains_exactly(split, candidate):
     if candidate == LINEAR:
         raw = estimator.decision_function(model.builder.transform(split[2]))
         np.testing.assert_allclose(compiled.sum(axis=1), raw, rtol=0, atol=EXACT)
+        few = [model.compiled.contributions(built[i : i + 3]) for i in range(0, len(built), 3)]
+        np.testing.assert_allclose(np.vstack(few), compiled, rtol=0, atol=EXACT)
         return
-    raw, contrib = _lgbm_reference(estimator.booster_, built)
-    np.testing.assert_allclose(compiled, contrib, rtol=0, atol=EXACT)
-    np.testing.assert_allclose(model.compiled.raw_score(built), raw, rtol=0, atol=EXACT)
+    _assert_exact(model.compiled, built, estimator.booster_)
     # and the probability the pipeline reports is LightGBM's
     np.testing.assert_allclose(
         model.predict_positive(split[2]),
@@ -163,10 +173,7 @@ def test_numerical_splits_match_at_every_threshold_and_special_value(params):
     booster = _booster(x, y, **params)
     compiled = compile_booster(booster)
     assert compiled is not None
-    rows = _edge_rows(booster, x[:500])
-    raw, contrib = _lgbm_reference(booster, rows)
-    np.testing.assert_allclose(compiled.contributions(rows), contrib, rtol=0, atol=EXACT)
-    np.testing.assert_allclose(compiled.raw_score(rows), raw, rtol=0, atol=EXACT)
+    _assert_exact(compiled, _edge_rows(booster, x[:500]), booster)
 
 
 def test_categorical_splits_match_for_every_code_unseen_negative_and_missing():
@@ -183,9 +190,7 @@ def test_categorical_splits_match_for_every_code_unseen_negative_and_missing():
     assert compiled is not None and 0 in compiled.steps
     probe = np.arange(-3, 16, 0.5)
     rows = np.column_stack([np.append(probe, np.nan), np.zeros(len(probe) + 1)])
-    raw, contrib = _lgbm_reference(booster, rows)
-    np.testing.assert_allclose(compiled.contributions(rows), contrib, rtol=0, atol=EXACT)
-    np.testing.assert_allclose(compiled.raw_score(rows), raw, rtol=0, atol=EXACT)
+    _assert_exact(compiled, rows, booster)
 
 
 def test_a_model_with_trees_over_several_features_is_not_compiled():
