@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import string
 from typing import Any
 
@@ -32,6 +33,7 @@ EXPECTED_VALUE = "expected_value"
 TOP_REASONS = 4
 DIRECTIONS = ("high", "low", "missing")
 HIGH, LOW, MISSING = range(3)
+_PRECISION = re.compile(r"\.\d+[eEfFgG]")  # "%" formats these as str.format does
 _BLOCK = 4096  # rows whose contributions (a few MB) are ranked together
 
 
@@ -278,25 +280,34 @@ def _word_group(
 @functools.lru_cache(maxsize=4096)  # bound once per feature and direction, not per decision
 def _bind(template: str, feature: str, median: float | None, direction: str) -> Any:
     """``template.format`` with everything but the value filled in, as a function of the
-    value; ``None`` when the template is not that simple (it is then formatted per row)."""
+    value; ``None`` when the template is not that simple (it is then formatted per row).
+
+    A template whose only value field is a plain precision (``{value:.2f}``) becomes a
+    ``%`` format, the same text in about three quarters of the time."""
     known = {"feature": feature, "median": float("nan") if median is None else median}
     known["direction"] = direction
-    parts = []
+    texts: list[str] = []  # the template with the known fields filled in, split at values
+    specs: list[tuple[str | None, str]] = []  # each value field's conversion and spec
     try:
         for literal, field, spec, conversion in string.Formatter().parse(template):
-            parts.append(literal.replace("{", "{{").replace("}", "}}"))
+            texts[-1:] = ["".join(texts[-1:]) + literal]
             if field is None:
                 continue
             if "{" in (spec or "") or (field not in known and field != "value"):
                 return None
             if field == "value":
-                parts.append("{0" + (f"!{conversion}" if conversion else "") + f":{spec}}}")
-                continue
-            value = _convert(known[field], conversion)
-            parts.append(format(value, spec or "").replace("{", "{{").replace("}", "}}"))
+                specs.append((conversion, spec or ""))
+                texts.append("")
+            else:
+                texts[-1] += format(_convert(known[field], conversion), spec or "")
     except (ValueError, TypeError):
         return None
-    return "".join(parts).format
+    if len(specs) == 1 and specs[0][0] is None and _PRECISION.fullmatch(specs[0][1]):
+        before, after = (t.replace("%", "%%") for t in texts)
+        return f"{before}%{specs[0][1]}{after}".__mod__
+    escaped = [t.replace("{", "{{").replace("}", "}}") for t in texts]
+    fields = ["{0" + (f"!{c}" if c else "") + f":{spec}}}" for c, spec in specs]
+    return "".join(e + f for e, f in zip(escaped, [*fields, ""], strict=True)).format
 
 
 def _convert(value: object, conversion: str | None) -> object:
