@@ -35,7 +35,7 @@ _LGBM_ZERO = float(np.float32(1e-35))
 _FEW_ROWS = 16
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: compared by identity
 class StepFunction:
     """One feature's contribution as a step function: ``values[searchsorted(edges, x)]``.
 
@@ -49,7 +49,7 @@ class StepFunction:
         return self.values[np.searchsorted(self.edges, x)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: compared by identity
 class AdditiveModel:
     """``raw score = expected_value + sum_j contribution_j(x_j)`` on built features.
 
@@ -158,16 +158,7 @@ def compile_booster(booster: lgb.Booster) -> AdditiveModel | None:
         for j in range(n_features)
         if categories[j] or thresholds[j]
     }
-    if not cuts:
-        probe = np.full((1, n_features), np.nan)
-        return AdditiveModel(
-            tuple(dump["feature_names"]),
-            float(booster.predict(probe, raw_score=True)[0]),
-            {},
-            np.zeros(n_features),
-            np.zeros(n_features),
-        )
-    rows = max(len(points) for _, points in cuts.values())
+    rows = max((len(points) for _, points in cuts.values()), default=1)
     probe = np.full((rows, n_features), np.nan)
     for j, (_, points) in cuts.items():
         probe[: len(points), j] = points
