@@ -13,15 +13,16 @@ trains twice through ``credit_assets.core.training.train``: with the production 
   the holdout coverage and the accuracy of the automatic decisions there;
 * training wall time (features + model, all candidates), for both designs in the same run.
 
-Then, on the categorical fixture (``tests/fixtures/loans.yaml``, rows from
-``tests/fixtures/loans_data.py``: string categories, missing values, a date order), the model
-the production candidates choose on validation against a plain scikit-learn logistic regression
-(one-hot categories, standardized numbers) fitted on the same train split, both on holdout.
+Then, on the categorical fixture (``tests/fixtures/loans.yaml``, the history the loans tests
+write with ``tests.conftest.write_loans``: string categories, missing values, a date order),
+the model the production candidates choose on validation against a plain scikit-learn logistic
+regression (one-hot categories, standardized numbers) fitted on the same train split, both on
+holdout.
 
 Usage::
 
     python bench/model_quality.py [--rows 200000] [--features 200] [--seed 0] [--n-jobs N]
-                                  [--loans-rows 3000] [--loans-only]
+                                  [--loans-only]
 
 Figures go to the terminal and to ``bench/results/model_quality.json``. Wall times depend on
 what else runs on the machine: the JSON records the load average before and after. On a shared
@@ -38,7 +39,9 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import lightgbm
@@ -60,11 +63,13 @@ from credit_assets.core.dataset import (  # noqa: E402
     build_training_table,
 )
 from credit_assets.core.features import FeatureBuilder, fit_feature_builder  # noqa: E402
+from credit_assets.core.figures import band_on_holdout  # noqa: E402
+from credit_assets.core.io import read_csv  # noqa: E402
 from credit_assets.core.synthetic import SyntheticSpec, draw, make_shapes  # noqa: E402
 from credit_assets.core.thresholds import APPROVE, REJECT, choose_thresholds  # noqa: E402
 from credit_assets.core.training import TrainConfig, train, train_on_features  # noqa: E402
 from credit_assets.core.validation import FileKind, validate_frame  # noqa: E402
-from tests.fixtures.loans_data import loans  # noqa: E402
+from tests.conftest import write_loans  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "model_quality.json"
 LOANS = ROOT / "tests" / "fixtures" / "loans.yaml"
@@ -86,26 +91,22 @@ def make_data(rows: int, features: int, seed: int) -> tuple[pd.DataFrame, np.nda
 
 def automation(
     val_risk: np.ndarray, y_val: np.ndarray, hold_risk: np.ndarray, y_hold: np.ndarray
-) -> dict[str, float | str]:
+) -> dict[str, float | str | list[float]]:
     """Band chosen on validation at TARGET_ACCURACY, then measured on holdout."""
     th = choose_thresholds(val_risk, y_val, TARGET_ACCURACY)
+    band = band_on_holdout(th, hold_risk, y_hold)
+    plain = band_on_holdout(replace(th, metric="plain"), hold_risk, y_hold)
     decision = th.decide(hold_risk)
-    bad = y_hold.astype(bool)
-    low, high = decision == APPROVE, decision == REJECT
-    auto = low | high
-    good_ok, bad_ok = (low & ~bad).sum(), (high & bad).sum()
-    n_good, n_bad = (auto & ~bad).sum(), (auto & bad).sum()
-    plain = (good_ok + bad_ok) / auto.sum() if auto.any() else float("nan")
-    balanced = (0.5 * (good_ok / n_good + bad_ok / n_bad)) if n_good and n_bad else float("nan")
-    metric = getattr(th, "metric", "plain")
     return {
-        "metric": metric,
+        "metric": th.metric,
         "validation_coverage": float(th.validation_coverage),
-        "holdout_coverage": float(auto.mean()),
-        "holdout_approved": float(low.mean()),
-        "holdout_rejected": float(high.mean()),
-        "holdout_accuracy": float(balanced if metric == "balanced" else plain),
-        "holdout_plain_accuracy": float(plain),
+        "holdout_coverage": band.automation.value,
+        "holdout_approved": float((decision == APPROVE).mean()),
+        "holdout_rejected": float((decision == REJECT).mean()),
+        "holdout_accuracy": band.accuracy.value,
+        "holdout_accuracy_ci": [band.accuracy.low, band.accuracy.high],
+        "holdout_target": band.status,
+        "holdout_plain_accuracy": plain.accuracy.value,
         "approve_below": float(th.approve_below),
         "reject_above": float(th.reject_above),
     }
@@ -130,7 +131,7 @@ def run_design(config: TrainConfig, cols: list[str], parts: dict) -> dict:
     }
 
 
-def loans_comparison(rows: int, seed: int, n_jobs: int = 1) -> dict:
+def loans_comparison(n_jobs: int = 1) -> dict:
     """The chosen model against a plain logistic regression on the loans fixture's holdout.
 
     Both see the same time-ordered split (rule rejects left out, as in training): the
@@ -143,7 +144,9 @@ def loans_comparison(rows: int, seed: int, n_jobs: int = 1) -> dict:
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     contract = load_contract(LOANS)
-    raw = loans(rows, np.random.default_rng(seed), dt.date(2026, 9, 1), True, "h")
+    with tempfile.TemporaryDirectory() as scratch:
+        write_loans(Path(scratch))  # the fixture the loans tests run on
+        raw = read_csv(Path(scratch) / "history" / "loans.csv")
     history = validate_frame(raw, contract, FileKind.HISTORY, "loans.csv")
     table = build_training_table(history, history.iloc[:0], contract).frame
     builder = fit_feature_builder(table, contract)
@@ -218,11 +221,10 @@ def main(argv: list[str] | None = None) -> dict:
         help="LightGBM threads for both designs (default: TrainConfig's)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--loans-rows", type=int, default=3_000, help="loans fixture rows")
     parser.add_argument("--loans-only", action="store_true", help="the loans comparison alone")
     args = parser.parse_args(argv)
     console = Console()
-    loans_result = loans_comparison(args.loans_rows, args.seed, args.n_jobs)
+    loans_result = loans_comparison(args.n_jobs)
     print_loans(console, loans_result)
     if args.loans_only:
         return {"loans": loans_result}

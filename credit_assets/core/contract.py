@@ -12,11 +12,20 @@ import json
 import re
 from functools import cached_property
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from credit_assets.core.errors import ContractError
 
@@ -45,6 +54,11 @@ class ColumnSpec(_Strict):
     frequency: bool = Field(
         default=False, description="add a feature: the value's frequency among training rows"
     )
+    bands: list[float] | None = Field(
+        default=None,
+        description="numeric protected attribute: increasing band edges, e.g. [18, 30, 45, 60] "
+        "gives the groups <18, 18-29, 30-44, 45-59, 60+",
+    )
 
     @model_validator(mode="after")
     def _name_or_pattern(self) -> ColumnSpec:
@@ -52,7 +66,29 @@ class ColumnSpec(_Strict):
             raise ValueError("a column spec needs exactly one of 'name' or 'pattern'")
         if self.pattern is not None:
             re.compile(self.pattern)
+        if self.bands is not None:
+            if self.type != "numeric":
+                raise ValueError(f"{self.label}: only a numeric column can have 'bands'")
+            if not self.bands or any(a >= b for a, b in pairwise(self.bands)):
+                raise ValueError(f"{self.label}: 'bands' must be increasing, got {self.bands}")
         return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Contracts without bands dump (and so hash) as they did before bands existed.
+        dumped = handler(self)
+        if dumped.get("bands") is None:
+            dumped.pop("bands", None)
+        return dumped
+
+    def band_labels(self) -> list[str]:
+        """Group labels of a banded attribute, lowest first: ``<18``, ``18-29``, ..., ``60+``
+        (a band holds its lower edge, not its upper one)."""
+        edges = [f"{e:g}" for e in self.bands or []]
+        if not edges:
+            return []
+        inner = [f"{lo}-{_below(hi)}" for lo, hi in pairwise(edges)]
+        return [f"<{edges[0]}", *inner, f"{edges[-1]}+"]
 
     def matches(self, column: str) -> bool:
         if self.name is not None:
@@ -130,7 +166,8 @@ class SplitSpec(_Strict):
 
 
 class DatasetContract(_Strict):
-    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    # the dataset's name: a prefix of Dagster asset keys and job names, so an identifier
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str = ""
     id_column: str
     target: TargetSpec
@@ -163,6 +200,15 @@ class DatasetContract(_Strict):
         for rule in self.rules:
             if any(p.matches(rule.column) for p in self.protected):
                 raise ValueError(f"rule {rule.id} uses protected attribute {rule.column!r}")
+        for spec in self.features:
+            if spec.bands is not None:
+                raise ValueError(f"{spec.label}: 'bands' are for protected attributes only")
+        for spec in self.protected:
+            if spec.type == "numeric" and spec.bands is None:
+                raise ValueError(
+                    f"protected attribute {spec.label} is numeric: give its 'bands' "
+                    "(fairness figures compare groups)"
+                )
         return self
 
     @cached_property
@@ -223,6 +269,13 @@ class DatasetContract(_Strict):
         if self.date_column:
             names.add(self.date_column)
         return frozenset(names)
+
+
+def _below(edge: str) -> str:
+    """The label of a band's upper end: one less than an integer edge (30 -> 29), else
+    the edge itself (a band of reals holds values up to, not including, it)."""
+    value = float(edge)
+    return f"{value - 1:g}" if value.is_integer() else f"<{edge}"
 
 
 def load_contract(path: str | Path | None = None) -> DatasetContract:

@@ -39,3 +39,7 @@ class DataValidationError(CreditAssetsError):
         if detail:
             message += f" ({detail})"
         super().__init__(message)
+
+
+class DriftError(CreditAssetsError):
+    """A drift check cannot run on what it was given (a missing column, no outcomes)."""

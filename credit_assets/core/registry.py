@@ -347,9 +347,21 @@ class ModelRegistry:
             what = f"version {ref}" if ref.isdigit() else f"alias {ref!r}"
             raise CreditAssetsError(
                 f"model {self.model_name!r} has no {what} in the registry at "
-                f"{self.tracking_uri} (train one with 'credit-assets run')"
+                f"{self.tracking_uri}; {self._what_exists()} (train one with "
+                "'credit-assets run')"
             ) from exc
         return RegisteredVersion(self.model_name, str(mv.version), mv.run_id)
+
+    def _what_exists(self) -> str:
+        """The registered models and their aliases, for a message about a missing one."""
+        models = self.client.search_registered_models()
+        if not models:
+            return "no model is registered there yet"
+        described = []
+        for model in sorted(models, key=lambda m: m.name):
+            aliases = ", ".join(f"{a} v{v}" for a, v in sorted(model.aliases.items()))
+            described.append(f"{model.name} ({aliases or 'no alias'})")
+        return "registered: " + "; ".join(described)
 
     def load(self, ref: str = CHAMPION) -> tuple[DecisionPipeline, RegisteredVersion]:
         """The pipeline of a version or alias; the alias is looked up on every call, the

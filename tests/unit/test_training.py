@@ -69,7 +69,7 @@ def test_every_default_candidate_is_known():
 def test_on_the_categorical_fixture_the_chosen_model_is_no_worse_than_a_logistic_regression():
     from bench.model_quality import LOANS_TOLERANCE, loans_comparison
 
-    result = loans_comparison(rows=3000, seed=0)
+    result = loans_comparison()
     assert set(result["validation_auc"]) == set(TrainConfig().candidates)
     reference = result["logistic_regression_holdout_auc"]
     assert result["chosen_holdout_auc"] >= reference - LOANS_TOLERANCE
