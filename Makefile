@@ -60,7 +60,7 @@ bench-quality: install
 bench-scaling: install
 	$(BIN)/python bench/scaling.py
 
-## bench-decisions: a batch of decisions (rules, score, band, worded reasons) against scoring alone
+## bench-decisions: decisions with worded reasons against LightGBM predicting alone, in batch and one at a time
 bench-decisions: install
 	$(BIN)/python bench/decisions.py
 

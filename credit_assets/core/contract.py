@@ -223,10 +223,17 @@ class DatasetContract(_Strict):
     def reason_template(self, column: str, direction: str) -> str | None:
         """The wording of a reason for a feature and direction (``high``, ``low``,
         ``missing``): an exact name's template first, else the first matching pattern's."""
-        specs = [r for r in self.reason_texts if r.name == column] + [
-            r for r in self.reason_texts if r.pattern is not None and r.matches(column)
-        ]
-        return next((t for r in specs if (t := r.template(direction))), None)
+        key = (column, direction)
+        if key not in self._templates:  # asked for every reason worded: patterns matched once
+            specs = [r for r in self.reason_texts if r.name == column] + [
+                r for r in self.reason_texts if r.pattern is not None and r.matches(column)
+            ]
+            self._templates[key] = next((t for r in specs if (t := r.template(direction))), None)
+        return self._templates[key]
+
+    @cached_property
+    def _templates(self) -> dict[tuple[str, str], str | None]:
+        return {}
 
     @cached_property
     def rules_version(self) -> str:
@@ -247,7 +254,14 @@ class DatasetContract(_Strict):
         return [c for c in columns if self.feature_spec(c) is not None and c not in self._reserved]
 
     def resolve_protected(self, columns: list[str]) -> list[str]:
-        return [c for c in columns if self.protected_spec(c) is not None]
+        key = tuple(columns)
+        if key not in self._protected:  # asked for every decision, with the same columns
+            self._protected[key] = [c for c in columns if self.protected_spec(c) is not None]
+        return list(self._protected[key])
+
+    @cached_property
+    def _protected(self) -> dict[tuple[str, ...], list[str]]:
+        return {}
 
     @cached_property
     def _reserved(self) -> frozenset[str]:

@@ -30,6 +30,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
+from credit_assets.core.compiled import compile_booster
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.pipeline import DecisionPipeline
 from credit_assets.core.registry_names import CHALLENGER, CHAMPION
@@ -49,6 +50,9 @@ class DecisionPipelineModel(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context: Any) -> None:
         self.pipeline: DecisionPipeline = joblib.load(context.artifacts["pipeline"])
+        model = self.pipeline.model
+        if model.compiled is None:  # registered before models were compiled (or not additive)
+            model.compiled = compile_booster(model.pipeline.named_steps["model"].booster_)
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
