@@ -225,12 +225,6 @@ def _risk_and_bad(
     return (p_positive if contract.target.positive_means == "default" else 1 - p_positive), bad
 
 
-def _importance(trained: TrainedModel) -> pd.Series:
-    clf = trained.pipeline.named_steps["model"]
-    names = trained.pipeline.named_steps["features"].feature_names_out_
-    return pd.Series(clf.booster_.feature_importance("gain"), index=names, dtype=float)
-
-
 def _data_summary(data: dict) -> dict[str, str]:
     parts = data.get("partitions", {})
     out = {
@@ -685,7 +679,7 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
                     challenger_risk=decision.challenger_risk,
                     challenger=challenger_eval,
                     thresholds=pipeline.thresholds,
-                    importance=_importance(pipeline.model),
+                    importance=pipeline.model.feature_importance(),
                     gates=results,
                     promoted=decision.promote or decision.already,
                     champion_version=previous if decision.champion is not None else None,
