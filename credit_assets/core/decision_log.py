@@ -123,8 +123,15 @@ def input_records(
     missing = pd.isna(values)
     if missing.any():
         values[missing] = None  # JSON has no NaN
-    dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+    # dates and timestamps (a contract's date column) as ISO text
+    dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_iso).encode
     return [dumps(dict(zip(columns, row, strict=True))) for row in values.tolist()]
+
+
+def _iso(value: Any) -> str:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def fingerprint(record: str) -> str:

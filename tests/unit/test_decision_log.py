@@ -3,7 +3,6 @@ queue, live-traffic frames, redaction and bulk speed."""
 
 import datetime as dt
 import os
-import time
 import uuid
 
 import numpy as np
@@ -184,10 +183,11 @@ def test_a_day_of_ten_thousand_decisions_is_recorded_in_one_bulk_insert(tmp_path
     decided = pipeline.decide(many, model_version="1")
     log = DecisionLog(f"sqlite:///{tmp_path / 'd.db'}")
     log.migrate()
-    started = time.perf_counter()
+    commits = []
+    sa.event.listen(log.engine, "commit", lambda conn: commits.append(conn))
     log.record_batch("santander", decided, many, pipeline.contract, actor="bench")
-    # row-by-row commits would take minutes; one bulk insert takes about a second here
-    assert time.perf_counter() - started < 5
+    # one transaction, not one commit per row (bench/serving.py times it)
+    assert len(commits) == 1
     assert log.count() == 10_000
 
 
