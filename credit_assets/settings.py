@@ -29,33 +29,87 @@ workers; it adds:
 from __future__ import annotations
 
 import datetime as dt
-import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from credit_assets.core.catalog import Catalog, DatasetEntry, storage_location
 from credit_assets.core.contract import load_contract
+from credit_assets.core.errors import CreditAssetsError
 
-PROFILES = ("embedded", "scaleout")
+Profile = Literal["embedded", "scaleout"]
+PROFILES: tuple[Profile, ...] = ("embedded", "scaleout")
 # Suites are reviewed like code, so they live with it: ``expectations/`` beside the package.
 DEFAULT_EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
 
 
-@dataclass(frozen=True)
-class Settings:
-    profile: str
-    home: Path
-    data_dir: Path
-    contract_path: Path | None
-    storage_dir: Path
-    mlflow_tracking_uri: str
-    mlflow_artifact_location: str | None
-    partitions_start: str
-    expectations_dir: Path
-    datasets_file: Path | None = None
+class SettingsError(CreditAssetsError):
+    """An environment variable holds a value the platform cannot use."""
+
+
+def _named(variable: str, default: object = None) -> object:
+    """A field read from exactly this variable (MLflow's own, or ours under another name);
+    its default goes through the validators too, since it depends on fields before it."""
+    return Field(default, validation_alias=AliasChoices(variable), validate_default=True)
+
+
+class Settings(BaseSettings):
+    """The environment, read when :meth:`from_env` is called (never at import)."""
+
+    # An empty variable counts as unset, as ``${X:-}`` in compose files leaves them.
+    model_config = SettingsConfigDict(env_prefix="CREDIT_", env_ignore_empty=True, frozen=True)
+
+    profile: Profile = "embedded"
+    home: Path = Path(".credit")
+    data_dir: Path = Path("data")
+    contract_path: Path | None = _named("CREDIT_CONTRACT")
+    storage_dir: Path = Field(None, validate_default=True)
+    mlflow_tracking_uri: str = _named("MLFLOW_TRACKING_URI")
+    first_partition: str | None = _named("CREDIT_PARTITIONS_START")
+    expectations_dir: Path = DEFAULT_EXPECTATIONS_DIR
+    datasets_file: Path = _named("CREDIT_DATASETS")
     storage_url: str | None = None
     celery_broker: str = "pyamqp://guest:guest@localhost:5672//"
     celery_backend: str = "redis://localhost:6379/0"
+
+    @field_validator("home", "data_dir", "contract_path", "expectations_dir")
+    @classmethod
+    def _absolute(cls, path: Path | None) -> Path | None:
+        return None if path is None else path.absolute()
+
+    @field_validator("storage_dir", mode="before")
+    @classmethod
+    def _storage_dir(cls, path: str | None, info: ValidationInfo) -> Path:
+        return Path(path or info.data["home"] / "storage").absolute()
+
+    @field_validator("datasets_file", mode="before")
+    @classmethod
+    def _datasets_file(cls, path: str | None, info: ValidationInfo) -> Path:
+        return Path(path or info.data["home"] / "datasets.yaml").absolute()
+
+    @field_validator("mlflow_tracking_uri", mode="before")
+    @classmethod
+    def _tracking_uri(cls, uri: str | None, info: ValidationInfo) -> str:
+        if uri:
+            return uri
+        if info.data.get("profile") == "scaleout":
+            return "http://localhost:5000"  # the tracking server, on PostgreSQL
+        return f"sqlite:///{info.data['home'] / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifact_location(self) -> str | None:
+        """A tracking server stores artifacts where it was told to; only the embedded
+        profile chooses a local folder itself."""
+        return None if self.profile == "scaleout" else (self.home / "mlartifacts").as_uri()
+
+    @property
+    def partitions_start(self) -> str:
+        """``CREDIT_PARTITIONS_START``, else the first day with a dated file, so the UI shows
+        the days the data covers. Globs the data directory: call it where partitions are
+        built, not at import."""
+        return self.first_partition or _earliest_partition(self.data_dir)
 
     @property
     def storage_location(self) -> str:
@@ -67,7 +121,7 @@ class Settings:
         default = DatasetEntry(
             load_contract(self.contract_path).name, self.contract_path, self.data_dir
         )
-        return Catalog(self.datasets_file or self.home / "datasets.yaml", default)
+        return Catalog(self.datasets_file, default)
 
     def dataset_storage(self, name: str) -> str:
         """Where one dataset's asset files live."""
@@ -75,37 +129,20 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        profile = os.environ.get("CREDIT_PROFILE", "embedded")
-        if profile not in PROFILES:
-            raise ValueError(f"CREDIT_PROFILE must be one of {PROFILES}, got {profile!r}")
-        home = Path(os.environ.get("CREDIT_HOME", ".credit")).absolute()
-        data_dir = Path(os.environ.get("CREDIT_DATA_DIR", "data")).absolute()
-        contract = os.environ.get("CREDIT_CONTRACT")
-        scaleout = profile == "scaleout"
-        local_tracking = f"sqlite:///{home / 'mlflow.db'}"
-        default_tracking = "http://localhost:5000" if scaleout else local_tracking
-        return cls(
-            profile=profile,
-            home=home,
-            data_dir=data_dir,
-            contract_path=Path(contract).absolute() if contract else None,
-            storage_dir=Path(os.environ.get("CREDIT_STORAGE_DIR", home / "storage")).absolute(),
-            mlflow_tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", default_tracking),
-            # A tracking server stores artifacts where it was told to; only the embedded
-            # profile chooses a local folder itself.
-            mlflow_artifact_location=None if scaleout else (home / "mlartifacts").as_uri(),
-            partitions_start=os.environ.get("CREDIT_PARTITIONS_START")
-            or _earliest_partition(data_dir),
-            expectations_dir=Path(
-                os.environ.get("CREDIT_EXPECTATIONS_DIR", DEFAULT_EXPECTATIONS_DIR)
-            ).absolute(),
-            datasets_file=Path(
-                os.environ.get("CREDIT_DATASETS") or home / "datasets.yaml"
-            ).absolute(),
-            storage_url=os.environ.get("CREDIT_STORAGE_URL") or None,
-            celery_broker=os.environ.get("CREDIT_CELERY_BROKER", cls.celery_broker),
-            celery_backend=os.environ.get("CREDIT_CELERY_BACKEND", cls.celery_backend),
-        )
+        try:
+            return cls()
+        except ValidationError as exc:
+            raise SettingsError(_one_line(exc)) from None
+
+
+def _one_line(exc: ValidationError) -> str:
+    """The first refused variable, named as the user set it."""
+    error = exc.errors()[0]
+    field = str(error["loc"][0]) if error["loc"] else ""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    variable = alias.choices[0] if isinstance(alias, AliasChoices) else f"CREDIT_{field.upper()}"
+    return f"{variable}: {error['msg']} (got {error.get('input')!r})"
 
 
 def _earliest_partition(data_dir: Path) -> str:

@@ -40,9 +40,13 @@ def configure(data: Path | None, contract: Path | None) -> None:
         os.environ["CREDIT_DATA_DIR"] = str(data.absolute())
     if contract is not None:
         os.environ["CREDIT_CONTRACT"] = str(contract.absolute())
+    from credit_assets.core.errors import CreditAssetsError
     from credit_assets.settings import Settings
 
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except CreditAssetsError as exc:
+        raise fail(str(exc)) from None
     if "DAGSTER_HOME" not in os.environ:
         os.environ["DAGSTER_HOME"] = str(settings.home / "dagster_home")
     home = Path(os.environ["DAGSTER_HOME"])

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 from credit_assets.scaleout.executors import CELERY_SETTINGS, build_executor, celery_config
 from credit_assets.scaleout.queues import DEFAULT_QUEUE, TRAINING_QUEUE
 from credit_assets.scaleout.workers import worker_argv
-from credit_assets.settings import Settings
+from credit_assets.settings import Settings, SettingsError
 
 
 @pytest.fixture
@@ -42,10 +42,34 @@ def test_scaleout_profile(scaleout):
     assert config["config_source"]["task_acks_late"] is True
 
 
-def test_unknown_profile_is_refused(monkeypatch):
+def test_unknown_profile_is_refused_in_one_line(monkeypatch):
     monkeypatch.setenv("CREDIT_PROFILE", "cloud")
-    with pytest.raises(ValueError, match="CREDIT_PROFILE must be one of"):
+    with pytest.raises(SettingsError, match=r"^CREDIT_PROFILE: .*'scaleout'.*'cloud'"):
         Settings.from_env()
+
+
+def test_home_moves_every_default_and_empty_variables_count_as_unset(monkeypatch, tmp_path):
+    for key in ("MLFLOW_TRACKING_URI", "CREDIT_STORAGE_DIR", "CREDIT_DATASETS", "CREDIT_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("CREDIT_HOME", str(tmp_path))
+    monkeypatch.setenv("CREDIT_STORAGE_URL", "")
+    settings = Settings.from_env()
+    assert settings.storage_dir == tmp_path / "storage"
+    assert settings.datasets_file == tmp_path / "datasets.yaml"
+    assert settings.mlflow_tracking_uri == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert settings.storage_location == str(tmp_path / "storage")
+
+
+def test_partitions_start_from_the_data_read_when_asked(monkeypatch, tmp_path):
+    monkeypatch.delenv("CREDIT_PARTITIONS_START", raising=False)
+    monkeypatch.setenv("CREDIT_DATA_DIR", str(tmp_path))
+    settings = Settings.from_env()
+    (tmp_path / "applications").mkdir()
+    (tmp_path / "applications" / "2026-03-04.csv").write_text("ID_code\n")
+    (tmp_path / "applications" / "notes.csv").write_text("x\n")
+    assert settings.partitions_start == "2026-03-04"  # the folder is read on use, not before
+    monkeypatch.setenv("CREDIT_PARTITIONS_START", "2026-01-01")
+    assert Settings.from_env().partitions_start == "2026-01-01"
 
 
 def test_worker_app_matches_the_executor(scaleout):
