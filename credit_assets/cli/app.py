@@ -148,20 +148,18 @@ def score(
 ) -> None:
     """Score a CSV offline with a registered model: one decision per row."""
     configure(None, contract)
+    from credit_assets.core.catalog import model_name
     from credit_assets.core.contract import load_contract
     from credit_assets.core.dataset import load_file
     from credit_assets.core.io import write_csv_atomic
-    from credit_assets.core.registry import ModelRegistry
+    from credit_assets.core.registry_view import load_decision_pipeline
     from credit_assets.core.validation import FileKind
     from credit_assets.settings import Settings
 
     settings = Settings.from_env()
     try:
-        dataset = load_contract(settings.contract_path)
-        registry = ModelRegistry(
-            settings.mlflow_tracking_uri, f"credit-{dataset.name}", f"credit-{dataset.name}"
-        )
-        pipeline, version = registry.load(model)
+        name = model_name(load_contract(settings.contract_path).name)
+        pipeline, version = load_decision_pipeline(settings.mlflow_tracking_uri, name, model)
         frame = load_file(
             in_file,
             pipeline.contract,
@@ -174,7 +172,7 @@ def score(
         raise fail(str(exc)) from None
     counts = decided["decision"].value_counts().to_dict()
     console.print(
-        f"scored {len(decided)} rows with {version.name} version {version.version}: "
+        f"scored {len(decided)} rows with {name} version {version.version}: "
         + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
         + f" -> {out_file}"
     )

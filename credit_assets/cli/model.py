@@ -11,7 +11,7 @@ import getpass
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -19,6 +19,11 @@ from rich.table import Table
 from credit_assets.cli.common import ContractOpt, configure, console, err, fail
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.registry_names import LINEAGE_TAGS
+from credit_assets.core.registry_view import RunRecord
+
+if TYPE_CHECKING:
+    from credit_assets.core.registry import ModelRegistry
+    from credit_assets.core.registry_view import AliasChange, RegistryReader
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -30,16 +35,29 @@ ByOpt = Annotated[
 ]
 
 
-def _registry(contract: Path | None):
+def _model_name(contract: Path | None) -> tuple[str, str]:
+    """The tracking URI and registered model of the environment's dataset."""
+    from credit_assets.core.catalog import model_name
     from credit_assets.core.contract import load_contract
-    from credit_assets.core.registry import ModelRegistry
     from credit_assets.settings import Settings
 
     configure(None, contract)
     settings = Settings.from_env()
-    dataset = load_contract(settings.contract_path)
-    name = f"credit-{dataset.name}"
-    return ModelRegistry(settings.mlflow_tracking_uri, name, name)
+    return settings.mlflow_tracking_uri, model_name(load_contract(settings.contract_path).name)
+
+
+def _reader(contract: Path | None) -> RegistryReader:
+    """Read-only access that does not import MLflow (list and show start at once)."""
+    from credit_assets.core.registry_view import open_reader
+
+    return open_reader(*_model_name(contract))
+
+
+def _registry(contract: Path | None) -> ModelRegistry:
+    from credit_assets.core.registry import ModelRegistry
+
+    uri, name = _model_name(contract)
+    return ModelRegistry(uri, name, name)
 
 
 def _who(by: str | None) -> str:
@@ -51,11 +69,9 @@ def _who(by: str | None) -> str:
         return "unknown"
 
 
-def _metric(registry, run_id: str, *names: str) -> float | None:
-    try:
-        metrics = registry.client.get_run(run_id).data.metrics
-    except Exception:
-        return None
+def _metric(registry: RegistryReader, run_id: str, *names: str) -> float | None:
+    run = registry.run(run_id)
+    metrics = run.metrics if run else {}
     return next((metrics[n] for n in names if n in metrics), None)
 
 
@@ -74,7 +90,7 @@ def _gate_summary(tags: dict[str, str]) -> str:
     return "[red]failed[/] " + ", ".join(failed)
 
 
-def _record_in_dagster(registry, change) -> None:
+def _record_in_dagster(registry: ModelRegistry, change: AliasChange) -> None:
     """The alias change as a runless materialization of ``champion_model``."""
     try:
         import dagster as dg
@@ -104,7 +120,7 @@ def _record_in_dagster(registry, change) -> None:
 def list_versions(contract: ContractOpt = None) -> None:
     """Every registered version, newest first, with aliases, holdout AUC and gate results."""
     try:
-        registry = _registry(contract)
+        registry = _reader(contract)
         versions = registry.versions()
     except CreditAssetsError as exc:
         raise fail(str(exc)) from None
@@ -145,9 +161,9 @@ def show(
 ) -> None:
     """One version: lineage, metrics, gate results, alias changes and its report."""
     try:
-        registry = _registry(contract)
+        registry = _reader(contract)
         info = registry.version_info(version)
-        run = registry.client.get_run(info.run_id)
+        run = registry.run(info.run_id) or RunRecord({}, {})
     except CreditAssetsError as exc:
         raise fail(str(exc)) from None
     console.print(
@@ -159,13 +175,13 @@ def show(
     lineage.add_column("key")
     lineage.add_column("value")
     for key in LINEAGE_TAGS:
-        lineage.add_row(key, run.data.tags.get(key, "–"))
+        lineage.add_row(key, run.tags.get(key, "–"))
     console.print(lineage)
     metrics = Table(title="metrics")
     metrics.add_column("metric")
     metrics.add_column("value", justify="right")
-    for key in sorted(run.data.metrics):
-        metrics.add_row(key, f"{run.data.metrics[key]:.4f}")
+    for key in sorted(run.metrics):
+        metrics.add_row(key, f"{run.metrics[key]:.4f}")
     console.print(metrics)
     gates = _gates(info.tags)
     if gates:
