@@ -27,9 +27,8 @@ def registry(fitted, tmp_path_factory):  # noqa: F811
     """Three versions: 1 promoted, 3 promoted, rolled back to 1; metrics on every run."""
     pipeline, rows = fitted
     tmp = tmp_path_factory.mktemp("registry")
-    registry = ModelRegistry(
-        f"sqlite:///{tmp / 'mlflow.db'}", "credit-test", "credit-test", (tmp / "art").as_uri()
-    )
+    name = "credit-santander"  # the packaged contract's model: commands find it
+    registry = ModelRegistry(f"sqlite:///{tmp / 'mlflow.db'}", name, name, (tmp / "art").as_uri())
     for n in range(3):
         run_id = registry.start_run("unit", tags={"code_version": f"c{n}"})
         registry.log(run_id, metrics={"holdout_auc": 0.7 + n / 100})
