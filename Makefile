@@ -71,3 +71,9 @@ clean:
 .PHONY: bench-training
 bench-training: install
 	$(BIN)/python bench/training.py
+
+## bench-startup: each command's start-up against `python -c "import pandas"` (see bench/README.md)
+.PHONY: bench-startup
+bench-startup: install
+	$(BIN)/python bench/startup.py
+
