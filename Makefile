@@ -29,9 +29,10 @@ data: install
 demo: install data $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/credit-assets run
 
-## ui: the Dagster UI (webserver + daemon) on the same instance and data
+## ui: the Dagster UI (webserver + daemon) on the same instance and data; `make ui PORT=3001`
+PORT ?= 3000
 ui: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/credit-assets ui --port $(PORT)
 
 ## test: the default suite (what CI runs)
 test: install

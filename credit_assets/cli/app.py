@@ -14,6 +14,7 @@ from credit_assets.cli import model as model_commands
 from credit_assets.cli.common import ContractOpt, DataOpt, configure, console, err, fail
 from credit_assets.cli.expectations import app as expectations_app
 from credit_assets.cli.trigger import app as trigger_app
+from credit_assets.cli.ui import ui
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.scaleout.workers import app as workers_app
 
@@ -26,6 +27,7 @@ app.add_typer(model_commands.app, name="model")
 app.add_typer(expectations_app, name="expectations")
 app.add_typer(workers_app, name="workers")
 app.add_typer(trigger_app, name="trigger")
+app.command()(ui)
 
 
 @app.command()
