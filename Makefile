@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.credit/dagster_home
 export CREDIT_HOME ?= $(CURDIR)/.credit
 export CREDIT_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: install demo data run ui test test-all lint format bench bench-quality bench-scaling bench-decisions clean
+.PHONY: install demo data run ui image test test-all lint format bench bench-quality bench-scaling bench-decisions clean
 
 # Bytecode is compiled at install: where PYTHONDONTWRITEBYTECODE is set, every process would
 # compile Dagster, MLflow and GX again (import dagster: 4.0 s instead of 1.8 s).
@@ -64,6 +64,10 @@ bench-scaling: install
 ## bench-decisions: a batch of decisions (rules, score, band, worded reasons) against scoring alone
 bench-decisions: install
 	$(BIN)/python bench/decisions.py
+
+## image: the one image of the scale-out profile, stamped with this checkout's revision
+image:
+	docker build -f deploy/Dockerfile --build-arg CODE_VERSION=$$(git rev-parse HEAD) -t credit-assets .
 
 clean:
 	rm -rf .credit data

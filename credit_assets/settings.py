@@ -116,6 +116,17 @@ class Settings(BaseSettings):
         """What the storage resource opens: an object-store URL if set, else the local dir."""
         return self.storage_url or str(self.storage_dir)
 
+    def require_suites(self) -> None:
+        """The scale-out profile runs only with its reviewed expectation suites: without the
+        folder every check would quietly fall back to suites derived in memory, dropping the
+        hand-written expectations. Raises :class:`SettingsError` (one line) when it is missing."""
+        if self.profile == "scaleout" and not self.expectations_dir.is_dir():
+            raise SettingsError(
+                f"CREDIT_EXPECTATIONS_DIR: no expectation suites at {self.expectations_dir}; "
+                "the scale-out profile needs the reviewed suites (the image ships them, see "
+                "deploy/Dockerfile)"
+            )
+
     def catalog(self) -> Catalog:
         """The datasets known to this platform; the environment's dataset when none was added."""
         default = DatasetEntry(

@@ -100,6 +100,18 @@ def test_workers_refuse_the_embedded_profile(monkeypatch):
     assert "CREDIT_PROFILE=scaleout" in result.output
 
 
+def test_scaleout_refuses_to_start_without_its_suites(scaleout, tmp_path):
+    from credit_assets.cli import app
+
+    scaleout.setenv("CREDIT_EXPECTATIONS_DIR", str(tmp_path / "not-shipped"))
+    result = CliRunner().invoke(app, ["workers", "start"])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: CREDIT_EXPECTATIONS_DIR: no expectation suites at ")
+    assert len(result.output.strip().splitlines()) == 1
+    scaleout.setenv("CREDIT_PROFILE", "embedded")  # the embedded profile derives in memory
+    Settings.from_env().require_suites()
+
+
 def test_trigger_without_a_webserver_is_one_line():
     import socket
 
