@@ -1,5 +1,6 @@
 """Commands import only what they use: help and the registry views start without any
-modelling library, and offline scoring without Dagster, Great Expectations or MLflow."""
+modelling or data library, and offline scoring without Dagster, Great Expectations or
+MLflow."""
 
 import json
 import os
@@ -20,6 +21,8 @@ HEAVY = (
     "scipy",
     "matplotlib",
     "fairlearn",
+    "pandas",
+    "pyarrow",
 )
 # The command runs as ``credit-assets`` would run it; the heavy modules it loaded are printed.
 PROBE = f"""
