@@ -12,6 +12,7 @@ change in an MLflow upgrade shows up as a failing test, not as a wrong table.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import os
@@ -168,7 +169,7 @@ class RestRegistryReader(RegistryReader):
 
         url = f"{self.tracking_uri.rstrip('/')}/api/2.0/mlflow/{endpoint}"
         try:
-            response = httpx.get(url, params=params, auth=_server_auth(), timeout=30)
+            response = httpx.get(url, params=params, headers=_server_auth(), timeout=30)
         except httpx.HTTPError as exc:
             raise CreditAssetsError(f"MLflow tracking server {self.tracking_uri}: {exc}") from None
         if response.status_code == 404:
@@ -217,13 +218,17 @@ class RestRegistryReader(RegistryReader):
         return RunRecord(metrics, _pairs(data.get("tags")))
 
 
-def _server_auth() -> tuple[str, str] | None:
-    """The credentials MLflow's own client would send (basic auth of its auth app)."""
-    user, password = (
-        os.environ.get("MLFLOW_TRACKING_USERNAME"),
-        os.environ.get("MLFLOW_TRACKING_PASSWORD"),
-    )
-    return (user, password) if user and password else None
+def _server_auth() -> dict[str, str]:
+    """The credentials MLflow's own client would send: a token, or its auth app's user."""
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    password = os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    if user and password:
+        pair = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return {"Authorization": f"Basic {pair}"}
+    return {}
 
 
 @dataclass(frozen=True)
