@@ -27,7 +27,7 @@ data: install
 
 ## demo: generate the default data (once) and materialize every asset on embedded defaults
 demo: install data $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/credit-assets run
+	$(BIN)/credit-assets run --dataset santander
 
 ## ui: the Dagster UI (webserver + daemon) on the same instance and data; `make ui PORT=3001`
 PORT ?= 3000

@@ -167,7 +167,7 @@ def graph(data: Path, home: Path) -> dict:
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     imported = time.perf_counter()
     definitions = defs()
-    job = definitions.resolve_job_def("training_job")
+    job = definitions.resolve_job_def("santander__training_job")
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             run_config=_QUIET, instance=instance, tags={"launched_by": "bench/training.py"}
@@ -182,7 +182,7 @@ def graph(data: Path, home: Path) -> dict:
         }
     from credit_assets.core.storage import LocalStore
 
-    store = LocalStore(home / "storage")
+    store = LocalStore(home / "storage" / "santander")
     summary = store.read_json("model", "summary")
     promotion = store.read_json("champion_model")
     return {

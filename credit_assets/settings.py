@@ -11,9 +11,10 @@ checkout runs with no configuration at all.
 | CREDIT_CONTRACT       | the packaged Santander contract         |
 | CREDIT_STORAGE_DIR    | ``$CREDIT_HOME/storage``                |
 | MLFLOW_TRACKING_URI   | ``sqlite:///$CREDIT_HOME/mlflow.db``    |
-| CREDIT_PARTITIONS_START | earliest dated file in the data dir   |
+| CREDIT_PARTITIONS_START | each dataset's earliest dated file    |
 | CREDIT_EXPECTATIONS_DIR | ``expectations/`` of this checkout (GX suites) |
 | CREDIT_DATASETS       | ``$CREDIT_HOME/datasets.yaml`` (the datasets known) |
+| CREDIT_LOCKS          | ``$CREDIT_HOME/locks``; scaled out, PostgreSQL (``DAGSTER_PG_*``) |
 
 The ``scaleout`` profile (see ``deploy/`` and ``docs/operations.md``) runs steps on Celery
 workers; it adds:
@@ -28,16 +29,19 @@ workers; it adds:
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from credit_assets.core.catalog import Catalog, DatasetEntry, storage_location
+from credit_assets.core.catalog import Catalog, DatasetEntry, model_name, storage_location
 from credit_assets.core.contract import load_contract
 from credit_assets.core.errors import CreditAssetsError
+from credit_assets.core.locks import WriterLocks
+
+if TYPE_CHECKING:
+    from credit_assets.core.registry import ModelRegistry
 
 Profile = Literal["embedded", "scaleout"]
 PROFILES: tuple[Profile, ...] = ("embedded", "scaleout")
@@ -67,12 +71,19 @@ class Settings(BaseSettings):
     contract_path: Path | None = _named("CREDIT_CONTRACT")
     storage_dir: Path = Field(None, validate_default=True)
     mlflow_tracking_uri: str = _named("MLFLOW_TRACKING_URI")
-    first_partition: str | None = _named("CREDIT_PARTITIONS_START")
+    partitions_start: str | None = None  # None: each dataset's first dated file
     expectations_dir: Path = DEFAULT_EXPECTATIONS_DIR
     datasets_file: Path = _named("CREDIT_DATASETS")
     storage_url: str | None = None
     celery_broker: str = "pyamqp://guest:guest@localhost:5672//"
     celery_backend: str = "redis://localhost:6379/0"
+    locks: str | None = None
+    # the scale-out instance's database, where the writer locks live too
+    dagster_pg_host: str | None = _named("DAGSTER_PG_HOST")
+    dagster_pg_port: str = _named("DAGSTER_PG_PORT", "5432")
+    dagster_pg_user: str = _named("DAGSTER_PG_USER", "postgres")
+    dagster_pg_password: str = _named("DAGSTER_PG_PASSWORD", "")
+    dagster_pg_db: str = _named("DAGSTER_PG_DB", "dagster")
 
     @field_validator("home", "data_dir", "contract_path", "expectations_dir")
     @classmethod
@@ -105,13 +116,6 @@ class Settings(BaseSettings):
         return None if self.profile == "scaleout" else (self.home / "mlartifacts").as_uri()
 
     @property
-    def partitions_start(self) -> str:
-        """``CREDIT_PARTITIONS_START``, else the first day with a dated file, so the UI shows
-        the days the data covers. Globs the data directory: call it where partitions are
-        built, not at import."""
-        return self.first_partition or _earliest_partition(self.data_dir)
-
-    @property
     def storage_location(self) -> str:
         """What the storage resource opens: an object-store URL if set, else the local dir."""
         return self.storage_url or str(self.storage_dir)
@@ -138,6 +142,24 @@ class Settings(BaseSettings):
         """Where one dataset's asset files live."""
         return storage_location(self.storage_location, name)
 
+    def registry(self, dataset: str) -> ModelRegistry:
+        """The MLflow registry of one dataset (MLflow is imported only when asked for)."""
+        from credit_assets.core.registry import ModelRegistry
+
+        name = model_name(dataset)
+        return ModelRegistry(self.mlflow_tracking_uri, name, name)
+
+    def writer_locks(self) -> WriterLocks:
+        """Where datasets' writer locks live: the instance's PostgreSQL database when scaled
+        out (``DAGSTER_PG_*``), else ``$CREDIT_HOME/locks``; ``CREDIT_LOCKS`` overrides."""
+        where = self.locks
+        if not where and self.profile == "scaleout" and self.dagster_pg_host:
+            where = (
+                f"postgresql://{self.dagster_pg_user}:{self.dagster_pg_password}@"
+                f"{self.dagster_pg_host}:{self.dagster_pg_port}/{self.dagster_pg_db}"
+            )
+        return WriterLocks(where or str(self.home / "locks"))
+
     @classmethod
     def from_env(cls) -> Settings:
         try:
@@ -149,22 +171,7 @@ class Settings(BaseSettings):
 def _one_line(exc: ValidationError) -> str:
     """The first refused variable, named as the user set it."""
     error = exc.errors()[0]
-    field = str(error["loc"][0]) if error["loc"] else ""
-    info = Settings.model_fields.get(field)
-    alias = info.validation_alias if info is not None else None
-    variable = alias.choices[0] if isinstance(alias, AliasChoices) else f"CREDIT_{field.upper()}"
+    where = str(error["loc"][0]) if error["loc"] else ""
+    # a field read under its own variable is reported by that variable's name already
+    variable = f"CREDIT_{where.upper()}" if where in Settings.model_fields else where
     return f"{variable}: {error['msg']} (got {error.get('input')!r})"
-
-
-def _earliest_partition(data_dir: Path) -> str:
-    """First day with a dated file, so the UI shows the days the data covers."""
-    dates = []
-    for kind in ("applications", "outcomes"):
-        for path in (data_dir / kind).glob("*.csv"):
-            try:
-                dates.append(dt.date.fromisoformat(path.stem))
-            except ValueError:
-                continue
-    if dates:
-        return min(dates).isoformat()
-    return (dt.date.today() - dt.timedelta(days=30)).isoformat()

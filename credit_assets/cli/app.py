@@ -11,7 +11,15 @@ import typer
 from rich.table import Table
 
 from credit_assets.cli import model as model_commands
-from credit_assets.cli.common import ContractOpt, DataOpt, configure, console, err, fail
+from credit_assets.cli.common import (
+    ContractOpt,
+    DataOpt,
+    DatasetOpt,
+    console,
+    err,
+    fail,
+    resolve_dataset,
+)
 from credit_assets.cli.expectations import app as expectations_app
 from credit_assets.cli.trigger import app as trigger_app
 from credit_assets.cli.ui import ui
@@ -82,6 +90,7 @@ def generate(
 
 @app.command()
 def run(
+    dataset: DatasetOpt = None,
     data: DataOpt = None,
     contract: ContractOpt = None,
     partition: Annotated[str | None, typer.Option(help="only this day (YYYY-MM-DD)")] = None,
@@ -89,17 +98,20 @@ def run(
         True, "--train/--no-train", help="retrain and register, or decide with the champion"
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="show Dagster's event log"),
+    wait: float = typer.Option(
+        0.0, help="seconds to wait while another writer of the dataset works (default: refuse)"
+    ),
 ) -> None:
     """Materialize the whole graph: ingest every day, train and register, decide every day.
 
     Every asset's quality checks run with it: a blocking one stops the run with a message
     naming the file, the column or rows and the rule; a warning is printed and the run goes on.
     """
-    configure(data, contract)
     from credit_assets.cli.runner import run_all
 
     try:
-        summary = run_all(partition=partition, verbose=verbose, train=train)
+        entry = resolve_dataset(dataset, contract, data, remember=True)
+        summary = run_all(entry.name, partition=partition, verbose=verbose, train=train, wait=wait)
     except CreditAssetsError as exc:
         raise fail(str(exc)) from None
     for warning in summary.get("warnings", []):
@@ -146,22 +158,21 @@ def score(
     in_file: Annotated[Path, typer.Option("--in", help="applications CSV")],
     out_file: Annotated[Path, typer.Option("--out", help="where to write decisions CSV")],
     model: Annotated[str, typer.Option(help="'champion' or a version number")] = "champion",
+    dataset: DatasetOpt = None,
     contract: ContractOpt = None,
 ) -> None:
     """Score a CSV offline with a registered model: one decision per row."""
-    configure(None, contract)
     from credit_assets.core.catalog import model_name
-    from credit_assets.core.contract import load_contract
     from credit_assets.core.dataset import load_file
     from credit_assets.core.io import write_csv_atomic
     from credit_assets.core.registry_view import load_decision_pipeline
     from credit_assets.core.validation import FileKind
     from credit_assets.settings import Settings
 
-    settings = Settings.from_env()
     try:
-        name = model_name(load_contract(settings.contract_path).name)
-        pipeline, version = load_decision_pipeline(settings.mlflow_tracking_uri, name, model)
+        entry = resolve_dataset(dataset, contract)
+        name, uri = model_name(entry.name), Settings.from_env().mlflow_tracking_uri
+        pipeline, version = load_decision_pipeline(uri, name, model)
         frame = load_file(
             in_file,
             pipeline.contract,

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from credit_assets.cli.common import ContractOpt, configure, console, err, fail
+from credit_assets.cli.common import ContractOpt, DatasetOpt, console, err, fail, resolve_dataset
+from credit_assets.core.catalog import dataset_of, model_name
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.registry_names import LINEAGE_TAGS
 from credit_assets.core.registry_view import RunRecord
@@ -35,29 +36,22 @@ ByOpt = Annotated[
 ]
 
 
-def _model_name(contract: Path | None) -> tuple[str, str]:
-    """The tracking URI and registered model of the environment's dataset."""
-    from credit_assets.core.catalog import model_name
-    from credit_assets.core.contract import load_contract
+def _reader(dataset: str | None, contract: Path | None) -> RegistryReader:
+    """Read-only access to the dataset's registry that does not import MLflow (list and
+    show start at once)."""
+    from credit_assets.core.registry_view import open_reader
     from credit_assets.settings import Settings
 
-    configure(None, contract)
-    settings = Settings.from_env()
-    return settings.mlflow_tracking_uri, model_name(load_contract(settings.contract_path).name)
+    entry = resolve_dataset(dataset, contract)
+    return open_reader(Settings.from_env().mlflow_tracking_uri, model_name(entry.name))
 
 
-def _reader(contract: Path | None) -> RegistryReader:
-    """Read-only access that does not import MLflow (list and show start at once)."""
-    from credit_assets.core.registry_view import open_reader
+def _registry(dataset: str | None, contract: Path | None) -> ModelRegistry:
+    """The registry of the dataset a command names (its name, or its contract)."""
+    from credit_assets.settings import Settings
 
-    return open_reader(*_model_name(contract))
-
-
-def _registry(contract: Path | None) -> ModelRegistry:
-    from credit_assets.core.registry import ModelRegistry
-
-    uri, name = _model_name(contract)
-    return ModelRegistry(uri, name, name)
+    entry = resolve_dataset(dataset, contract)
+    return Settings.from_env().registry(entry.name)
 
 
 def _who(by: str | None) -> str:
@@ -98,7 +92,7 @@ def _record_in_dagster(registry: ModelRegistry, change: AliasChange) -> None:
         with dg.DagsterInstance.get() as instance:
             instance.report_runless_asset_event(
                 dg.AssetMaterialization(
-                    asset_key="champion_model",
+                    asset_key=[dataset_of(registry.model_name), "champion_model"],
                     description=f"{change.action} by {change.by}: {change.reason}",
                     metadata={
                         "champion_version": change.version,
@@ -117,10 +111,10 @@ def _record_in_dagster(registry: ModelRegistry, change: AliasChange) -> None:
 
 
 @app.command("list")
-def list_versions(contract: ContractOpt = None) -> None:
+def list_versions(dataset: DatasetOpt = None, contract: ContractOpt = None) -> None:
     """Every registered version, newest first, with aliases, holdout AUC and gate results."""
     try:
-        registry = _reader(contract)
+        registry = _reader(dataset, contract)
         versions = registry.versions()
     except CreditAssetsError as exc:
         raise fail(str(exc)) from None
@@ -157,11 +151,12 @@ def list_versions(contract: ContractOpt = None) -> None:
 @app.command()
 def show(
     version: Annotated[str, typer.Argument(help="a version number or an alias")],
+    dataset: DatasetOpt = None,
     contract: ContractOpt = None,
 ) -> None:
     """One version: lineage, metrics, gate results, alias changes and its report."""
     try:
-        registry = _reader(contract)
+        registry = _reader(dataset, contract)
         info = registry.version_info(version)
         run = registry.run(info.run_id) or RunRecord({}, {})
     except CreditAssetsError as exc:
@@ -222,11 +217,12 @@ def promote(
     force: bool = typer.Option(
         False, "--force", help="promote even though the version did not pass the gates"
     ),
+    dataset: DatasetOpt = None,
     contract: ContractOpt = None,
 ) -> None:
     """Make VERSION the champion (scorers pick it up at once; rollback can undo it)."""
     try:
-        registry = _registry(contract)
+        registry = _registry(dataset, contract)
         info = registry.version_info(version)
         passed = info.tags.get("gates_passed")
         if passed != "true" and not force:
@@ -251,10 +247,12 @@ def promote(
 
 
 @app.command()
-def rollback(reason: ReasonOpt, by: ByOpt = None, contract: ContractOpt = None) -> None:
+def rollback(
+    reason: ReasonOpt, by: ByOpt = None, dataset: DatasetOpt = None, contract: ContractOpt = None
+) -> None:
     """Move the champion back to the version that was champion before the current one."""
     try:
-        registry = _registry(contract)
+        registry = _registry(dataset, contract)
         change = registry.rollback(by=_who(by), reason=reason)
     except CreditAssetsError as exc:
         raise fail(str(exc)) from None

@@ -19,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from credit_assets.cli.common import DataOpt, configure, console
+from credit_assets.cli.common import configure, console
 
 CODE_LOCATION = "credit_assets.definitions"
 GRACE_SECONDS = 15.0
@@ -89,10 +89,10 @@ def run_together(commands: list[list[str]], grace: float = GRACE_SECONDS) -> int
 def ui(
     port: Annotated[int, typer.Option(help="port of the web UI")] = 3000,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    data: DataOpt = None,
 ) -> None:
-    """The Dagster UI and daemon (schedules, sensors, queued runs); Ctrl-C stops both."""
-    configure(data, None)
+    """The Dagster UI and daemon (schedules, sensors, queued runs) for every dataset;
+    Ctrl-C stops both."""
+    configure()
     bin_dir = Path(sys.executable).parent
     commands = [
         [str(bin_dir / "dagster-webserver"), "-m", CODE_LOCATION, "-h", host, "-p", str(port)],

@@ -130,7 +130,8 @@ class SplitSpec(_Strict):
 
 
 class DatasetContract(_Strict):
-    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    # the dataset's name: a prefix of Dagster asset keys and job names, so an identifier
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str = ""
     id_column: str
     target: TargetSpec

@@ -290,12 +290,14 @@ class ModelRegistry(RegistryReader):
                 else client.get_model_version_by_alias(self.model_name, ref)
             )
         except MlflowException as exc:
-            what = f"version {ref}" if ref.isdigit() else f"alias {ref!r}"
-            raise CreditAssetsError(
-                f"model {self.model_name!r} has no {what} in the registry at "
-                f"{self.tracking_uri} (train one with 'credit-assets run')"
-            ) from exc
+            raise self.missing(ref) from exc
         return RegisteredVersion(self.model_name, str(mv.version), mv.run_id)
+
+    def registered_models(self) -> dict[str, dict[str, str]]:
+        return {
+            model.name: {alias: str(v) for alias, v in (model.aliases or {}).items()}
+            for model in self.client.search_registered_models()
+        }
 
     def load(self, ref: str = CHAMPION) -> tuple[DecisionPipeline, RegisteredVersion]:
         """The pipeline of a version or alias; the alias is looked up on every call, the

@@ -99,6 +99,26 @@ class RegistryReader(ABC):
     def run(self, run_id: str) -> RunRecord | None:
         """A run's latest metrics and its tags; None if the run is gone."""
 
+    @abstractmethod
+    def registered_models(self) -> dict[str, dict[str, str]]:
+        """Every model in the registry, by name, with its aliases (alias -> version)."""
+
+    def missing(self, ref: str) -> CreditAssetsError:
+        """The error for a version or alias the registry does not have, saying what it has."""
+        what = f"version {ref}" if ref.isdigit() else f"alias {ref!r}"
+        models = self.registered_models()
+        described = [
+            f"{name} ({', '.join(f'{a} v{v}' for a, v in sorted(aliases.items())) or 'no alias'})"
+            for name, aliases in sorted(models.items())
+        ]
+        exists = (
+            "registered: " + "; ".join(described) if models else "no model is registered there yet"
+        )
+        return CreditAssetsError(
+            f"model {self.model_name!r} has no {what} in the registry at {self.tracking_uri}; "
+            f"{exists} (train one with 'credit-assets run')"
+        )
+
     def pipeline_file(self, version: str) -> Path | None:
         """The pickled pipeline of ``version`` when its artifacts are on this machine's
         filesystem; None when only MLflow can fetch them."""
@@ -128,11 +148,7 @@ class RegistryReader(ABC):
         version = ref if ref.isdigit() else (model.aliases.get(ref) if model else None)
         found = next((v for v in self.versions() if v.version == version), None)
         if found is None:
-            what = f"version {ref}" if ref.isdigit() else f"alias {ref!r}"
-            raise CreditAssetsError(
-                f"model {self.model_name!r} has no {what} in the registry at "
-                f"{self.tracking_uri} (train one with 'credit-assets run')"
-            )
+            raise self.missing(ref)
         return found
 
     def champion_history(self) -> list[str]:
@@ -208,6 +224,18 @@ class RestRegistryReader(RegistryReader):
             token = (body or {}).get("next_page_token", "")
             if not token:
                 return records
+
+    def registered_models(self) -> dict[str, dict[str, str]]:
+        models, token = {}, ""
+        while True:
+            params = {"max_results": "1000", **({"page_token": token} if token else {})}
+            body = self._get("registered-models/search", **params) or {}
+            for model in body.get("registered_models", []):
+                aliases = model.get("aliases", [])
+                models[model["name"]] = {a["alias"]: str(a["version"]) for a in aliases}
+            token = body.get("next_page_token", "")
+            if not token:
+                return models
 
     def run(self, run_id: str) -> RunRecord | None:
         body = self._get("runs/get", run_id=run_id)
@@ -293,6 +321,16 @@ class SqlRegistryReader(RegistryReader):
         if not metrics and not tags:
             return None
         return RunRecord({k: float(v) for k, v in metrics}, {k: v or "" for k, v in tags})
+
+    def registered_models(self) -> dict[str, dict[str, str]]:
+        models: dict[str, dict[str, str]] = {
+            name: {} for (name,) in self._rows("SELECT name FROM registered_models")
+        }
+        for name, alias, version in self._rows(
+            "SELECT name, alias, version FROM registered_model_aliases"
+        ):
+            models.setdefault(name, {})[alias] = str(version)
+        return models
 
     def pipeline_file(self, version: str) -> Path | None:
         rows = self._rows(

@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import shutil
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +33,7 @@ from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.registry import CHAMPION, ModelRegistry
 from credit_assets.core.storage import LocalStore
 from credit_assets.settings import Settings
-from tests.conftest import Env
+from tests.conftest import copy_env
 
 DAY = "2026-11-03"
 APPS = f"applications/{DAY}.csv"
@@ -42,29 +41,11 @@ OUTS = f"outcomes/{DAY}.csv"
 DOWNSTREAM = ("rule_filtered_applications", "decisions")
 
 
-def _rebase_sqlite(db: Path, old: str, new: str) -> None:
-    """Point every absolute path stored in a copied SQLite database at the copy."""
-    with sqlite3.connect(db) as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        for table in tables:
-            for col in conn.execute(f'PRAGMA table_info("{table}")').fetchall():
-                if col[2].upper() in ("TEXT", "VARCHAR") or col[2].upper().startswith("VARCHAR"):
-                    conn.execute(
-                        f'UPDATE "{table}" SET "{col[1]}" = replace("{col[1]}", ?, ?) '
-                        f'WHERE "{col[1]}" LIKE ?',
-                        (old, new, f"%{old}%"),
-                    )
-
-
 @pytest.fixture(scope="module")
 def lab(trained, tmp_path_factory):
     """A private copy of the trained environment: home (instance, MLflow, storage) and data."""
     env, _ = trained
-    root = tmp_path_factory.mktemp("lab")
-    shutil.copytree(env.home, root / "home")
-    shutil.copytree(env.data, root / "data")
-    _rebase_sqlite(root / "home" / "mlflow.db", str(env.home), str(root / "home"))
-    with Env(root / "home", root / "data") as lab_env:
+    with copy_env(env, tmp_path_factory.mktemp("lab")) as lab_env:
         yield lab_env
 
 
@@ -84,7 +65,8 @@ def _champion() -> str:
 
 def _materializations(asset: str) -> int:
     with dg.DagsterInstance.get() as instance:
-        result = instance.fetch_materializations(dg.AssetKey(asset), limit=10_000)
+        key = dg.AssetKey(["santander", asset])
+        result = instance.fetch_materializations(key, limit=10_000)
         return len(result.records)
 
 
@@ -331,7 +313,7 @@ def _contract_file(tmp_path: Path, overrides: dict) -> Path:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_bad_input(lab, case, tmp_path, monkeypatch):
-    data, storage = lab.data, Settings.from_env().storage_dir
+    data, storage = lab.data, Path(Settings.from_env().dataset_storage("santander"))
     if case.contract is not None:
         monkeypatch.setenv("CREDIT_CONTRACT", str(_contract_file(tmp_path, case.contract)))
     good = {p: p.read_bytes() for p in data.rglob("*.csv")}
@@ -378,7 +360,7 @@ def test_unknown_outcome_ids_never_reach_training(lab):
     """The WARN case is safe: labelling joins on application ids, so unknown ids drop out."""
     from credit_assets.defs.training import _labelled_applications
 
-    store = LocalStore(Settings.from_env().storage_dir)
+    store = LocalStore(Path(Settings.from_env().dataset_storage("santander")))
     outcomes = store.read_frame("raw_outcomes", DAY)
     ghost = pd.DataFrame({"ID_code": ["ghost_9"], "target": [1]}).astype(outcomes.dtypes)
     store.write_frame(pd.concat([outcomes, ghost], ignore_index=True), "raw_outcomes", DAY)
@@ -411,7 +393,7 @@ def test_bad_history_blocks_training_and_keeps_the_champion(lab):
         assert "'app_20261102_7'" in message
         assert {a: _materializations(a) for a in counts} == counts
         assert _champion() == champion
-        store = LocalStore(Settings.from_env().storage_dir)
+        store = LocalStore(Path(Settings.from_env().dataset_storage("santander")))
         assert store.rejected("raw_history") is not None
         with pytest.raises(CreditAssetsError, match="rejected by a quality check"):
             store.read_frame("raw_history")
@@ -444,7 +426,7 @@ def test_blocking_hand_written_expectation(lab, tmp_path, monkeypatch):
     monkeypatch.setenv("CREDIT_EXPECTATIONS_DIR", str(suites))
     apps = lab.data / APPS
     good = apps.read_bytes()
-    storage = Settings.from_env().storage_dir
+    storage = Path(Settings.from_env().dataset_storage("santander"))
     before = _digests(storage)
     champion = _champion()
     _set_cell(APPS, 10, "var_0", str(high + 5))(lab.data)
@@ -501,7 +483,7 @@ def test_changing_holdout_rows_changes_no_fitted_state(lab):
     changed: the fitted feature state is the same, only those rows' features differ."""
     from credit_assets.definitions import defs
 
-    store = LocalStore(Settings.from_env().storage_dir)
+    store = LocalStore(Path(Settings.from_env().dataset_storage("santander")))
     files = [
         store.path("training_data"),
         store.path("features"),
@@ -517,10 +499,10 @@ def test_changing_holdout_rows_changes_no_fitted_state(lab):
     table.loc[later, "gender"] = "F"
     store.write_frame(table, "training_data")
     try:
-        job = defs().resolve_job_def("training_job")
+        job = defs().resolve_job_def("santander__training_job")
         with dg.DagsterInstance.get() as instance:
             result = job.execute_in_process(
-                instance=instance, asset_selection=[dg.AssetKey("features")]
+                instance=instance, asset_selection=[dg.AssetKey(["santander", "features"])]
             )
         assert result.success
         assert store.read_object("features", "feature_builder").state_fingerprint() == before

@@ -4,6 +4,9 @@ The commands run in this process (a subprocess would only add interpreter start-
 imports); the working directory and the variables they set are put back after each test.
 """
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 
 import pytest
@@ -19,10 +22,15 @@ class Result:
     stderr: str
 
 
+# the platform's home and dataset come from the working directory, not from the session's
+# trained environment
+_OWN = ("CREDIT_HOME", "CREDIT_DATA_DIR", "CREDIT_CONTRACT", "DAGSTER_HOME", "MLFLOW_TRACKING_URI")
+
+
 @pytest.fixture
 def cli(monkeypatch):
-    # commands turn their options into variables for the Dagster code location
-    for key in ("CREDIT_DATA_DIR", "CREDIT_CONTRACT", "DAGSTER_HOME", "CREDIT_HOME"):
+    # commands also turn options into variables for the Dagster code location
+    for key in _OWN:
         monkeypatch.delenv(key, raising=False)
 
     def invoke(*args, cwd=None) -> Result:
@@ -100,3 +108,60 @@ def test_expectations_generate_for_another_contract(cli, tmp_path):
     assert "generated_from_contract" not in kept[-1]["meta"]
     result = cli(*args, "--out", str(tmp_path), "--check")
     assert result.returncode == 0 and "out of date" not in result.stdout
+
+
+def _process(*args, cwd):
+    """The command in a process of its own: what a person sees on the terminal, including
+    anything a library logs."""
+    return subprocess.run(
+        [sys.executable, "-m", "credit_assets", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={k: v for k, v in os.environ.items() if k not in _OWN},
+        timeout=300,
+    )
+
+
+def _bad_cell_data(root, small_data):
+    """A copy of the small data whose 2026-11-02 applications have a text in a number."""
+    import shutil
+
+    import pandas as pd
+
+    shutil.copytree(small_data, root)
+    path = root / "applications" / "2026-11-02.csv"
+    frame = pd.read_csv(path, dtype=str)
+    frame.loc[4, "var_3"] = "oops"
+    frame.to_csv(path, index=False)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("case", "last_line"),
+    [
+        ("missing data", "error: data directory not found: {tmp}/nowhere"),
+        ("unknown dataset", "error: unknown dataset 'cards'; known datasets: santander"),
+        (
+            "bad cell",
+            "error: santander/raw_applications [2026-11-02]: {tmp}/bad/applications/"
+            "2026-11-02.csv: column 'var_3': line 6: value is not a number (e.g. 'oops')",
+        ),
+        ("unknown model", "error: no registered model 'credit-santander' yet"),
+    ],
+)
+def test_each_documented_error_is_one_line_and_nothing_else(case, last_line, tmp_path, small_data):
+    """A person sees one line for a data problem: no traceback, no Dagster step log."""
+    apps = str(small_data / "applications" / "2026-11-02.csv")
+    if case == "missing data":
+        args = ["run", "--data", str(tmp_path / "nowhere")]
+    elif case == "unknown dataset":
+        args = ["run", "--dataset", "cards"]
+    elif case == "bad cell":
+        args = ["run", "--no-train", "--data", str(_bad_cell_data(tmp_path / "bad", small_data))]
+    else:
+        args = ["score", "--in", apps, "--out", str(tmp_path / "out.csv")]
+    result = _process(*args, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [last_line.format(tmp=tmp_path)]
