@@ -78,5 +78,8 @@ def resolve_dataset(
     catalog = Settings.from_env().catalog()
     entry = catalog.resolve(dataset, contract, data)
     if remember:
+        from credit_assets.core.dataset import DataDir
+
+        DataDir(entry.data_dir).check()  # a folder that is no dataset is not recorded
         catalog.add(entry)
     return entry

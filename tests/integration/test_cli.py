@@ -147,7 +147,12 @@ def _bad_cell_data(root, small_data):
             "error: santander/raw_applications [2026-11-02]: {tmp}/bad/applications/"
             "2026-11-02.csv: column 'var_3': line 6: value is not a number (e.g. 'oops')",
         ),
-        ("unknown model", "error: no registered model 'credit-santander' yet"),
+        (
+            "unknown model",
+            "error: model 'credit-santander' has no alias 'champion' in the registry at "
+            "sqlite:///{tmp}/.credit/mlflow.db; no model is registered there yet (train one "
+            "with 'credit-assets run')",
+        ),
     ],
 )
 def test_each_documented_error_is_one_line_and_nothing_else(case, last_line, tmp_path, small_data):
