@@ -60,16 +60,14 @@ def test_home_moves_every_default_and_empty_variables_count_as_unset(monkeypatch
     assert settings.storage_location == str(tmp_path / "storage")
 
 
-def test_partitions_start_from_the_data_read_when_asked(monkeypatch, tmp_path):
-    monkeypatch.delenv("CREDIT_PARTITIONS_START", raising=False)
-    monkeypatch.setenv("CREDIT_DATA_DIR", str(tmp_path))
-    settings = Settings.from_env()
-    (tmp_path / "applications").mkdir()
-    (tmp_path / "applications" / "2026-03-04.csv").write_text("ID_code\n")
-    (tmp_path / "applications" / "notes.csv").write_text("x\n")
-    assert settings.partitions_start == "2026-03-04"  # the folder is read on use, not before
-    monkeypatch.setenv("CREDIT_PARTITIONS_START", "2026-01-01")
-    assert Settings.from_env().partitions_start == "2026-01-01"
+def test_scaled_out_writer_locks_live_in_the_instance_database(scaleout):
+    scaleout.delenv("CREDIT_LOCKS", raising=False)
+    scaleout.setenv("DAGSTER_PG_HOST", "db.internal")
+    scaleout.setenv("DAGSTER_PG_PASSWORD", "pw")
+    where = Settings.from_env().writer_locks().where
+    assert where == "postgresql://postgres:pw@db.internal:5432/dagster"
+    scaleout.setenv("CREDIT_LOCKS", "/shared/locks")
+    assert Settings.from_env().writer_locks().where == "/shared/locks"
 
 
 def test_worker_app_matches_the_executor(scaleout):
