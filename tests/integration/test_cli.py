@@ -29,7 +29,9 @@ _OWN = ("CREDIT_HOME", "CREDIT_DATA_DIR", "CREDIT_CONTRACT", "DAGSTER_HOME", "ML
 
 @pytest.fixture
 def cli(monkeypatch):
-    # commands also turn options into variables for the Dagster code location
+    # Commands turn options into variables for the Dagster code location: every variable is
+    # put back afterwards, including the ones a command set for the first time.
+    saved = dict(os.environ)
     for key in _OWN:
         monkeypatch.delenv(key, raising=False)
 
@@ -41,7 +43,9 @@ def cli(monkeypatch):
             raise result.exception  # what a user would have seen as a traceback
         return Result(result.exit_code, result.stdout, result.stderr)
 
-    return invoke
+    yield invoke
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def test_missing_data_dir(cli, tmp_path):

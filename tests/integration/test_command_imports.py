@@ -42,7 +42,7 @@ def _loaded(*args: str, env: dict[str, str], cwd) -> tuple[set[str], str]:
         [sys.executable, "-c", PROBE, *args],
         capture_output=True,
         text=True,
-        env={**os.environ, **env},
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}, **env},
         cwd=cwd,
         timeout=300,
     )
