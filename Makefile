@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.credit/dagster_home
 export CREDIT_HOME ?= $(CURDIR)/.credit
 export CREDIT_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: install demo data run ui test test-all lint format bench bench-quality bench-scaling bench-decisions bench-drift bench-serving clean
+.PHONY: install demo data run ui image test test-all lint format bench bench-quality bench-scaling bench-decisions bench-drift bench-serving clean
 
 # Bytecode is compiled at install: where PYTHONDONTWRITEBYTECODE is set, every process would
 # compile Dagster, MLflow and GX again (import dagster: 4.0 s instead of 1.8 s).
@@ -29,9 +29,10 @@ data: install
 demo: install data $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/credit-assets run --dataset santander
 
-## ui: the Dagster UI (webserver + daemon) on the same instance and data
+## ui: the Dagster UI (webserver + daemon) on the same instance and data; `make ui PORT=3001`
+PORT ?= 3000
 ui: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/credit-assets ui --port $(PORT)
 
 ## test: the default suite (what CI runs)
 test: install
@@ -82,6 +83,9 @@ bench-drift: install $(EVIDENTLY_VENV)/.installed
 ## bench-serving: the decision API: one decision, HTTP latency at fixed rates, the batch endpoint
 bench-serving: install
 	$(BIN)/python bench/serving.py
+## image: the one image of the scale-out profile, stamped with this checkout's revision
+image:
+	docker build -f deploy/Dockerfile --build-arg CODE_VERSION=$$(git rev-parse HEAD) -t credit-assets .
 
 clean:
 	rm -rf .credit data
@@ -90,3 +94,9 @@ clean:
 .PHONY: bench-training
 bench-training: install
 	$(BIN)/python bench/training.py
+
+## bench-startup: each command's start-up against `python -c "import pandas"` (see bench/README.md)
+.PHONY: bench-startup
+bench-startup: install
+	$(BIN)/python bench/startup.py
+

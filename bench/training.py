@@ -18,7 +18,7 @@ each in a fresh Python process:
 
 Wall time is the whole process (interpreter start and imports included) and, separately, the
 work after the imports; peak memory is the process's peak RSS. The goal is a graph / plain
-(and retrain / plain) ratio of at most 1.15.
+(and retrain / plain) ratio of at most 1.35.
 
     python bench/training.py                 # full size, several minutes
     python bench/training.py --rows 20000    # quick check
@@ -39,7 +39,7 @@ from pathlib import Path
 from check_seconds import check_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
-GOAL = 1.15
+GOAL = 1.35  # issue 18
 
 
 def _peak_rss_mib() -> float:

@@ -17,6 +17,7 @@ from credit_assets.settings import Settings
 @dg.definitions
 def defs() -> dg.Definitions:
     settings = Settings.from_env()
+    settings.require_suites()
     datasets = settings.catalog().entries().values()
     return dg.Definitions.merge(
         *(dataset_definitions(entry, settings.partitions_start) for entry in datasets),

@@ -26,6 +26,7 @@ from credit_assets.cli.decisions import app as decisions_app
 from credit_assets.cli.expectations import app as expectations_app
 from credit_assets.cli.serve import serve
 from credit_assets.cli.trigger import app as trigger_app
+from credit_assets.cli.ui import ui
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.scaleout.workers import app as workers_app
 
@@ -46,6 +47,9 @@ app.command()(serve)
 class Product(StrEnum):
     santander = "santander"
     cards = "cards"
+
+
+app.command()(ui)
 
 
 @app.command()
@@ -224,14 +228,17 @@ def score(
     contract: ContractOpt = None,
 ) -> None:
     """Score a CSV offline with a registered model: one decision per row."""
+    from credit_assets.core.catalog import model_name
     from credit_assets.core.dataset import load_file
     from credit_assets.core.io import write_csv_atomic
+    from credit_assets.core.registry_view import load_decision_pipeline
     from credit_assets.core.validation import FileKind
     from credit_assets.settings import Settings
 
     try:
         entry = resolve_dataset(dataset, contract)
-        pipeline, version = Settings.from_env().registry(entry.name).load(model)
+        name, uri = model_name(entry.name), Settings.from_env().mlflow_tracking_uri
+        pipeline, version = load_decision_pipeline(uri, name, model)
         frame = load_file(
             in_file,
             pipeline.contract,
@@ -244,7 +251,7 @@ def score(
         raise fail(str(exc)) from None
     counts = decided["decision"].value_counts().to_dict()
     console.print(
-        f"scored {len(decided)} rows with {version.name} version {version.version}: "
+        f"scored {len(decided)} rows with {name} version {version.version}: "
         + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
         + f" -> {out_file}"
     )

@@ -49,9 +49,13 @@ def configure() -> None:
     # MLflow sets its logger's level when imported (later, in a step): tell it by environment
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    from credit_assets.core.errors import CreditAssetsError
     from credit_assets.settings import Settings
 
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except CreditAssetsError as exc:
+        raise fail(str(exc)) from None
     if "DAGSTER_HOME" not in os.environ:
         os.environ["DAGSTER_HOME"] = str(settings.home / "dagster_home")
     home = Path(os.environ["DAGSTER_HOME"])

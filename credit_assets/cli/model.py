@@ -11,15 +11,20 @@ import getpass
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from credit_assets.cli.common import ContractOpt, DatasetOpt, console, err, fail, resolve_dataset
-from credit_assets.core.catalog import dataset_of
+from credit_assets.core.catalog import dataset_of, model_name
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.registry_names import FAIRNESS_TAG, LINEAGE_TAGS
+from credit_assets.core.registry_view import RunRecord
+
+if TYPE_CHECKING:
+    from credit_assets.core.registry import ModelRegistry
+    from credit_assets.core.registry_view import AliasChange, RegistryReader
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -31,7 +36,17 @@ ByOpt = Annotated[
 ]
 
 
-def _registry(dataset: str | None, contract: Path | None):
+def _reader(dataset: str | None, contract: Path | None) -> RegistryReader:
+    """Read-only access to the dataset's registry that does not import MLflow (list and
+    show start at once)."""
+    from credit_assets.core.registry_view import open_reader
+    from credit_assets.settings import Settings
+
+    entry = resolve_dataset(dataset, contract)
+    return open_reader(Settings.from_env().mlflow_tracking_uri, model_name(entry.name))
+
+
+def _registry(dataset: str | None, contract: Path | None) -> ModelRegistry:
     """The registry of the dataset a command names (its name, or its contract)."""
     from credit_assets.settings import Settings
 
@@ -48,11 +63,9 @@ def _who(by: str | None) -> str:
         return "unknown"
 
 
-def _metric(registry, run_id: str, *names: str) -> float | None:
-    try:
-        metrics = registry.client.get_run(run_id).data.metrics
-    except Exception:
-        return None
+def _metric(registry: RegistryReader, run_id: str, *names: str) -> float | None:
+    run = registry.run(run_id)
+    metrics = run.metrics if run else {}
     return next((metrics[n] for n in names if n in metrics), None)
 
 
@@ -71,7 +84,7 @@ def _gate_summary(tags: dict[str, str]) -> str:
     return "[red]failed[/] " + ", ".join(failed)
 
 
-def _record_in_dagster(registry, change) -> None:
+def _record_in_dagster(registry: ModelRegistry, change: AliasChange) -> None:
     """The alias change as a runless materialization of ``champion_model``."""
     try:
         import dagster as dg
@@ -101,7 +114,7 @@ def _record_in_dagster(registry, change) -> None:
 def list_versions(dataset: DatasetOpt = None, contract: ContractOpt = None) -> None:
     """Every registered version, newest first, with aliases, holdout AUC and gate results."""
     try:
-        registry = _registry(dataset, contract)
+        registry = _reader(dataset, contract)
         versions = registry.versions()
     except CreditAssetsError as exc:
         raise fail(str(exc)) from None
@@ -144,9 +157,9 @@ def show(
     """One version: lineage, metrics, gate results, fairness in one line, alias changes and
     its report."""
     try:
-        registry = _registry(dataset, contract)
+        registry = _reader(dataset, contract)
         info = registry.version_info(version)
-        run = registry.client.get_run(info.run_id)
+        run = registry.run(info.run_id) or RunRecord({}, {})
     except CreditAssetsError as exc:
         raise fail(str(exc)) from None
     console.print(
@@ -158,13 +171,13 @@ def show(
     lineage.add_column("key")
     lineage.add_column("value")
     for key in LINEAGE_TAGS:
-        lineage.add_row(key, run.data.tags.get(key, "–"))
+        lineage.add_row(key, run.tags.get(key, "–"))
     console.print(lineage)
     metrics = Table(title="metrics")
     metrics.add_column("metric")
     metrics.add_column("value", justify="right")
-    for key in sorted(run.data.metrics):
-        metrics.add_row(key, f"{run.data.metrics[key]:.4f}")
+    for key in sorted(run.metrics):
+        metrics.add_row(key, f"{run.metrics[key]:.4f}")
     console.print(metrics)
     gates = _gates(info.tags)
     if gates:

@@ -23,7 +23,6 @@ import yaml
 
 from credit_assets.core.contract import DatasetContract, load_contract
 from credit_assets.core.errors import CreditAssetsError
-from credit_assets.core.io import write_bytes_atomic
 
 
 @dataclass(frozen=True)
@@ -121,6 +120,9 @@ class Catalog:
             {"datasets": {n: e.to_dict() for n, e in sorted(entries.items())}}, sort_keys=False
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # core.io brings pandas and pyarrow: `model list` reads the catalog, never writes it
+        from credit_assets.core.io import write_bytes_atomic
+
         write_bytes_atomic(text.encode(), self.path)
 
     def resolve(

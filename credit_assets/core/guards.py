@@ -70,21 +70,6 @@ def ids_seen_elsewhere(
     )
 
 
-def leakage_columns(columns: Iterable[str], contract: DatasetContract) -> Failure | None:
-    """Application data must not carry the target or any post-outcome column."""
-    forbidden = [contract.target.column, *contract.post_outcome]
-    found = [c for c in columns if c in forbidden]
-    if not found:
-        return None
-    return Failure(
-        "no_target_or_post_outcome_columns",
-        "application data must not contain the target or a post-outcome column (leakage)",
-        found[0],
-        CRITICAL,
-        observed=f"columns {found}",
-    )
-
-
 def row_count_vs_recent(
     rows: int, recent: Mapping[str, int], factor: float = ROW_COUNT_FACTOR
 ) -> Failure | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -34,9 +34,17 @@ from credit_assets.core.compiled import compile_booster
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.pipeline import DecisionPipeline
 from credit_assets.core.registry_names import CHALLENGER, CHAMPION
+from credit_assets.core.registry_view import (
+    EVENT_PREFIX,
+    HISTORY_TAG,
+    PIPELINE_ARTIFACT,
+    AliasChange,
+    ModelRecord,
+    RegistryReader,
+    RunRecord,
+    VersionRecord,
+)
 
-HISTORY_TAG = "champion_history"
-EVENT_PREFIX = "alias_event."
 _HISTORY_KEEP = 100
 _ARTIFACT = "decision_pipeline.joblib"
 _MODEL_CODE = Path(__file__).with_name("mlflow_model.py")
@@ -49,7 +57,7 @@ class DecisionPipelineModel(mlflow.pyfunc.PythonModel):
     (``mlflow_model.py``); MLflow hands it the pipeline artifact in ``load_context``."""
 
     def load_context(self, context: Any) -> None:
-        self.pipeline: DecisionPipeline = joblib.load(context.artifacts["pipeline"])
+        self.pipeline: DecisionPipeline = joblib.load(context.artifacts[PIPELINE_ARTIFACT])
         model = self.pipeline.model
         if model.compiled is None:  # registered before models were compiled (or not additive)
             model.compiled = compile_booster(model.pipeline.named_steps["model"].booster_)
@@ -89,37 +97,12 @@ class RegisteredVersion:
     run_id: str
 
 
-@dataclass(frozen=True)
-class AliasChange:
-    """One move of an alias: who moved it, when and why."""
-
-    action: str  # promote | rollback | challenger
-    alias: str
-    version: str
-    previous: str | None
-    by: str
-    at: str
-    reason: str
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    version: str
-    run_id: str
-    aliases: list[str]
-    created: dt.datetime
-    tags: dict[str, str]
-
-
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
-class ModelRegistry:
+class ModelRegistry(RegistryReader):
     tracking_uri: str
     model_name: str
     experiment: str
@@ -180,7 +163,7 @@ class ModelRegistry:
                 info = mlflow.pyfunc.log_model(
                     name="decision_pipeline",
                     python_model=str(_MODEL_CODE),
-                    artifacts={"pipeline": str(artifact)},
+                    artifacts={PIPELINE_ARTIFACT: str(artifact)},
                     signature=signature,
                     input_example=example,
                     pip_requirements=_requirements(),
@@ -199,26 +182,34 @@ class ModelRegistry:
         except MlflowException:
             return None
 
-    def model_tags(self) -> dict[str, str]:
+    def model_record(self) -> ModelRecord | None:
         try:
-            return dict(self.client.get_registered_model(self.model_name).tags)
+            model = self.client.get_registered_model(self.model_name)
         except MlflowException:
-            return {}
+            return None
+        aliases = {alias: str(version) for alias, version in (model.aliases or {}).items()}
+        return ModelRecord(dict(model.tags), aliases)
 
-    def champion_history(self) -> list[str]:
-        raw = self.model_tags().get(HISTORY_TAG)
-        return [str(v) for v in json.loads(raw)] if raw else []
-
-    def alias_events(self, version: str | None = None) -> list[AliasChange]:
-        """Every recorded alias change, oldest first; with ``version``, those that moved an
-        alias to or away from it."""
-        tags = self.model_tags()
-        events = [
-            AliasChange(**json.loads(tags[k])) for k in sorted(tags) if k.startswith(EVENT_PREFIX)
+    def version_records(self) -> list[VersionRecord]:
+        try:
+            found = self.client.search_model_versions(f"name = '{self.model_name}'")
+        except MlflowException:
+            return []
+        return [
+            VersionRecord(str(mv.version), mv.run_id, mv.creation_timestamp, dict(mv.tags or {}))
+            for mv in found
         ]
-        if version is None:
-            return events
-        return [e for e in events if str(version) in (e.version, e.previous)]
+
+    def run(self, run_id: str) -> RunRecord | None:
+        try:
+            data = self.client.get_run(run_id).data
+        except MlflowException:
+            return None
+        return RunRecord(dict(data.metrics), dict(data.tags))
+
+    def model_tags(self) -> dict[str, str]:
+        model = self.model_record()
+        return model.tags if model else {}
 
     def _record(self, change: AliasChange) -> None:
         client = self.client
@@ -293,47 +284,6 @@ class ModelRegistry:
         for key, value in tags.items():
             self.client.set_model_version_tag(self.model_name, str(version), key, value)
 
-    def _aliases_by_version(self) -> dict[str, list[str]]:
-        """Aliases per version (version searches do not return them on every store)."""
-        try:
-            aliases = self.client.get_registered_model(self.model_name).aliases or {}
-        except MlflowException:
-            return {}
-        out: dict[str, list[str]] = {}
-        for alias, version in sorted(aliases.items()):
-            out.setdefault(str(version), []).append(alias)
-        return out
-
-    def versions(self) -> list[VersionInfo]:
-        """Every registered version, newest first, with its aliases and tags."""
-        try:
-            found = self.client.search_model_versions(f"name = '{self.model_name}'")
-        except MlflowException:
-            return []
-        aliases = self._aliases_by_version()
-        infos = [
-            VersionInfo(
-                version=str(mv.version),
-                run_id=mv.run_id,
-                aliases=aliases.get(str(mv.version), []),
-                created=dt.datetime.fromtimestamp(mv.creation_timestamp / 1000, dt.UTC),
-                tags=dict(mv.tags or {}),
-            )
-            for mv in found
-        ]
-        return sorted(infos, key=lambda v: int(v.version), reverse=True)
-
-    def version_info(self, version: str) -> VersionInfo:
-        found = self.resolve(str(version))
-        mv = self.client.get_model_version(self.model_name, found.version)
-        return VersionInfo(
-            version=str(mv.version),
-            run_id=mv.run_id,
-            aliases=self._aliases_by_version().get(str(mv.version), []),
-            created=dt.datetime.fromtimestamp(mv.creation_timestamp / 1000, dt.UTC),
-            tags=dict(mv.tags or {}),
-        )
-
     def resolve(self, ref: str = CHAMPION) -> RegisteredVersion:
         """A version number or an alias, checked against the registry."""
         client = self.client
@@ -344,24 +294,14 @@ class ModelRegistry:
                 else client.get_model_version_by_alias(self.model_name, ref)
             )
         except MlflowException as exc:
-            what = f"version {ref}" if ref.isdigit() else f"alias {ref!r}"
-            raise CreditAssetsError(
-                f"model {self.model_name!r} has no {what} in the registry at "
-                f"{self.tracking_uri}; {self._what_exists()} (train one with "
-                "'credit-assets run')"
-            ) from exc
+            raise self.missing(ref) from exc
         return RegisteredVersion(self.model_name, str(mv.version), mv.run_id)
 
-    def _what_exists(self) -> str:
-        """The registered models and their aliases, for a message about a missing one."""
-        models = self.client.search_registered_models()
-        if not models:
-            return "no model is registered there yet"
-        described = []
-        for model in sorted(models, key=lambda m: m.name):
-            aliases = ", ".join(f"{a} v{v}" for a, v in sorted(model.aliases.items()))
-            described.append(f"{model.name} ({aliases or 'no alias'})")
-        return "registered: " + "; ".join(described)
+    def registered_models(self) -> dict[str, dict[str, str]]:
+        return {
+            model.name: {alias: str(v) for alias, v in (model.aliases or {}).items()}
+            for model in self.client.search_registered_models()
+        }
 
     def load(self, ref: str = CHAMPION) -> tuple[DecisionPipeline, RegisteredVersion]:
         """The pipeline of a version or alias; the alias is looked up on every call, the

@@ -30,7 +30,6 @@ from credit_assets.core.guards import (
     RECENT_PARTITIONS,
     feature_leakage,
     ids_seen_elsewhere,
-    leakage_columns,
     row_count_vs_recent,
     shared_split_ids,
     unknown_outcome_ids,
@@ -270,16 +269,6 @@ def history_ids_not_in_applications(w: Written) -> dg.AssetCheckResult:
     )
 
 
-def no_target_or_post_outcome_columns(w: Written) -> dg.AssetCheckResult:
-    contract = w.contract
-    failure = leakage_columns([str(c) for c in w.frame.columns], contract)
-    return w.result(
-        [failure] if failure else [],
-        "no target or post-outcome column",
-        {"forbidden": [contract.target.column, *contract.post_outcome]},
-    )
-
-
 def row_count_near_recent_average(w: Written) -> dg.AssetCheckResult:
     store, day = w.store, w.day
     earlier = [p for p in store.partitions("raw_applications") if p < day][-RECENT_PARTITIONS:]
@@ -376,12 +365,6 @@ CHECKS: dict[str, list[Check]] = {
             "Every application id is new: in no other day's file and not in the history "
             "(else one applicant could be in train and in holdout).",
             ids_not_in_other_files,
-        ),
-        Check(
-            "no_target_or_post_outcome_columns",
-            True,
-            "Application data has neither the target nor a post-outcome column.",
-            no_target_or_post_outcome_columns,
         ),
         Check(
             "row_count_near_recent_average",

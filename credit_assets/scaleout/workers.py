@@ -69,15 +69,19 @@ def start(
     loglevel: Annotated[str, typer.Option(help="Celery log level")] = "INFO",
 ) -> None:
     """Start a worker in the foreground (stop it with Ctrl-C or SIGTERM)."""
+    from credit_assets.core.errors import CreditAssetsError
     from credit_assets.settings import Settings
 
-    settings = Settings.from_env()
-    if settings.profile != "scaleout":
-        typer.echo(
-            "error: workers run steps of the scale-out profile: set CREDIT_PROFILE=scaleout",
-            err=True,
-        )
-        raise typer.Exit(code=1)
+    try:
+        settings = Settings.from_env()
+        if settings.profile != "scaleout":
+            raise CreditAssetsError(
+                "workers run steps of the scale-out profile: set CREDIT_PROFILE=scaleout"
+            )
+        settings.require_suites()
+    except CreditAssetsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
     argv = worker_argv(queue or [DEFAULT_QUEUE], concurrency, name, loglevel)
     # The host's cores shared among the worker's processes, unless the operator chose: a
     # step's numerical libraries (LightGBM's scoring, OpenMP) otherwise each take every core.

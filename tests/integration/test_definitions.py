@@ -61,7 +61,6 @@ def test_quality_checks_and_which_block():
         ("raw_history", "history_ids_not_in_applications"): True,
         ("raw_applications", "expectations"): True,
         ("raw_applications", "ids_not_in_other_files"): True,
-        ("raw_applications", "no_target_or_post_outcome_columns"): True,
         ("raw_applications", "row_count_near_recent_average"): False,
         ("raw_outcomes", "expectations"): True,
         ("raw_outcomes", "outcome_ids_known"): False,

@@ -137,6 +137,10 @@ def test_dockerfile_copies_what_exists():
         for source in sources:
             assert (ROOT / source).exists(), source
     assert "COPY deploy/dagster.yaml deploy/workspace.yaml /opt/dagster/dagster_home/" in lines
+    # the suites ship with the code (the scale-out profile refuses to start without them)
+    assert "COPY expectations ./expectations" in lines
+    ignore = (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
+    assert "!expectations/" in ignore
 
 
 @pytest.mark.parametrize(

@@ -78,7 +78,14 @@ def test_changed_file_suite_or_recheck_reads_and_checks_again(env, monkeypatch, 
     shutil.copytree(DEFAULT_EXPECTATIONS_DIR, suites)
     path = suites / "santander" / "raw_history.json"
     suite = json.loads(path.read_text())
-    suite["expectations"][0]["description"] += " (edited)"
+    suite["expectations"].append(  # a reviewer adds a rule: the history is checked again
+        {
+            "type": "expect_table_row_count_to_be_between",
+            "kwargs": {"min_value": 1},
+            "description": "the history is never empty",
+            "meta": {},
+        }
+    )
     path.write_text(json.dumps(suite))
     monkeypatch.setenv("CREDIT_EXPECTATIONS_DIR", str(suites))
     _, edited, _ = _materialize()

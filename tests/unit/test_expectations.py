@@ -11,6 +11,8 @@ from credit_assets.core.contract import DatasetContract, load_contract
 from credit_assets.core.expectations import (
     ASSETS,
     GENERATED,
+    OPTIONAL,
+    PATTERN,
     LoadedSuite,
     SuiteError,
     derive_suite,
@@ -33,8 +35,48 @@ def _apps(n=40) -> pd.DataFrame:
     return frame
 
 
-def _suite(asset="raw_applications", contract=CONTRACT) -> LoadedSuite:
+def _suite(asset: str, contract=CONTRACT) -> LoadedSuite:
     return load_suite(contract, asset, None)
+
+
+def _hand(kind: str, column: str | None, rule: str, meta=None, **kwargs) -> dict:
+    kwargs = {"column": column, **kwargs} if column else kwargs
+    return {"type": kind, "kwargs": kwargs, "description": rule, "meta": meta or {}}
+
+
+# What a risk team might write by hand for an applications table (the contract's own rules
+# are refused by validation before the table exists, so no suite derives them).
+HAND = LoadedSuite(
+    {
+        "name": "santander.raw_applications",
+        "expectations": [
+            _hand("expect_table_row_count_to_be_between", None, "no rows", min_value=1),
+            _hand("expect_column_values_to_be_unique", "ID_code", "id must be unique"),
+            _hand(
+                "expect_column_values_to_not_be_null",
+                "var_[0-9]+",
+                "value is missing (column is not nullable)",
+                {PATTERN: True},
+            ),
+            _hand(
+                "expect_column_values_to_be_of_type",
+                "var_[0-9]+",
+                "numbers",
+                {PATTERN: True},
+                type_="float64",
+            ),
+            _hand(
+                "expect_column_values_to_be_in_set",
+                "gender",
+                "not a level",
+                {OPTIONAL: True},
+                value_set=["F", "M"],
+            ),
+            _hand("expect_column_to_exist", "var_81", "rule R01 needs this column"),
+        ],
+    },
+    "hand-written in the test",
+)
 
 
 @pytest.mark.parametrize("asset", ASSETS)
@@ -45,15 +87,43 @@ def test_committed_suites_are_gx_suites_and_up_to_date(asset):
     data = json.loads(path.read_text())
     suite = gx.ExpectationSuite(**data)  # a real GX 1.x serialization
     assert suite.name == f"santander.{asset}"
-    assert len(suite.expectations) == len(data["expectations"]) > 0
+    assert len(suite.expectations) == len(data["expectations"])
     assert not any(
         generate_suites(CONTRACT, DEFAULT_EXPECTATIONS_DIR, [asset], write=False).values()
     )
 
 
+def test_rules_validation_refuses_are_not_derived_again():
+    """Validation refuses a raw file before it is written; the suites check the rest once."""
+    for asset in ("raw_history", "raw_applications", "raw_outcomes"):
+        assert derive_suite(CONTRACT, asset)["expectations"] == []
+    training = {e["kwargs"].get("column") for e in _suite("training_data").data["expectations"]}
+    assert training == {None, "ID_code", "target", "split"}  # no feature value checked again
+    features = {e["kwargs"].get("column") for e in _suite("features").data["expectations"]}
+    assert "var_[0-9]+" in features  # the built float32 table is checked for what it adds
+
+
+def test_empty_suite_runs_without_gx():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pandas as pd\n"
+        "from credit_assets.core.contract import load_contract\n"
+        "from credit_assets.core.expectations import load_suite, run_suite\n"
+        "from credit_assets.settings import DEFAULT_EXPECTATIONS_DIR as root\n"
+        "suite = load_suite(load_contract(), 'raw_history', root)\n"
+        "report = run_suite(pd.DataFrame({'ID_code': ['a']}), suite, 'ID_code')\n"
+        "assert report.failures == () and report.evaluated == 0\n"
+        "print('great_expectations' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_regenerate_keeps_hand_written_and_replaces_generated(tmp_path):
     generate_suites(CONTRACT, tmp_path)
-    path = suite_path(tmp_path, CONTRACT, "raw_applications")
+    path = suite_path(tmp_path, CONTRACT, "features")
     data = json.loads(path.read_text())
     hand = {
         "type": "expect_column_values_to_be_between",
@@ -73,12 +143,12 @@ def test_regenerate_keeps_hand_written_and_replaces_generated(tmp_path):
     assert generate_suites(changed, tmp_path)[path]
     again = json.loads(path.read_text())["expectations"]
     generated = [e for e in again if e["meta"].get(GENERATED)]
-    assert generated == derive_suite(changed, "raw_applications")["expectations"]
+    assert generated == derive_suite(changed, "features")["expectations"]
     kept = [e for e in again if not e["meta"].get(GENERATED)]
     assert len(kept) == 1 and kept[0]["kwargs"]["max_value"] == 50
     assert kept[0]["severity"] == "warning"
     assert any(
-        e["kwargs"].get("column") == "var_0" and e["kwargs"].get("max_value") == 10
+        e["kwargs"].get("column") == "var_0" and e["type"] == "expect_column_to_exist"
         for e in generated
     )
     assert not any(generate_suites(changed, tmp_path).values())  # idempotent
@@ -88,15 +158,13 @@ def test_another_contract_gets_its_own_folder_and_in_memory_suites(tmp_path):
     from tests.conftest import FIXTURES
 
     loans = load_contract(FIXTURES / "loans.yaml")
-    loaded = load_suite(loans, "raw_applications", DEFAULT_EXPECTATIONS_DIR)
+    loaded = load_suite(loans, "features", DEFAULT_EXPECTATIONS_DIR)
     assert loaded.source == "derived from contract 'loans' in memory"
     columns = {e["kwargs"].get("column") for e in loaded.data["expectations"]}
-    assert {"application_id", "income", "age", "score_[a-z]+", "employment"} <= columns
+    assert {"application_id", "repaid", "income", "age", "score_[a-z]+", "employment"} <= columns
     written = generate_suites(loans, tmp_path)
     assert {p.parent.name for p in written} == {"loans"}
-    assert load_suite(loans, "raw_applications", tmp_path).source.endswith(
-        "loans/raw_applications.json"
-    )
+    assert load_suite(loans, "features", tmp_path).source.endswith("loans/features.json")
 
 
 def test_suite_file_for_another_contract_is_refused(tmp_path):
@@ -113,11 +181,10 @@ def test_suite_file_for_another_contract_is_refused(tmp_path):
 
 
 def test_clean_frame_passes_and_patterns_expand():
-    report = run_suite(_apps(), _suite(), "ID_code")
+    report = run_suite(_apps(), HAND, "ID_code")
     assert report.failures == ()
-    # 6 var_* x (not null, float64) + row count + 3 on the id + gender (not null, level)
-    # + var_81 exists (rule R01)
-    assert report.evaluated == 6 * 2 + 1 + 3 + 2 + 1
+    # 6 var_* x (not null, float64) + row count + unique id + gender level + var_81 exists
+    assert report.evaluated == 6 * 2 + 1 + 1 + 1 + 1
 
 
 def test_validation_does_not_hash_the_table(monkeypatch):
@@ -130,7 +197,7 @@ def test_validation_does_not_hash_the_table(monkeypatch):
     )
     frame = _apps()
     frame.loc[3, "var_2"] = np.nan  # a failure, so the detailed pass runs too
-    assert run_suite(frame, _suite(), "ID_code").failures
+    assert run_suite(frame, HAND, "ID_code").failures
     assert hashed == []
 
 
@@ -139,7 +206,7 @@ def test_failures_name_column_count_share_and_sample_ids():
     frame.loc[[3, 9], "var_2"] = np.nan
     frame.loc[5, "ID_code"] = "a4"
     frame.loc[7, "gender"] = "X"
-    report = run_suite(frame, _suite(), "ID_code")
+    report = run_suite(frame, HAND, "ID_code")
     by_column = {f.column: f for f in report.failures}
     assert set(by_column) == {"var_2", "ID_code", "gender"}
     nulls = by_column["var_2"]
@@ -158,19 +225,18 @@ def test_failures_name_column_count_share_and_sample_ids():
 
 def test_missing_columns_optional_columns_and_type():
     frame = _apps().drop(columns=["gender", "var_81"]).astype({"var_1": "float32"})
-    report = run_suite(frame, _suite(), "ID_code")
+    report = run_suite(frame, HAND, "ID_code")
     by_column = {f.column: f for f in report.failures}
     assert set(by_column) == {"var_81", "var_1"}  # gender is optional: skipped
     assert by_column["var_81"].rule == "rule R01 needs this column"
     assert by_column["var_1"].observed == "float32"
     no_vars = frame[["ID_code"]]
-    report = run_suite(no_vars, _suite(), "ID_code")
+    report = run_suite(no_vars, HAND, "ID_code")
     assert any("no column matches /var_[0-9]+/" in f.rule for f in report.failures)
 
 
 def test_warning_severity_does_not_block():
-    suite = _suite()
-    data = {**suite.data}
+    data = {**HAND.data}
     data["expectations"] = [
         *data["expectations"],
         {
@@ -186,13 +252,19 @@ def test_warning_severity_does_not_block():
     assert "expect_table_row_count_to_be_between(max_value=10)" in report.warnings[0].rule
 
 
-def test_outcome_and_decision_suites():
-    outcomes = pd.DataFrame({"ID_code": ["a", "b", "c"], "target": np.array([0, 1, 2], "int8")})
-    report = run_suite(outcomes, _suite("raw_outcomes"), "ID_code")
+def test_training_and_decision_suites():
+    table = pd.DataFrame(
+        {
+            "ID_code": ["a", "b", "c"],
+            "target": np.array([0, 1, 2], "int8"),
+            "split": ["train", "validation", "holdout"],
+        }
+    )
+    report = run_suite(table, _suite("training_data"), "ID_code")
     assert [(f.column, f.sample_ids) for f in report.errors] == [("target", ("c",))]
-    extra = outcomes.assign(target=np.array([0, 1, 0], "int8"), note="x")
-    report = run_suite(extra, _suite("raw_outcomes"), "ID_code")
-    assert report.errors[0].rule == "outcomes hold the id and the target, nothing else"
+    one_split = table.assign(target=np.array([0, 1, 0], "int8"), split="train")
+    report = run_suite(one_split, _suite("training_data"), "ID_code")
+    assert [f.rule for f in report.errors] == ["train, validation and holdout all have rows"]
     decided = pd.DataFrame(
         {
             "ID_code": ["a", "b"],

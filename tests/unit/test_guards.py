@@ -4,7 +4,6 @@ from credit_assets.core.contract import load_contract
 from credit_assets.core.guards import (
     feature_leakage,
     ids_seen_elsewhere,
-    leakage_columns,
     row_count_vs_recent,
     shared_split_ids,
     unknown_outcome_ids,
@@ -26,12 +25,6 @@ def test_ids_seen_elsewhere_names_where():
     assert failure.rule == "id already appears in applications of 2026-11-01, the history"
     assert (failure.bad_rows, failure.bad_percent, failure.sample_ids) == (2, 50.0, ("b", "d"))
     assert ids_seen_elsewhere(ids, {"x": pd.Series(["z"])}, "ID_code") is None
-
-
-def test_leakage_columns():
-    assert leakage_columns(["ID_code", "var_0"], CONTRACT) is None
-    assert leakage_columns(["ID_code", "target"], CONTRACT).column == "target"
-    assert leakage_columns(["application_id", "days_late"], LOANS).column == "days_late"
 
 
 def test_row_count_warns_only_far_from_recent_average():

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 from credit_assets.scaleout.executors import CELERY_SETTINGS, build_executor, celery_config
 from credit_assets.scaleout.queues import DEFAULT_QUEUE, TRAINING_QUEUE
 from credit_assets.scaleout.workers import worker_argv
-from credit_assets.settings import Settings
+from credit_assets.settings import Settings, SettingsError
 
 
 @pytest.fixture
@@ -42,10 +42,32 @@ def test_scaleout_profile(scaleout):
     assert config["config_source"]["task_acks_late"] is True
 
 
-def test_unknown_profile_is_refused(monkeypatch):
+def test_unknown_profile_is_refused_in_one_line(monkeypatch):
     monkeypatch.setenv("CREDIT_PROFILE", "cloud")
-    with pytest.raises(ValueError, match="CREDIT_PROFILE must be one of"):
+    with pytest.raises(SettingsError, match=r"^CREDIT_PROFILE: .*'scaleout'.*'cloud'"):
         Settings.from_env()
+
+
+def test_home_moves_every_default_and_empty_variables_count_as_unset(monkeypatch, tmp_path):
+    for key in ("MLFLOW_TRACKING_URI", "CREDIT_STORAGE_DIR", "CREDIT_DATASETS", "CREDIT_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("CREDIT_HOME", str(tmp_path))
+    monkeypatch.setenv("CREDIT_STORAGE_URL", "")
+    settings = Settings.from_env()
+    assert settings.storage_dir == tmp_path / "storage"
+    assert settings.datasets_file == tmp_path / "datasets.yaml"
+    assert settings.mlflow_tracking_uri == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert settings.storage_location == str(tmp_path / "storage")
+
+
+def test_scaled_out_writer_locks_live_in_the_instance_database(scaleout):
+    scaleout.delenv("CREDIT_LOCKS", raising=False)
+    scaleout.setenv("DAGSTER_PG_HOST", "db.internal")
+    scaleout.setenv("DAGSTER_PG_PASSWORD", "pw")
+    where = Settings.from_env().writer_locks().where
+    assert where == "postgresql://postgres:pw@db.internal:5432/dagster"
+    scaleout.setenv("CREDIT_LOCKS", "/shared/locks")
+    assert Settings.from_env().writer_locks().where == "/shared/locks"
 
 
 def test_worker_app_matches_the_executor(scaleout):
@@ -74,6 +96,18 @@ def test_workers_refuse_the_embedded_profile(monkeypatch):
     result = CliRunner().invoke(app, ["workers", "start"])
     assert result.exit_code == 1
     assert "CREDIT_PROFILE=scaleout" in result.output
+
+
+def test_scaleout_refuses_to_start_without_its_suites(scaleout, tmp_path):
+    from credit_assets.cli import app
+
+    scaleout.setenv("CREDIT_EXPECTATIONS_DIR", str(tmp_path / "not-shipped"))
+    result = CliRunner().invoke(app, ["workers", "start"])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: CREDIT_EXPECTATIONS_DIR: no expectation suites at ")
+    assert len(result.output.strip().splitlines()) == 1
+    scaleout.setenv("CREDIT_PROFILE", "embedded")  # the embedded profile derives in memory
+    Settings.from_env().require_suites()
 
 
 def test_trigger_without_a_webserver_is_one_line():
