@@ -1,0 +1,54 @@
+"""Drift episodes: one alarm per run of drifted days, not one per day.
+
+A monitor reads one verdict per day (drifted or not) as the days' reports arrive. An
+*episode* starts on a drifted day that follows a calm day (or no day at all) and lasts while
+the following days drift. Retraining is requested when an episode starts; the days that keep
+drifting after it belong to the same episode and request nothing more.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class EpisodeState:
+    """What a monitor remembers of one kind of drift between evaluations."""
+
+    last_day: str | None = None  # the newest day already read
+    since: str | None = None  # the first day of the episode under way (None: calm)
+
+    def advance(self, verdicts: dict[str, bool]) -> tuple[EpisodeState, list[str]]:
+        """Read the days after ``last_day`` in order (older ones are backfills of days already
+        judged, and are ignored); return the new state and the first day of every episode that
+        started among them."""
+        state, started = self, []
+        for day in sorted(d for d in verdicts if self.last_day is None or d > self.last_day):
+            if verdicts[day] and state.since is None:
+                started.append(day)
+            since = (state.since or day) if verdicts[day] else None
+            state = EpisodeState(last_day=day, since=since)
+        return state, started
+
+
+@dataclass(frozen=True)
+class MonitorCursor:
+    """A drift sensor's cursor: the episode state of each kind of drift, as JSON."""
+
+    kinds: dict[str, EpisodeState] = field(default_factory=dict)
+
+    def get(self, kind: str) -> EpisodeState:
+        return self.kinds.get(kind, EpisodeState())
+
+    def with_state(self, kind: str, state: EpisodeState) -> MonitorCursor:
+        return MonitorCursor({**self.kinds, kind: state})
+
+    def dumps(self) -> str:
+        return json.dumps({k: asdict(s) for k, s in self.kinds.items()}, sort_keys=True)
+
+    @classmethod
+    def loads(cls, text: str | None) -> MonitorCursor:
+        if not text:
+            return cls()
+        return cls({k: EpisodeState(**s) for k, s in json.loads(text).items()})
