@@ -22,6 +22,7 @@ from credit_assets.cli.common import (
     resolve_dataset,
 )
 from credit_assets.cli.expectations import app as expectations_app
+from credit_assets.cli.simulate import simulate
 from credit_assets.cli.trigger import app as trigger_app
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.scaleout.workers import app as workers_app
@@ -35,6 +36,7 @@ app.add_typer(model_commands.app, name="model")
 app.add_typer(expectations_app, name="expectations")
 app.add_typer(workers_app, name="workers")
 app.add_typer(trigger_app, name="trigger")
+app.command()(simulate)
 
 
 class Product(StrEnum):
