@@ -20,6 +20,7 @@ from typing import Any
 import dagster as dg
 
 from credit_assets.cli.common import configure
+from credit_assets.cli.runner import _QUIET
 from credit_assets.core.errors import CreditAssetsError
 
 DATASET = "santander"
@@ -82,7 +83,7 @@ class Replay:
             else self.definitions.resolve_job_def(f"{self.dataset}__{job}")
         )
         result = definition.execute_in_process(
-            run_config=run_config or {},
+            run_config={**_QUIET, **(run_config or {})},
             instance=self.instance,
             partition_key=partition,
             asset_selection=[self.key(a) for a in assets] if assets else None,
