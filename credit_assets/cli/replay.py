@@ -22,6 +22,7 @@ import dagster as dg
 from credit_assets.cli.common import configure
 from credit_assets.cli.runner import _QUIET
 from credit_assets.core.errors import CreditAssetsError
+from credit_assets.defs.monitoring import REASON_TAG, last_line
 
 DATASET = "santander"
 TAGS = {"launched_by": "credit-assets simulate"}
@@ -91,10 +92,10 @@ class Replay:
             raise_on_error=False,
         )
         if not result.success:
-            failures = [e for e in result.all_events if e.is_step_failure]
-            why = failures[0].step_failure_data.error.message.strip().splitlines()[-1]
+            failure = next(e for e in result.all_events if e.is_step_failure)
+            why = last_line(failure.step_failure_data.error)
             where = f" [{partition}]" if partition else ""
-            raise CreditAssetsError(f"{failures[0].step_key}{where}: {why}")
+            raise CreditAssetsError(f"{failure.step_key}{where}: {why}")
         return result
 
     def tick(self, sensor: str) -> list[dg.RunRequest]:
@@ -153,8 +154,6 @@ class Replay:
         )
         self.tick("fairness_alert")
         for request in self.tick("drift_sensor"):
-            from credit_assets.defs.monitoring import REASON_TAG
-
             promotion = self.train(request.tags)
             row.retraining, row.promoted = request.tags[REASON_TAG], bool(promotion["promoted"])
         return row

@@ -34,7 +34,13 @@ def simulate(
     ] = 40,
     rows_per_day: Annotated[int, typer.Option(help="applications per day")] = 1_000,
     history_rows: Annotated[int, typer.Option(help="labelled history rows")] = 8_000,
-    features: Annotated[int, typer.Option(help="number of var_* features")] = 60,
+    features: Annotated[int, typer.Option(help="number of var_* features (at least 82)")] = 90,
+    signal: Annotated[
+        float, typer.Option(help="each feature's strength (see SyntheticSpec)")
+    ] = 0.1,
+    drift_share: Annotated[
+        float, typer.Option(help="share of the features that drift, in distribution or meaning")
+    ] = 0.25,
     outcome_lag: Annotated[int, typer.Option(help="days until an outcome arrives")] = 2,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     home: Annotated[
@@ -68,6 +74,8 @@ def simulate(
         start=start,
         seed=seed,
         outcome_lag_days=outcome_lag,
+        signal=signal,
+        drift_share=drift_share,
         feature_drift_from=on(feature_drift_from),
         concept_drift_from=on(concept_drift_from),
     )

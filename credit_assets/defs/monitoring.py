@@ -418,6 +418,13 @@ def _recorded(
     return found
 
 
+def last_line(error: Any) -> str:
+    """What went wrong in a step, as one line: the cause's last line, without its class."""
+    cause = error.cause or error
+    line = cause.message.strip().splitlines()[-1]
+    return line.split(": ", 1)[-1] if cause.cls_name and cause.cls_name in line else line
+
+
 def _alert(message: str) -> str:
     from credit_assets.core.alerts import raise_alert
 
@@ -499,11 +506,8 @@ def monitoring_sensors(scope: Scope, monitored_jobs: list) -> list[dg.SensorDefi
     def run_failure_alert(context: dg.RunFailureSensorContext) -> None:
         run = context.dagster_run
         steps = context.get_step_failure_events()
-        why = (
-            steps[0].step_failure_data.error.message.strip().splitlines()[-1]
-            if steps and steps[0].step_failure_data.error
-            else context.failure_event.message
-        )
+        error = steps[0].step_failure_data.error if steps else None
+        why = last_line(error) if error else context.failure_event.message
         step = f" at {steps[0].step_key}" if steps else ""
         _alert(f"{scope.name}: run {run.run_id[:8]} of {run.job_name} failed{step}: {why}")
 
