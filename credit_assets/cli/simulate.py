@@ -97,6 +97,7 @@ def simulate(
                 f"{_cell(row.realised_auc, '.3f'):>12}  {row.automation_rate:>9.1%}  "
                 + (f"{row.retraining} → {fate}" if row.retraining else ""),
                 highlight=False,
+                soft_wrap=True,
             )
             progress.advance(task)
 

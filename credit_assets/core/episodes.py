@@ -4,6 +4,10 @@ A monitor reads one verdict per day (drifted or not) as the days' reports arrive
 *episode* starts on a drifted day that follows a calm day (or no day at all) and lasts while
 the following days drift. Retraining is requested when an episode starts; the days that keep
 drifting after it belong to the same episode and request nothing more.
+
+A verdict may name its *subject*, the model version it judges: concept drift judges a model
+against its own holdout, so a new champion that drifts too starts an episode of its own.
+Data drift judges the population, which a retraining does not change: it has no subject.
 """
 
 from __future__ import annotations
@@ -18,17 +22,25 @@ class EpisodeState:
 
     last_day: str | None = None  # the newest day already read
     since: str | None = None  # the first day of the episode under way (None: calm)
+    subject: str | None = None  # what the episode under way is about (a model version)
 
-    def advance(self, verdicts: dict[str, bool]) -> tuple[EpisodeState, list[str]]:
+    def advance(
+        self, verdicts: dict[str, bool], subjects: dict[str, str] | None = None
+    ) -> tuple[EpisodeState, list[str]]:
         """Read the days after ``last_day`` in order (older ones are backfills of days already
         judged, and are ignored); return the new state and the first day of every episode that
-        started among them."""
+        started among them. ``subjects``: the model version each day's verdict judges."""
         state, started = self, []
         for day in sorted(d for d in verdicts if self.last_day is None or d > self.last_day):
-            if verdicts[day] and state.since is None:
+            subject = (subjects or {}).get(day)
+            if not verdicts[day]:
+                state = EpisodeState(last_day=day)
+                continue
+            if state.since is None or subject != state.subject:
                 started.append(day)
-            since = (state.since or day) if verdicts[day] else None
-            state = EpisodeState(last_day=day, since=since)
+                state = EpisodeState(last_day=day, since=day, subject=subject)
+            else:
+                state = EpisodeState(last_day=day, since=state.since, subject=subject)
         return state, started
 
 

@@ -452,7 +452,12 @@ def monitoring_sensors(scope: Scope, monitored_jobs: list) -> list[dg.SensorDefi
         for kind, asset in ((DATA, DATA_DRIFT), (CONCEPT, CONCEPT_DRIFT)):
             verdicts = _recorded(context.instance, scope.key(asset), "drifted")
             summaries = _recorded(context.instance, scope.key(asset), "summary")
-            state, days = cursor.get(kind).advance({d: bool(v.value) for d, v in verdicts.items()})
+            # concept drift judges a model against its own holdout: a new one, a new episode
+            versions = _recorded(context.instance, scope.key(asset), "model_version")
+            state, days = cursor.get(kind).advance(
+                {d: bool(v.value) for d, v in verdicts.items()},
+                {d: str(v.value) for d, v in versions.items()} if kind == CONCEPT else None,
+            )
             cursor = cursor.with_state(kind, state)
             started += [(kind, day, str(summaries[day].value)) for day in days]
         if not started:

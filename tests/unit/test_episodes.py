@@ -39,3 +39,12 @@ def test_kinds_are_tracked_apart():
     cursor = MonitorCursor().with_state("data", EpisodeState("2026-11-05", "2026-11-02"))
     assert MonitorCursor.loads(cursor.dumps()).get("data").since == "2026-11-02"
     assert MonitorCursor.loads(cursor.dumps()).get("concept") == EpisodeState()
+
+
+def test_a_new_model_that_drifts_starts_an_episode_of_its_own():
+    """Concept drift judges a model version: its successor's drift is a new episode, while
+    the days still judging the old version continue the old one."""
+    flags = _days(1, 1, 1, 1)
+    versions = dict(zip(flags, ["1", "1", "2", "2"], strict=True))
+    _, started = EpisodeState().advance(flags, versions)
+    assert started == ["2026-11-01", "2026-11-03"]
