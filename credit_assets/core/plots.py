@@ -227,9 +227,9 @@ def replay_png(days: list[dict]) -> bytes:
     x = pd.to_datetime(frame["day"])
     fig, axes = plt.subplots(3, 1, figsize=(8, 6.5), sharex=True)
     panels = (
-        ("drifted_share", "share of features drifted", "tab:orange"),
-        ("realised_auc", "realised AUC (outcomes arrived)", "tab:blue"),
-        ("automation_rate", "automation rate", "tab:green"),
+        ("drifted_share", "features drifted", "tab:orange"),
+        ("realised_auc", "realised AUC", "tab:blue"),
+        ("automation_rate", "automated", "tab:green"),
     )
     for ax, (column, label, color) in zip(axes, panels, strict=True):
         values = frame[column].astype(float)
