@@ -434,8 +434,8 @@ def _alert(message: str) -> str:
 
 def monitoring_sensors(scope: Scope, monitored_jobs: list) -> list[dg.SensorDefinition]:
     """Drift → retraining, outcome files → concept drift, failed runs and fairness breaches →
-    alerts. The sensors that launch runs start stopped (switch them on in the UI); the alerts
-    start running."""
+    alerts, a new champion → its drift reference. The sensors that launch the daily work
+    start stopped (switch them on in the UI); the alerts and the reference start running."""
 
     @dg.sensor(
         name=f"{scope.name}__drift_sensor",
@@ -531,4 +531,11 @@ def monitoring_sensors(scope: Scope, monitored_jobs: list) -> list[dg.SensorDefi
                 _alert(f"{scope.name}: fairness [{day}]: {breaches[day].value} breaches")
         return dg.SensorResult(cursor=new[-1] if new else context.cursor)
 
-    return [drift_sensor, outcome_sensor, run_failure_alert, fairness_alert]
+    # Data drift needs the reference of the champion that decided: it follows every training.
+    reference = dg.AutomationConditionSensorDefinition(
+        f"{scope.name}__drift_reference_automation",
+        target=dg.AssetSelection.assets(scope.key(DRIFT_REFERENCE)),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Rebuild the {scope.name} drift reference after each champion_model.",
+    )
+    return [drift_sensor, outcome_sensor, run_failure_alert, fairness_alert, reference]

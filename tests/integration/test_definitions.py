@@ -58,11 +58,12 @@ def test_jobs_schedules_and_resources():
     assert {"santander__daily_decisions", "santander__weekly_retraining"} <= schedules
     assert "santander__daily_monitoring" in schedules
     sensors = {s.name: s.default_status for s in definitions.sensors}
-    assert sensors == {  # what launches runs starts stopped; alerts start running
+    assert sensors == {  # what launches the daily work starts stopped
         "santander__drift_sensor": dg.DefaultSensorStatus.STOPPED,
         "santander__outcome_sensor": dg.DefaultSensorStatus.STOPPED,
         "santander__run_failure_alert": dg.DefaultSensorStatus.RUNNING,
         "santander__fairness_alert": dg.DefaultSensorStatus.RUNNING,
+        "santander__drift_reference_automation": dg.DefaultSensorStatus.RUNNING,
     }
     assert set(definitions.resources) == {"datasets", "storage", "mlflow"}
 
