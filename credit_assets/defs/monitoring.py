@@ -46,6 +46,8 @@ DATA, CONCEPT = "data", "concept"  # the kinds of drift the drift sensor watches
 REASON_TAG, EVIDENCE_TAG = "credit-assets/drift-reason", "credit-assets/drift-evidence"
 ALERT_WEBHOOK_ENV = "CREDIT_ALERT_WEBHOOK"
 ALERTS_LOG = "alerts.log"  # under CREDIT_HOME
+# A concept-drift episode asks for retraining again after this many days while it lasts.
+ASK_AGAIN_AFTER_DAYS = 3
 RECENT = 100  # materializations a sensor reads per evaluation: far more than days between ticks
 _TAG_LIMIT = 4000  # characters: run tags are stored in the instance's database
 
@@ -456,17 +458,24 @@ def monitoring_sensors(scope: Scope, monitored_jobs: list) -> list[dg.SensorDefi
             versions = _recorded(context.instance, scope.key(asset), "model_version")
             state, days = cursor.get(kind).advance(
                 {d: bool(v.value) for d, v in verdicts.items()},
-                {d: str(v.value) for d, v in versions.items()} if kind == CONCEPT else None,
+                *(
+                    ({d: str(v.value) for d, v in versions.items()}, ASK_AGAIN_AFTER_DAYS)
+                    if kind == CONCEPT
+                    else ()
+                ),
             )
             cursor = cursor.with_state(kind, state)
-            started += [(kind, day, str(summaries[day].value)) for day in days]
+            started += [(kind, since, day, str(summaries[day].value)) for since, day in days]
         if not started:
             return dg.SensorResult(skip_reason="no new drift episode", cursor=cursor.dumps())
-        reason = "; ".join(f"{kind} drift since {day}" for kind, day, _ in started)
-        evidence = "\n".join(f"{kind} {day}: {summary}" for kind, day, summary in started)
+        reason = "; ".join(
+            f"{kind} drift since {since}" + (f" (still on {day})" if day != since else "")
+            for kind, since, day, _ in started
+        )
+        evidence = "\n".join(f"{kind} {day}: {summary}" for kind, _, day, summary in started)
         _alert(f"{scope.name}: {reason}: retraining requested")
         request = dg.RunRequest(
-            run_key="drift-" + "-".join(f"{kind}-{day}" for kind, day, _ in started),
+            run_key="drift-" + "-".join(f"{kind}-{day}" for kind, _, day, _ in started),
             tags={REASON_TAG: reason, EVIDENCE_TAG: evidence[:_TAG_LIMIT]},
         )
         return dg.SensorResult(run_requests=[request], cursor=cursor.dumps())

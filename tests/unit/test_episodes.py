@@ -9,13 +9,13 @@ def _days(*flags: int) -> dict[str, bool]:
 
 def test_an_episode_starts_once_however_long_it_lasts():
     state, started = EpisodeState().advance(_days(0, 0, 1, 1, 1, 1))
-    assert started == ["2026-11-03"]
-    assert state == EpisodeState(last_day="2026-11-06", since="2026-11-03")
+    assert started == [("2026-11-03", "2026-11-03")]
+    assert (state.last_day, state.since) == ("2026-11-06", "2026-11-03")
 
 
 def test_a_calm_day_ends_an_episode_and_the_next_drift_is_a_new_one():
     _, started = EpisodeState().advance(_days(1, 1, 0, 1, 0, 0, 1))
-    assert started == ["2026-11-01", "2026-11-04", "2026-11-07"]
+    assert [day for _, day in started] == ["2026-11-01", "2026-11-04", "2026-11-07"]
 
 
 def test_days_read_tick_by_tick_give_what_one_read_gives():
@@ -26,7 +26,7 @@ def test_days_read_tick_by_tick_give_what_one_read_gives():
         seen = dict(list(flags.items())[:n])
         state, new = MonitorCursor.loads(cursor.dumps()).get("data").advance(seen)
         cursor, started = cursor.with_state("data", state), started + new
-    assert started == ["2026-11-02", "2026-11-05"]
+    assert [day for _, day in started] == ["2026-11-02", "2026-11-05"]
 
 
 def test_a_day_materialized_again_or_backfilled_starts_nothing():
@@ -47,4 +47,19 @@ def test_a_new_model_that_drifts_starts_an_episode_of_its_own():
     flags = _days(1, 1, 1, 1)
     versions = dict(zip(flags, ["1", "1", "2", "2"], strict=True))
     _, started = EpisodeState().advance(flags, versions)
-    assert started == ["2026-11-01", "2026-11-03"]
+    assert [day for _, day in started] == ["2026-11-01", "2026-11-03"]
+
+
+def test_a_lasting_episode_asks_again_after_some_days_when_told_to():
+    """A refused challenger, or one trained before the new outcomes, leaves the model failing:
+    concept drift asks again every few days while it lasts, data drift never."""
+    flags = _days(1, 1, 1, 1, 1, 1, 1, 0, 1)
+    _, asking = EpisodeState().advance(flags, ask_again_after=3)
+    assert asking == [
+        ("2026-11-01", "2026-11-01"),
+        ("2026-11-01", "2026-11-04"),
+        ("2026-11-01", "2026-11-07"),
+        ("2026-11-09", "2026-11-09"),
+    ]
+    _, once = EpisodeState().advance(flags)
+    assert [day for _, day in once] == ["2026-11-01", "2026-11-09"]
