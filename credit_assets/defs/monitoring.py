@@ -159,7 +159,8 @@ def monitoring_assets(scope: Scope) -> list[dg.AssetsDefinition]:
 
         The rows are the training period's as they arrived (history and labelled
         applications, rule rejects included, since the daily batches include them), scored
-        by the champion; the holdout gives the figures realised outcomes are held to.
+        by the champion; the holdout gives the figures realised outcomes are held to. Built
+        once per champion version: the version's training period does not change.
         """
         from credit_assets.core.drift import HoldoutReference, build_reference
         from credit_assets.core.registry_names import CHAMPION
@@ -167,8 +168,14 @@ def monitoring_assets(scope: Scope) -> list[dg.AssetsDefinition]:
 
         dataset = datasets.get(scope.name)
         contract, store = dataset.contract(), storage.store(scope.name)
+        registry = mlflow.registry(contract)
+        champion = registry.alias_version(CHAMPION)
+        if champion is not None and store.exists(DRIFT_REFERENCE, f"v{champion}", "json"):
+            # A refused challenger leaves the champion's reference as it was: rebuilt on the
+            # newer holdout, it would take the drift it should reveal for the norm.
+            return dg.MaterializeResult(metadata={"model_version": champion, "kept": True})
         with dataset.writing(context):  # training rewrites the tables read here
-            pipeline, version = mlflow.registry(contract).load(CHAMPION)
+            pipeline, version = registry.load(CHAMPION)
             rows = pd.concat(
                 [store.read_frame("raw_history"), _labelled_applications(store, contract)],
                 ignore_index=True,
@@ -189,6 +196,7 @@ def monitoring_assets(scope: Scope) -> list[dg.AssetsDefinition]:
         return dg.MaterializeResult(
             metadata={
                 "model_version": version.version,
+                "kept": False,
                 "rows": reference.rows,
                 "rule_rejected": reference.rule_rejected,
                 "holdout_auc": reference.holdout.auc,

@@ -38,7 +38,11 @@ def test_drift_fairness_and_sensors(trained, tmp_path, webhook):  # noqa: F811
         os.environ[ALERT_WEBHOOK_ENV] = url
         try:
             replay = Replay(instance, "santander", {})
-            replay.run("__ASSET_JOB", ["drift_reference"])
+            built = replay.run("__ASSET_JOB", ["drift_reference"])
+            assert _materialized(built, "drift_reference")["kept"] is False
+            # the champion's training period does not change: its reference is kept
+            again = replay.run("__ASSET_JOB", ["drift_reference"])
+            assert _materialized(again, "drift_reference")["kept"] is True
             days = sorted(p.stem for p in (private.data / "applications").glob("*.csv"))
 
             # the generated days are drawn like the history: no drift, fairness measured
