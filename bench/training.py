@@ -162,7 +162,7 @@ def graph(data: Path, home: Path) -> dict:
 
     import dagster as dg
 
-    from credit_assets.cli.runner import _QUIET
+    from credit_assets.cli.runner import QUIET
     from credit_assets.definitions import defs
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
@@ -171,7 +171,7 @@ def graph(data: Path, home: Path) -> dict:
     job = definitions.resolve_job_def("santander__training_job")
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
-            run_config=_QUIET, instance=instance, tags={"launched_by": "bench/training.py"}
+            run_config=QUIET, instance=instance, tags={"launched_by": "bench/training.py"}
         )
         if not result.success:
             raise SystemExit("the training job failed")

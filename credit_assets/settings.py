@@ -17,6 +17,7 @@ checkout runs with no configuration at all.
 | CREDIT_LOCKS          | ``$CREDIT_HOME/locks``; scaled out, PostgreSQL (``DAGSTER_PG_*``) |
 | CREDIT_DECISION_LOG_URL | ``sqlite:///$CREDIT_HOME/decisions.db`` (every decision on record) |
 | CREDIT_DECISION_LOG_REDACT_PROTECTED | ``false``: store protected attributes with inputs |
+| CREDIT_ALERT_WEBHOOK  | unset: alerts only go to ``$CREDIT_HOME/alerts.log``    |
 
 The ``scaleout`` profile (see ``deploy/`` and ``docs/operations.md``) runs steps on Celery
 workers; it adds:
@@ -84,6 +85,7 @@ class Settings(BaseSettings):
     # the decision log (every decision on record): a SQLAlchemy URL; SQLite in the home if unset
     decision_log_url: str = Field(None, validate_default=True)
     decision_log_redact_protected: bool = False  # store no protected attribute with inputs
+    alert_webhook: str | None = None  # alerts are POSTed here as well as logged
     # the scale-out instance's database, where the writer locks live too
     dagster_pg_host: str | None = _named("DAGSTER_PG_HOST")
     dagster_pg_port: str = _named("DAGSTER_PG_PORT", "5432")

@@ -25,6 +25,7 @@ from credit_assets.cli.common import (
 from credit_assets.cli.decisions import app as decisions_app
 from credit_assets.cli.expectations import app as expectations_app
 from credit_assets.cli.serve import serve
+from credit_assets.cli.simulate import simulate
 from credit_assets.cli.trigger import app as trigger_app
 from credit_assets.cli.ui import ui
 from credit_assets.core.errors import CreditAssetsError
@@ -42,6 +43,7 @@ app.add_typer(trigger_app, name="trigger")
 app.add_typer(apikeys_app, name="apikeys")
 app.add_typer(decisions_app, name="decisions")
 app.command()(serve)
+app.command()(simulate)
 
 
 class Product(StrEnum):

@@ -25,7 +25,7 @@ from credit_assets.settings import Settings
 
 # A data problem is reported once, as one line naming the file and rule (below): Dagster's
 # own step log, with its stack traces, only with -v.
-_QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def _execute(
@@ -37,7 +37,7 @@ def _execute(
     run_config: dict | None = None,
 ) -> list[str]:
     """Run ``assets`` (and their checks); return failed WARN checks, raise on failure."""
-    config = {**({} if verbose else _QUIET), **(run_config or {})}
+    config = {**({} if verbose else QUIET), **(run_config or {})}
     result = job.execute_in_process(
         run_config=config,
         instance=instance,

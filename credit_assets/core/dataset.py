@@ -258,3 +258,9 @@ def source_fingerprint(files: list[Path], *versions: str) -> str:
         with path.open("rb") as fh:
             digest.update(hashlib.file_digest(fh, "sha256").digest())
     return digest.hexdigest()[:16]
+
+
+def bad_outcomes(rows: pd.DataFrame, contract: DatasetContract) -> np.ndarray:
+    """Which labelled rows are bad outcomes, whichever class the contract calls positive."""
+    positive = rows[contract.target.column].to_numpy() == 1
+    return positive if contract.target.positive_means == "default" else ~positive

@@ -217,3 +217,26 @@ def drift_png(features: pd.DataFrame, top: int = 15) -> bytes:
     ax.tick_params(axis="y", labelsize=8)
     ax.legend(fontsize=8, loc="lower right")
     return _png(fig)
+
+
+def replay_png(days: list[dict]) -> bytes:
+    """A replay's timeline (``cli/simulate.py``): the share of drifted features, the realised
+    AUC and the automation rate per day, with a line at each retraining (green: promoted,
+    red: refused by the gates)."""
+    frame = pd.DataFrame(days)
+    x = pd.to_datetime(frame["day"])
+    fig, axes = plt.subplots(3, 1, figsize=(8, 6.5), sharex=True)
+    panels = (
+        ("drifted_share", "features drifted", "tab:orange"),
+        ("realised_auc", "realised AUC", "tab:blue"),
+        ("automation_rate", "automated", "tab:green"),
+    )
+    for ax, (column, label, color) in zip(axes, panels, strict=True):
+        values = frame[column].astype(float)
+        ax.plot(x, values, marker=".", color=color)
+        ax.set_ylabel(label, fontsize=8)
+        for day, promoted in frame.loc[frame["retraining"].notna(), ["day", "promoted"]].values:
+            ax.axvline(pd.Timestamp(day), color="tab:green" if promoted else "tab:red", ls="--")
+    axes[0].set_title("Replay: drift, retraining (dashed: green promoted, red refused)")
+    fig.autofmt_xdate()
+    return _png(fig)

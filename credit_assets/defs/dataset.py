@@ -7,6 +7,7 @@ from credit_assets.core.dataset import DataDir
 from credit_assets.defs.decisions import decision_assets
 from credit_assets.defs.ingest import ingest_assets
 from credit_assets.defs.jobs import dataset_jobs
+from credit_assets.defs.monitoring import monitoring_assets, monitoring_jobs, monitoring_sensors
 from credit_assets.defs.scope import Scope, daily_partitions
 from credit_assets.defs.training import training_assets
 
@@ -17,8 +18,15 @@ def dataset_definitions(entry: DatasetEntry, partitions_start: str | None) -> dg
     start = partitions_start or DataDir(entry.data_dir).first_day()
     scope = Scope(entry.name, daily_partitions(start))
     jobs, schedules = dataset_jobs(scope)
+    monitoring, monitoring_schedule = monitoring_jobs(scope)
     return dg.Definitions(
-        assets=[*ingest_assets(scope), *training_assets(scope), *decision_assets(scope)],
-        jobs=jobs,
-        schedules=schedules,
+        assets=[
+            *ingest_assets(scope),
+            *training_assets(scope),
+            *decision_assets(scope),
+            *monitoring_assets(scope),
+        ],
+        jobs=[*jobs, monitoring],
+        schedules=[*schedules, monitoring_schedule],
+        sensors=monitoring_sensors(scope, [*jobs, monitoring]),
     )

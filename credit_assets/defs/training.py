@@ -18,6 +18,7 @@ from credit_assets.core.dataset import (
     SPLIT,
     TRAIN,
     VALIDATION,
+    bad_outcomes,
     build_training_table,
     concat_partitions,
     data_fingerprint,
@@ -183,7 +184,7 @@ def _who(context: dg.AssetExecutionContext) -> str:
     return f"{who} (dagster run {context.run_id[:8]})"
 
 
-def _labelled_applications(store: Store, contract: DatasetContract) -> pd.DataFrame:
+def labelled_applications(store: Store, contract: DatasetContract) -> pd.DataFrame:
     """Applications joined with their outcomes, over every partition not rejected by a check.
 
     An id on two days (in either kind of file) is an error naming both days.
@@ -210,18 +211,13 @@ def _partition_span(partitions: dict[str, list[str]]) -> str:
     return "; ".join(parts)
 
 
-def _bad(rows: pd.DataFrame, contract: DatasetContract) -> np.ndarray:
-    positive = rows[contract.target.column].to_numpy() == 1
-    return positive if contract.target.positive_means == "default" else ~positive
-
-
 def _risk_and_bad(
     scores: pd.DataFrame, contract: DatasetContract, split: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Risk scores (P(bad outcome)) and bad-outcome flags for one split of the model's scores."""
     rows = scores[scores[SPLIT] == split]
     p_positive = rows["p_positive"].to_numpy()
-    bad = _bad(rows, contract)
+    bad = bad_outcomes(rows, contract)
     return (p_positive if contract.target.positive_means == "default" else 1 - p_positive), bad
 
 
@@ -297,7 +293,7 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
             recover_dead_runs(context.instance, scope.name)
             fail_orphaned_mlflow_runs(context.instance, mlflow.registry(contract))
             table = build_training_table(
-                store.read_frame("raw_history"), _labelled_applications(store, contract), contract
+                store.read_frame("raw_history"), labelled_applications(store, contract), contract
             )
             path = store.write_frame(table.frame, "training_data")
             counts = table.frame[SPLIT].value_counts()
@@ -651,7 +647,7 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
             registered = store.read_json("registered_model")
             pipeline, challenger = registry.load(registered["version"])
             holdout = store.read_frame("training_data", where=(SPLIT, HOLDOUT))
-            bad = _bad(holdout, contract)
+            bad = bad_outcomes(holdout, contract)
             previous = registry.alias_version(CHAMPION)
             champion_pipeline = registry.load(previous)[0] if previous is not None else None
             decision = decide_promotion(

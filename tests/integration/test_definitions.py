@@ -20,6 +20,10 @@ def test_asset_graph_shape():
         "registered_model",
         "champion_model",
         "decisions",
+        "drift_reference",
+        "data_drift",
+        "concept_drift",
+        "fairness",
     }
 
     def parents(name):
@@ -33,9 +37,14 @@ def test_asset_graph_shape():
     assert parents("registered_model") == {"decision_thresholds", "training_data"}
     assert parents("champion_model") == {"registered_model"}
     assert parents("decisions") == {"rule_filtered_applications", "champion_model"}
+    assert parents("drift_reference") == {"champion_model", "training_data"}
+    assert parents("data_drift") == {"raw_applications", "decisions", "drift_reference"}
+    assert parents("concept_drift") == {"raw_outcomes", "decisions", "drift_reference"}
+    assert parents("fairness") == {"decisions", "raw_outcomes"}
     checks = {(k.asset_key.path[-1], k.name) for k in graph.asset_check_keys}
     assert ("champion_model", "promotion_gates") in checks
     daily = {"raw_applications", "raw_outcomes", "rule_filtered_applications", "decisions"}
+    daily |= {"data_drift", "concept_drift", "fairness"}
     for key in keys:
         partitioned = graph.get(dg.AssetKey(["santander", key])).partitions_def is not None
         assert partitioned == (key in daily), key
@@ -47,6 +56,15 @@ def test_jobs_schedules_and_resources():
     assert {"santander__daily_decisions_job", "santander__training_job"} <= jobs
     schedules = {s.name for s in definitions.schedules}
     assert {"santander__daily_decisions", "santander__weekly_retraining"} <= schedules
+    assert "santander__daily_monitoring" in schedules
+    sensors = {s.name: s.default_status for s in definitions.sensors}
+    assert sensors == {  # what launches the daily work starts stopped
+        "santander__drift_sensor": dg.DefaultSensorStatus.STOPPED,
+        "santander__outcome_sensor": dg.DefaultSensorStatus.STOPPED,
+        "santander__run_failure_alert": dg.DefaultSensorStatus.RUNNING,
+        "santander__fairness_alert": dg.DefaultSensorStatus.RUNNING,
+        "santander__drift_reference_automation": dg.DefaultSensorStatus.RUNNING,
+    }
     assert set(definitions.resources) == {"datasets", "storage", "mlflow", "decision_log"}
 
 
@@ -64,6 +82,9 @@ def test_quality_checks_and_which_block():
         ("raw_applications", "row_count_near_recent_average"): False,
         ("raw_outcomes", "expectations"): True,
         ("raw_outcomes", "outcome_ids_known"): False,
+        ("data_drift", "no_data_drift"): False,
+        ("concept_drift", "no_concept_drift"): False,
+        ("fairness", "fairness_bounds"): False,
         ("training_data", "expectations"): True,
         ("training_data", "splits_share_no_id"): True,
         ("features", "expectations"): True,
