@@ -11,9 +11,10 @@ import pandas as pd
 from credit_assets.cli.replay import Replay
 from credit_assets.defs.monitoring import EVIDENCE_TAG, REASON_TAG
 
-ALERT_WEBHOOK_ENV = "CREDIT_ALERT_WEBHOOK"
 from tests.conftest import copy_env
 from tests.unit.test_alerts import webhook  # noqa: F401  (fixture)
+
+ALERT_WEBHOOK_ENV = "CREDIT_ALERT_WEBHOOK"
 
 
 def _materialized(result: dg.ExecuteInProcessResult, asset: str) -> dict:
