@@ -10,7 +10,6 @@ import pandas as pd
 
 from credit_assets.cli.replay import Replay
 from credit_assets.defs.monitoring import EVIDENCE_TAG, REASON_TAG
-
 from tests.conftest import copy_env
 from tests.unit.test_alerts import webhook  # noqa: F401  (fixture)
 

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from credit_assets.cli.app import app as cli
 from credit_assets.cli.common import console
 from credit_assets.core.api_keys import ApiKeys, parse_scopes
-from credit_assets.core.decision_log import DecisionLog, default_url
+from credit_assets.core.decision_log import DecisionLog
 from credit_assets.core.registry import ModelRegistry
 from credit_assets.core.registry_names import CHAMPION
 from credit_assets.core.storage import open_store
@@ -65,7 +65,7 @@ def env(trained):
 
 @pytest.fixture(scope="module")
 def log(env) -> DecisionLog:
-    return DecisionLog(default_url(Settings.from_env().home))
+    return Settings.from_env().decision_log()
 
 
 @pytest.fixture(scope="module")
