@@ -65,14 +65,33 @@ class ColumnSpec(_Strict):
 
 
 class TargetSpec(_Strict):
-    """The label. Once a file is validated, its target column holds 1 for
-    ``positive_class`` and 0 for the other class, whatever the raw values were."""
+    """The label. A file's target holds ``positive_class`` or ``negative_class``, written
+    exactly so (``1`` is not ``1.0``); once validated it holds 1 for the positive class and 0
+    for the negative one."""
 
     column: str
     positive_class: int | str = 1
+    negative_class: int | str | None = Field(
+        default=None, description="the other value; for a positive class 1 (or 0), 0 (or 1)"
+    )
     positive_means: Literal["default", "approve"] = Field(
         description="'default': the positive class is a bad outcome; 'approve': a good one"
     )
+
+    @model_validator(mode="after")
+    def _two_classes(self) -> TargetSpec:
+        if self.negative_class is None and self.positive_class not in (0, 1):
+            raise ValueError("negative_class is needed when positive_class is not 0 or 1")
+        if str(self.negative_class) == str(self.positive_class):
+            raise ValueError("negative_class must differ from positive_class")
+        return self
+
+    @property
+    def labels(self) -> tuple[str, str]:
+        """(positive, negative) as they are written in a file."""
+        positive = self.positive_class
+        negative = 1 - positive if self.negative_class is None else self.negative_class  # type: ignore[operator]
+        return str(positive), str(negative)
 
 
 class Rule(_Strict):
@@ -144,6 +163,12 @@ class DatasetContract(_Strict):
     )
     rules: list[Rule] = Field(default_factory=list)
     split: SplitSpec = Field(default_factory=SplitSpec)
+    min_history_rows: int = Field(
+        default=200, ge=1, description="fewest labelled history rows a model is trained on"
+    )
+    min_rows_per_class: int = Field(
+        default=20, ge=1, description="fewest history rows of each target class"
+    )
     reason_texts: list[ReasonText] = Field(
         default_factory=list,
         description="readable reason-code texts per feature; exact names win over patterns",
