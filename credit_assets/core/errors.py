@@ -98,7 +98,7 @@ class FileProblems(DataValidationError):
             per_rule[p.rule] = per_rule.get(p.rule, 0) + max(p.count, 1)
         total = sum(per_rule.values())
         rules = "; ".join(f"{rule} ({n})" for rule, n in per_rule.items())
-        return f"{self.file}: {total} problems, listed above: {rules}"
+        return f"{self.file}: {total} problems: {rules}"
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -42,6 +42,34 @@ def _write_atomic(target: str | Path, write: Callable[[Path], None]) -> Path:
 def write_csv_atomic(frame: pd.DataFrame, target: str | Path) -> Path:
     table = pa.Table.from_pandas(frame, preserve_index=False)
     return _write_atomic(target, lambda tmp: pacsv.write_csv(table, tmp))
+
+
+def write_csv_chunks_atomic(frames: Iterable[pd.DataFrame], target: str | Path) -> int:
+    """Write frames with the same columns as one CSV, one at a time; return the row count.
+
+    The file appears only once the last frame is written: if ``frames`` raises (a bad row in
+    the fifth chunk), there is no file, not five chunks of one.
+    """
+    rows = 0
+    with atomic_path(target) as tmp:
+        writer: pacsv.CSVWriter | None = None
+        try:
+            for frame in frames:
+                if writer is None:
+                    schema = pa.Schema.from_pandas(frame, preserve_index=False)
+                    # a column all missing in the first chunk may hold text in the next
+                    schema = pa.schema(
+                        f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema
+                    )
+                    writer = pacsv.CSVWriter(tmp, schema)
+                writer.write_table(
+                    pa.Table.from_pandas(frame, schema=writer.schema, preserve_index=False)
+                )
+                rows += len(frame)
+        finally:
+            if writer is not None:
+                writer.close()
+    return rows
 
 
 # Rows per Parquet row group: readers that want some rows (a split, say) skip whole groups,

@@ -180,7 +180,7 @@ class CsvFile:
                 findings.add(_TOO_LONG, name, rows=list(where + first_row), count=int(where.size))
         if findings:
             raise findings.error(self.name, self.lines)
-        return table.to_pandas()
+        return table.to_pandas(split_blocks=True, self_destruct=True)
 
     def _unreadable(self, exc: pa.ArrowInvalid) -> DataValidationError:
         """What makes the file unreadable, with lines and columns, from one pass of csv."""

@@ -146,7 +146,7 @@ def check_rows(
         detail = "" if example is None else f"e.g. {example!r}"
         findings.add(rule, column, rows=rows[:5] + first_row, count=int(rows.size), detail=detail)
 
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: columns replaced below, none copied
     id_col = contract.id_column
     if id_col in frame.columns:
         ids = _text(frame[id_col])
@@ -197,26 +197,27 @@ def _check_target(values: pd.Series, contract: DatasetContract, add: _Add) -> pd
 
 
 def _check_number(values: pd.Series, spec: ColumnSpec, col: str, add: _Add) -> pd.Series:
+    refused = np.zeros(len(values), dtype=bool)  # cells already refused as no number
     if pd.api.types.is_bool_dtype(values):
-        add("value is true/false, not a number", col, values.notna(), None)
-        return values.astype("float64")
-    if pd.api.types.is_numeric_dtype(values):
+        refused = values.notna().to_numpy()
+        add("value is true/false, not a number", col, refused, None)
+        numeric = values.astype("float64")
+    elif pd.api.types.is_numeric_dtype(values):
         numeric = values.astype("float64")
     else:  # read as text: a cell of the column was no number, or a frame of objects
         missing = values.isna() | values.isin(NULL_TOKENS)
         numeric = pd.to_numeric(values.where(~missing), errors="coerce").astype("float64")
-        boolean = (
-            values.map(lambda v: isinstance(v, bool | np.bool_)).astype(bool)
-            if values.dtype == object  # a frame built in Python, not a file
-            else np.zeros(len(values), dtype=bool)
-        )
-        add("value is true/false, not a number", col, boolean, None)
-        bad = numeric.isna() & ~missing & ~boolean
+        if values.dtype == object:  # a frame built in Python, not a file
+            boolean = values.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(bool)
+            add("value is true/false, not a number", col, boolean, None)
+            refused |= boolean
+        bad = (numeric.isna() & ~missing).to_numpy() & ~refused
         if bad.any():
             add("value is not a number", col, bad, values[bad].iloc[0])
+        refused |= bad
     add("value is infinite", col, np.isinf(numeric), None)
     if not spec.nullable:
-        add("value is missing (column is not nullable)", col, numeric.isna(), None)
+        add("value is missing (column is not nullable)", col, numeric.isna() & ~refused, None)
     low = numeric < spec.min if spec.min is not None else False
     high = numeric > spec.max if spec.max is not None else False
     add(f"value outside the allowed range [{spec.min}, {spec.max}]", col, low | high, None)
