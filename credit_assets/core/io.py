@@ -53,18 +53,18 @@ def write_csv_chunks_atomic(frames: Iterable[pd.DataFrame], target: str | Path) 
     rows = 0
     with atomic_path(target) as tmp:
         writer: pacsv.CSVWriter | None = None
+        schema: pa.Schema | None = None
         try:
             for frame in frames:
-                if writer is None:
-                    schema = pa.Schema.from_pandas(frame, preserve_index=False)
+                if schema is None:
                     # a column all missing in the first chunk may hold text in the next
                     schema = pa.schema(
-                        f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema
+                        f.with_type(pa.string()) if pa.types.is_null(f.type) else f
+                        for f in pa.Schema.from_pandas(frame, preserve_index=False)
                     )
                     writer = pacsv.CSVWriter(tmp, schema)
-                writer.write_table(
-                    pa.Table.from_pandas(frame, schema=writer.schema, preserve_index=False)
-                )
+                table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+                writer.write_table(table)  # type: ignore[union-attr]
                 rows += len(frame)
         finally:
             if writer is not None:
