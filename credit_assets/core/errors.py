@@ -42,7 +42,14 @@ class Problem:
 
 
 class DataValidationError(CreditAssetsError):
-    """A data file breaks the dataset contract: one line naming file, column, line and rule."""
+    """A data file breaks the dataset contract.
+
+    It lists every problem found, as a compiler does: one line per rule and column (at most
+    :data:`SHOWN_PROBLEMS`), then a last line that sums them up, which is the line a person
+    reads first (and the one a caller that keeps one line keeps). With a single problem the
+    message is that problem's line alone. ``rule``, ``column``, ``lines`` and ``detail`` are
+    the first problem's.
+    """
 
     def __init__(
         self,
@@ -54,51 +61,39 @@ class DataValidationError(CreditAssetsError):
         detail: str = "",
         count: int = 0,
     ) -> None:
-        self.file = file
-        self.rule = rule
-        self.column = column
-        self.lines = list(lines or [])
-        self.detail = detail
-        self.problems = [Problem(rule, column, tuple(self.lines), count, detail)]
-        super().__init__(self.problems[0].describe(file))
+        self._init(file, [Problem(rule, column, tuple(lines or []), count, detail)])
 
+    @classmethod
+    def listing(cls, file: str, problems: list[Problem]) -> DataValidationError:
+        error = cls.__new__(cls)
+        error._init(file, problems)
+        return error
 
-class FileProblems(DataValidationError):
-    """Every problem found in a file, as a compiler lists them: one line per rule and column
-    (at most :data:`SHOWN_PROBLEMS`), then a last line that sums them up, which is the line a
-    person reads first (and the one a caller that keeps one line keeps).
-
-    With a single problem the message is that problem's line alone. ``rule``, ``column``,
-    ``lines`` and ``detail`` are the first problem's.
-    """
-
-    def __init__(self, file: str, problems: list[Problem]) -> None:
+    def _init(self, file: str, problems: list[Problem]) -> None:
         first = problems[0]
-        super().__init__(
-            file,
+        self.file, self.problems = file, list(problems)
+        self.rule, self.column, self.lines, self.detail = (
             first.rule,
-            column=first.column,
-            lines=list(first.lines),
-            detail=first.detail,
-            count=first.count,
+            first.column,
+            list(first.lines),
+            first.detail,
         )
-        self.problems = list(problems)
-        if len(problems) > 1:
-            Exception.__init__(self, "\n".join([*self._listed(), self.summary()]))
-
-    def _listed(self) -> list[str]:
-        shown = [p.describe(self.file) for p in self.problems[:SHOWN_PROBLEMS]]
-        hidden = len(self.problems) - SHOWN_PROBLEMS
-        return shown + ([f"{self.file}: ... and {hidden} more problems"] if hidden > 0 else [])
+        if len(problems) == 1:
+            super().__init__(first.describe(file))
+            return
+        shown = [p.describe(file) for p in problems[:SHOWN_PROBLEMS]]
+        hidden = len(problems) - SHOWN_PROBLEMS
+        if hidden > 0:
+            shown.append(f"{file}: ... and {hidden} more problems")
+        super().__init__("\n".join([*shown, self.summary()]))
 
     def summary(self) -> str:
         """One line: the file, how many problems, and each rule with its count."""
         per_rule: dict[str, int] = {}
         for p in self.problems:
             per_rule[p.rule] = per_rule.get(p.rule, 0) + max(p.count, 1)
-        total = sum(per_rule.values())
         rules = "; ".join(f"{rule} ({n})" for rule, n in per_rule.items())
-        return f"{self.file}: {total} problems: {rules}"
+        return f"{self.file}: {sum(per_rule.values())} problems: {rules}"
 
 
 @dataclass
@@ -147,7 +142,7 @@ class Findings:
 
     def error(
         self, file: str, line_of: Callable[[list[int]], dict[int, int]] = _after_header
-    ) -> FileProblems:
+    ) -> DataValidationError:
         wanted = sorted({r for g in self._groups.values() for r in g.rows})
         mapped = line_of(wanted) if wanted else {}
         problems = [
@@ -160,4 +155,4 @@ class Findings:
             )
             for g in self._groups.values()
         ]
-        return FileProblems(file, problems)
+        return DataValidationError.listing(file, problems)

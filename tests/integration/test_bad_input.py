@@ -14,11 +14,9 @@ file, checks, restores it and re-runs, so the cases share it without retraining.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,55 +29,14 @@ import yaml
 from credit_assets.cli.runner import run_all
 from credit_assets.core.contract import load_contract
 from credit_assets.core.errors import CreditAssetsError
-from credit_assets.core.registry import CHAMPION, ModelRegistry
 from credit_assets.core.storage import LocalStore
 from credit_assets.settings import Settings
-from tests.conftest import Env
+from tests.integration.conftest import champion_version, digests
 
 DAY = "2026-11-03"
 APPS = f"applications/{DAY}.csv"
 OUTS = f"outcomes/{DAY}.csv"
 DOWNSTREAM = ("rule_filtered_applications", "decisions")
-
-
-def _rebase_sqlite(db: Path, old: str, new: str) -> None:
-    """Point every absolute path stored in a copied SQLite database at the copy."""
-    with sqlite3.connect(db) as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        for table in tables:
-            for col in conn.execute(f'PRAGMA table_info("{table}")').fetchall():
-                if col[2].upper() in ("TEXT", "VARCHAR") or col[2].upper().startswith("VARCHAR"):
-                    conn.execute(
-                        f'UPDATE "{table}" SET "{col[1]}" = replace("{col[1]}", ?, ?) '
-                        f'WHERE "{col[1]}" LIKE ?',
-                        (old, new, f"%{old}%"),
-                    )
-
-
-@pytest.fixture(scope="module")
-def lab(trained, tmp_path_factory):
-    """A private copy of the trained environment: home (instance, MLflow, storage) and data."""
-    env, _ = trained
-    root = tmp_path_factory.mktemp("lab")
-    shutil.copytree(env.home, root / "home")
-    shutil.copytree(env.data, root / "data")
-    _rebase_sqlite(root / "home" / "mlflow.db", str(env.home), str(root / "home"))
-    with Env(root / "home", root / "data") as lab_env:
-        yield lab_env
-
-
-def _digests(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
-def _champion() -> str:
-    settings = Settings.from_env()
-    registry = ModelRegistry(settings.mlflow_tracking_uri, "credit-santander", "credit-santander")
-    return registry.resolve(CHAMPION).version
 
 
 def _materializations(asset: str) -> int:
@@ -335,8 +292,8 @@ def test_bad_input(lab, case, tmp_path, monkeypatch):
     if case.contract is not None:
         monkeypatch.setenv("CREDIT_CONTRACT", str(_contract_file(tmp_path, case.contract)))
     good = {p: p.read_bytes() for p in data.rglob("*.csv")}
-    before = _digests(storage)
-    champion = _champion()
+    before = digests(storage)
+    champion = champion_version()
     counts = {a: _materializations(a) for a in DOWNSTREAM}
 
     case.breaks(data)
@@ -347,7 +304,7 @@ def test_bad_input(lab, case, tmp_path, monkeypatch):
         with pytest.raises(CreditAssetsError) as failure:
             run_all(partition=DAY, train=False)
         message = str(failure.value)
-        after = _digests(storage)
+        after = digests(storage)
         changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
         assert changed == set(case.rejected), changed
         assert {a: _materializations(a) for a in DOWNSTREAM} == counts
@@ -358,7 +315,7 @@ def test_bad_input(lab, case, tmp_path, monkeypatch):
     for part in case.expect:
         assert part in message, f"{part!r} not in {message!r}"
     assert not list(storage.rglob("*.tmp")), "a temporary file was left behind"
-    assert _champion() == champion
+    assert champion_version() == champion
 
     # Fix: the good files back (a file that should not exist removed), then re-run.
     for path in data.rglob("*.csv"):
@@ -369,7 +326,7 @@ def test_bad_input(lab, case, tmp_path, monkeypatch):
     summary = run_all(partition=DAY, train=False)
     assert summary["warnings"] == []
     assert not list(storage.rglob("*.rejected.json"))
-    assert _champion() == champion
+    assert champion_version() == champion
     store = LocalStore(storage)
     assert len(store.read_frame("decisions", DAY)) == len(pd.read_csv(data / APPS))
 
@@ -396,7 +353,7 @@ def test_bad_history_blocks_training_and_keeps_the_champion(lab):
     data = lab.data
     history = data / "history" / "train.csv"
     good = history.read_bytes()
-    champion = _champion()
+    champion = champion_version()
     counts = {a: _materializations(a) for a in ("training_data", "model", "registered_model")}
     frame = pd.read_csv(history, dtype=str, keep_default_na=False)
     frame.loc[3, "ID_code"] = "app_20261102_7"
@@ -410,7 +367,7 @@ def test_bad_history_blocks_training_and_keeps_the_champion(lab):
         assert "id already appears in applications of 2026-11-02" in message
         assert "'app_20261102_7'" in message
         assert {a: _materializations(a) for a in counts} == counts
-        assert _champion() == champion
+        assert champion_version() == champion
         store = LocalStore(Settings.from_env().storage_dir)
         assert store.rejected("raw_history") is not None
         with pytest.raises(CreditAssetsError, match="rejected by a quality check"):
@@ -445,8 +402,8 @@ def test_blocking_hand_written_expectation(lab, tmp_path, monkeypatch):
     apps = lab.data / APPS
     good = apps.read_bytes()
     storage = Settings.from_env().storage_dir
-    before = _digests(storage)
-    champion = _champion()
+    before = digests(storage)
+    champion = champion_version()
     _set_cell(APPS, 10, "var_0", str(high + 5))(lab.data)
     _set_cell(APPS, 11, "var_0", str(low - 5))(lab.data)
     try:
@@ -465,9 +422,9 @@ def test_blocking_hand_written_expectation(lab, tmp_path, monkeypatch):
         "'app_20261103_10', 'app_20261103_11'",
     ):
         assert part in message, f"{part!r} not in {message!r}"
-    changed = {k for k, v in _digests(storage).items() if before.get(k) != v}
+    changed = {k for k, v in digests(storage).items() if before.get(k) != v}
     assert changed == {f"raw_applications/{DAY}.parquet", f"raw_applications/{DAY}.rejected.json"}
-    assert _champion() == champion
+    assert champion_version() == champion
     summary = run_all(partition=DAY, train=False)
     assert summary["warnings"] == []
 
