@@ -29,16 +29,23 @@ class Problem:
     count: int = 0  # rows or cells that break it; 0 for a file or column problem
     detail: str = ""
 
-    def describe(self, file: str) -> str:
-        where = [file]
-        if self.column is not None:
-            where.append(f"column {self.column!r}")
+    def _place(self, shown_lines: int = SHOWN_LINES) -> list[str]:
+        """``["column 'x'", "line 6, 8 (+3 more)"]``, or the part of it that applies."""
+        place = [] if self.column is None else [f"column {self.column!r}"]
         if self.lines:
-            shown = ", ".join(str(n) for n in self.lines[:SHOWN_LINES])
-            more = max(self.count, len(self.lines)) - min(len(self.lines), SHOWN_LINES)
-            where.append(f"line {shown}" + (f" (+{more} more)" if more > 0 else ""))
-        message = f"{': '.join(where)}: {self.rule}"
+            shown = ", ".join(str(n) for n in self.lines[:shown_lines])
+            more = max(self.count, len(self.lines)) - min(len(self.lines), shown_lines)
+            counted = shown_lines == SHOWN_LINES and more > 0
+            place.append(f"line {shown}" + (f" (+{more} more)" if counted else ""))
+        return place
+
+    def describe(self, file: str) -> str:
+        message = f"{': '.join([file, *self._place()])}: {self.rule}"
         return message + (f" ({self.detail})" if self.detail else "")
+
+    def first_place(self) -> str:
+        """Where the rule is first broken: ``column 'x', line 6``."""
+        return ", ".join(self._place(shown_lines=1))
 
 
 class DataValidationError(CreditAssetsError):
@@ -88,12 +95,20 @@ class DataValidationError(CreditAssetsError):
         super().__init__("\n".join([*shown, self.summary()]))
 
     def summary(self) -> str:
-        """One line: the file, how many problems, and each rule with its count."""
-        per_rule: dict[str, int] = {}
+        """One line that stands alone: the file, how many problems, and each rule with where
+        it is first broken and how many more times."""
+        per_rule: dict[str, list[Problem]] = {}
         for p in self.problems:
-            per_rule[p.rule] = per_rule.get(p.rule, 0) + max(p.count, 1)
-        rules = "; ".join(f"{rule} ({n})" for rule, n in per_rule.items())
-        return f"{self.file}: {sum(per_rule.values())} problems: {rules}"
+            per_rule.setdefault(p.rule, []).append(p)
+        total, parts = 0, []
+        for rule, problems in per_rule.items():
+            n = sum(max(p.count, 1) for p in problems)
+            total += n
+            where = problems[0].first_place()
+            more = f"and {n - 1} more" if n > 1 else ""
+            said = ", ".join(x for x in (where, more) if x)
+            parts.append(f"{rule} ({said})" if said else rule)
+        return f"{self.file}: {total} problems: {'; '.join(parts)}"
 
 
 @dataclass

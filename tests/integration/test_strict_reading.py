@@ -159,7 +159,8 @@ def test_score_lists_every_problem_and_writes_nothing(lab, broken, tmp_path):
     assert lines == [
         f"error: {path}: column 'ID_code': line 9: id must be unique (e.g. '{first_ids[2]}')",
         f"{path}: column 'var_10': line 6: value is not a number (e.g. 'oops')",
-        f"{path}: 2 problems: id must be unique (1); value is not a number (1)",
+        f"{path}: 2 problems: id must be unique (column 'ID_code', line 9); "
+        "value is not a number (column 'var_10', line 6)",
     ]
     assert out.read_text() == "yesterday's decisions\n"
     assert [p.name for p in tmp_path.iterdir()] == ["decided.csv"]
@@ -176,7 +177,7 @@ def test_a_history_too_small_is_refused_before_training(tmp_path):
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: raw_history: {data / 'history'}: 3 problems: history has 5 ")
-    assert "the contract's min_history_rows is 200 (1)" in last
+    assert "the contract's min_history_rows is 200;" in last
     assert "the contract's min_rows_per_class is 20" in last
     stored = {p.relative_to(tmp_path / "home").parts[1] for p in tmp_path.glob("home/storage/*/*")}
     training = {"raw_history", "training_data", "model", "registered_model", "champion_model"}

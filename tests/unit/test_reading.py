@@ -139,8 +139,9 @@ def test_every_problem_is_listed_and_the_last_line_sums_them_up(tmp_path):
         f"{path}: column 'var_20': line 7, 8, 9, 10, 11 (+1 more): value is not a number "
         "(e.g. 'x')",
         f"{path}: column 'gender': line 5: value is not one of the levels ['F', 'M'] (e.g. 'Q')",
-        f"{path}: 10 problems: column is not in the dataset contract (1); id must be unique "
-        "(1); value is not a number (7); value is not one of the levels ['F', 'M'] (1)",
+        f"{path}: 10 problems: column is not in the dataset contract (column 'comment'); "
+        "id must be unique (column 'ID_code', line 9); value is not a number (column 'var_10', "
+        "line 6, and 6 more); value is not one of the levels ['F', 'M'] (column 'gender', line 5)",
     ]
 
 
@@ -169,7 +170,8 @@ def test_chunks_stop_at_a_problem_and_the_error_lists_the_whole_file(tmp_path):
     assert str(info.value).splitlines() == [
         f"{path}: column 'var_10': line {rows - 8}: value is not a number (e.g. 'oops')",
         f"{path}: column 'ID_code': line {rows + 1}: id must be unique (e.g. '0000003')",
-        f"{path}: 2 problems: value is not a number (1); id must be unique (1)",
+        f"{path}: 2 problems: value is not a number (column 'var_10', line {rows - 8}); "
+        f"id must be unique (column 'ID_code', line {rows + 1})",
     ]
 
 
@@ -187,9 +189,11 @@ def test_a_history_too_small_to_train_on_is_refused():
         check_history_size(history, contract, "data/history")
     assert str(info.value).splitlines()[-1] == "data/history: 3 problems: " + "; ".join(
         [
-            "history has 5 rows; the contract's min_history_rows is 200 (1)",
-            "history has 1 rows of class '1'; the contract's min_rows_per_class is 20 (1)",
-            "history has 4 rows of class '0'; the contract's min_rows_per_class is 20 (1)",
+            "history has 5 rows; the contract's min_history_rows is 200",
+            "history has 1 rows of class '1'; the contract's min_rows_per_class is 20 "
+            "(column 'target')",
+            "history has 4 rows of class '0'; the contract's min_rows_per_class is 20 "
+            "(column 'target')",
         ]
     )
     enough = pd.DataFrame({"ID_code": range(200), "target": np.repeat([0, 1], [180, 20])})
