@@ -151,22 +151,21 @@ class CsvFile:
             read_options=pacsv.ReadOptions(block_size=_STREAM_BLOCK),
             convert_options=self._options(typed),
         )
-        pending: list[pa.RecordBatch] = []
-        position = first = skip
-        seen = 0
+        pending: pa.Table | None = None
+        first, seen = skip, 0
         for batch in reader:
             seen += batch.num_rows
             if seen <= skip:
                 continue
             if seen - batch.num_rows < skip:
                 batch = batch.slice(skip - (seen - batch.num_rows))
-            pending.append(batch)
-            position += batch.num_rows
-            if position - first >= rows:
-                yield self._frame(pa.Table.from_batches(pending), first)
-                pending, first = [], position
-        if pending:
-            yield self._frame(pa.Table.from_batches(pending), first)
+            fresh = pa.Table.from_batches([batch])
+            pending = fresh if pending is None else pa.concat_tables([pending, fresh])
+            while pending.num_rows >= rows:
+                yield self._frame(pending.slice(0, rows), first)
+                pending, first = pending.slice(rows), first + rows
+        if pending is not None and pending.num_rows:
+            yield self._frame(pending, first)
 
     def _frame(self, table: pa.Table, first_row: int) -> pd.DataFrame:
         """The table as pandas, once no text cell is over :data:`CELL_LIMIT`."""
