@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from decisions import make_frame  # noqa: E402
 
-from credit_assets.core.offline_scoring import CHUNK_ROWS  # noqa: E402
+from credit_assets.core.dataset import CHUNK_ROWS  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "memory.json"
 MB = 1 << 20

@@ -41,6 +41,9 @@ TRAIN, VALIDATION, HOLDOUT = "train", "validation", "holdout"
 
 
 _DATE_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Rows per chunk of a file read in chunks: with 200 features, deciding 20,000 rows peaks at
+# about 400 MB over the process's own (bench/memory.py).
+CHUNK_ROWS = 20_000
 
 
 def partition_key(path: Path) -> str:
@@ -122,7 +125,7 @@ def iter_file_chunks(
     contract: DatasetContract,
     kind: FileKind,
     expected_features: list[str] | None = None,
-    chunk_rows: int = 50_000,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> Iterator[pd.DataFrame]:
     """Validated chunks of about ``chunk_rows`` rows of one file, read one at a time, so
     memory follows the chunk, not the file. The rules are those of :func:`load_file`, an id
@@ -138,24 +141,31 @@ def iter_file_chunks(
     for first, chunk in source.chunks(chunk_rows):
         rows += len(chunk)
         typed = check_rows(chunk, contract, kind, findings, first_row=first)
+        del chunk  # the chunk as read is not kept while it is decided
         if contract.id_column in typed.columns:
-            ids = typed[contract.id_column]
-            again = ids.isin(seen).to_numpy()
-            if again.any():
-                findings.add(
-                    "id must be unique",
-                    contract.id_column,
-                    rows=list(np.flatnonzero(again)[:5] + first),
-                    count=int(again.sum()),
-                    detail=f"e.g. {ids[again].iloc[0]!r}",
-                )
-            seen.update(ids.dropna())
+            _check_ids_seen(typed[contract.id_column], seen, first, findings)
         if not findings:
             yield typed
+        del typed  # nor while the next one is read
+
     if not rows:
         raise DataValidationError(source.name, NO_ROWS)
     if findings:
         raise findings.error(source.name, source.lines)
+
+
+def _check_ids_seen(ids: pd.Series, seen: set[str], first: int, findings: Findings) -> None:
+    """An id of this chunk that an earlier chunk had; remember this chunk's ids."""
+    again = ids.isin(seen).to_numpy()
+    if again.any():
+        findings.add(
+            "id must be unique",
+            ids.name,
+            rows=list(np.flatnonzero(again)[:5] + first),
+            count=int(again.sum()),
+            detail=f"e.g. {ids[again].iloc[0]!r}",
+        )
+    seen.update(ids.dropna())
 
 
 def concat_partitions(

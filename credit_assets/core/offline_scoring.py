@@ -14,14 +14,12 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from credit_assets.core.dataset import iter_file_chunks
+from credit_assets.core.dataset import CHUNK_ROWS, iter_file_chunks
 from credit_assets.core.io import write_csv_chunks_atomic
 from credit_assets.core.validation import FileKind
 
 if TYPE_CHECKING:
     from credit_assets.core.pipeline import DecisionPipeline
-
-CHUNK_ROWS = 50_000
 
 
 def decide_file(
@@ -44,8 +42,10 @@ def decide_file(
     def decided() -> Iterator[pd.DataFrame]:
         for chunk in chunks:
             out = pipeline.decide(chunk, model_version=model_version)
+            del chunk  # not kept while the next chunk is read
             counts.update(out["decision"].tolist())
             yield out
+            del out
 
     write_csv_chunks_atomic(decided(), target)
     return counts
