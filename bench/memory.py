@@ -24,12 +24,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-
-from decisions import make_frame  # noqa: E402
-
-from credit_assets.core.dataset import CHUNK_ROWS  # noqa: E402
-
 RESULTS = ROOT / "bench" / "results" / "memory.json"
 MB = 1 << 20
 
@@ -44,6 +38,18 @@ def _cli(env: dict[str, str], *args: str) -> None:
     )
     if result.returncode != 0:
         raise SystemExit(f"credit-assets {args[0]} failed:\n{result.stderr}")
+
+
+def write_applications(path: Path, rows: int, features: int) -> None:
+    """In a process of its own: a child's ``ru_maxrss`` counts what its parent held when it
+    forked, so the parent stays small (it imports neither pandas nor the platform)."""
+    code = (
+        "import sys; sys.path[:0] = [sys.argv[1]]; from decisions import make_frame; "
+        "make_frame(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[2]))[0]"
+        ".to_csv(sys.argv[4], index=False)"
+    )
+    args = [str(ROOT / "bench"), str(rows), str(features), str(path)]
+    subprocess.run([sys.executable, "-c", code, *args], check=True, cwd=ROOT)
 
 
 def peak_rss(env: dict[str, str], *args: str) -> tuple[int, float]:
@@ -94,10 +100,8 @@ def main() -> None:
         _cli(env, "run", "--data", str(root / "data"))
         rows = {}
         for n in (args.small, args.large):
-            frame, _ = make_frame(n, args.features, seed=n)
             path = root / f"applications-{n}.csv"
-            frame.to_csv(path, index=False)
-            del frame
+            write_applications(path, n, args.features)
             peak, seconds = peak_rss(
                 env, "score", "--in", str(path), "--out", str(root / "out.csv")
             )
@@ -108,6 +112,8 @@ def main() -> None:
                 f"peak/file {peak / size:5.2f}  {seconds:6.1f} s",
                 flush=True,
             )
+    from credit_assets.core.dataset import CHUNK_ROWS
+
     small, large = rows[args.small], rows[args.large]
     ratio = large["peak_rss_bytes"] / small["peak_rss_bytes"]
     print(
