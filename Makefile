@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.credit/dagster_home
 export CREDIT_HOME ?= $(CURDIR)/.credit
 export CREDIT_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: install demo data run ui test test-all lint format bench bench-quality bench-scaling bench-decisions clean
+.PHONY: install demo data run ui test test-all lint format bench bench-quality bench-scaling bench-decisions bench-drift bench-serving clean
 
 # Bytecode is compiled at install: where PYTHONDONTWRITEBYTECODE is set, every process would
 # compile Dagster, MLflow and GX again (import dagster: 4.0 s instead of 1.8 s).
@@ -27,7 +27,7 @@ data: install
 
 ## demo: generate the default data (once) and materialize every asset on embedded defaults
 demo: install data $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/credit-assets run
+	$(BIN)/credit-assets run --dataset santander
 
 ## ui: the Dagster UI (webserver + daemon) on the same instance and data
 ui: install $(DAGSTER_HOME)/dagster.yaml
@@ -60,9 +60,28 @@ bench-quality: install
 bench-scaling: install
 	$(BIN)/python bench/scaling.py
 
-## bench-decisions: a batch of decisions (rules, score, band, worded reasons) against scoring alone
+## bench-decisions: decisions with worded reasons against LightGBM predicting alone, in batch and one at a time
 bench-decisions: install
 	$(BIN)/python bench/decisions.py
+
+## bench-fairness: the fairness figures and the proxy list on a 50,000-row holdout
+.PHONY: bench-fairness
+bench-fairness: install
+	$(BIN)/python bench/fairness.py
+## bench-drift: drift detection and false alarms against a PSI rule and Evidently's preset.
+## Evidently runs in its own venv: its pins clash with the project's (it needs pandas < 3).
+EVIDENTLY_VENV := .venv-evidently
+$(EVIDENTLY_VENV)/.installed:
+	@$(PY) -m uv venv -q $(EVIDENTLY_VENV) && \
+	$(PY) -m uv pip install -q --python $(EVIDENTLY_VENV)/bin/python evidently "pandas<3" pyarrow \
+	&& touch $@ || { rm -rf $(EVIDENTLY_VENV); echo "Evidently could not be installed"; }
+
+bench-drift: install $(EVIDENTLY_VENV)/.installed
+	$(BIN)/python bench/drift.py
+
+## bench-serving: the decision API: one decision, HTTP latency at fixed rates, the batch endpoint
+bench-serving: install
+	$(BIN)/python bench/serving.py
 
 clean:
 	rm -rf .credit data

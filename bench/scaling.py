@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))  # the service tests' stack is reused here
 
 import dagster as dg  # noqa: E402
 
-from credit_assets.cli.graphql_client import BACKFILL_TAG, TRAINING_JOB, CreditClient  # noqa: E402
+from credit_assets.cli.graphql_client import BACKFILL_TAG, CreditClient  # noqa: E402
 from tests.services.stack import Stack, missing_services, wait_until  # noqa: E402
 
 START = dt.date(2026, 11, 1)
@@ -263,8 +263,8 @@ def measure(
     at_once(stack, len(days))
     try:
         stack.start()
-        client = CreditClient("127.0.0.1", stack.ports["web"])
-        trained = client.wait(client.launch(TRAINING_JOB, run_config=train_config), 1800)
+        client = CreditClient("santander", "127.0.0.1", stack.ports["web"])
+        trained = client.wait(client.launch(client.training_job, run_config=train_config), 1800)
         if trained != dg.DagsterRunStatus.SUCCESS:
             raise RuntimeError(f"training ended {trained}; logs in {stack.logs}")
         steps_only = steps_only and bool(workers)
@@ -358,7 +358,7 @@ def main() -> None:
     if missing:
         sys.exit("the scaling benchmark needs " + ", ".join(missing))
     days = [(START + dt.timedelta(days=i)).isoformat() for i in range(args.partitions)]
-    train_config = {"ops": {"model": {"config": {"max_rounds": args.max_rounds}}}}
+    train_config = {"ops": {"santander__model": {"config": {"max_rounds": args.max_rounds}}}}
     rounds: list[dict[str, dict]] = []
     with tempfile.TemporaryDirectory(prefix="credit-bench-") as tmp:
         data = Path(tmp) / "data"

@@ -85,7 +85,8 @@ def plain(data: Path) -> dict:
         load_history,
     )
     from credit_assets.core.features import FeatureBuilder
-    from credit_assets.core.thresholds import choose_thresholds, evaluate
+    from credit_assets.core.figures import band_on_holdout
+    from credit_assets.core.thresholds import choose_thresholds
     from credit_assets.core.training import TrainConfig, train
 
     imported = time.perf_counter()
@@ -106,7 +107,7 @@ def plain(data: Path) -> dict:
     val_risk = trained.predict_positive(parts[VALIDATION])
     thresholds = choose_thresholds(val_risk, bad[VALIDATION], 0.90, "balanced")
     holdout_risk = trained.predict_positive(parts[HOLDOUT])
-    holdout = evaluate(thresholds, holdout_risk, bad[HOLDOUT])
+    holdout = band_on_holdout(thresholds, holdout_risk, bad[HOLDOUT])
     from sklearn.metrics import roc_auc_score
 
     auc = float(roc_auc_score(bad[HOLDOUT], holdout_risk))
@@ -117,7 +118,7 @@ def plain(data: Path) -> dict:
         "fit_s": fit_s,  # features + LightGBM fit
         "best_iteration": trained.best_iteration,
         "holdout_auc": auc,
-        "holdout_automation": holdout["coverage"],
+        "holdout_automation": holdout.automation.value,
         "rows": len(table.frame),
     }
 
@@ -167,7 +168,7 @@ def graph(data: Path, home: Path) -> dict:
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     imported = time.perf_counter()
     definitions = defs()
-    job = definitions.resolve_job_def("training_job")
+    job = definitions.resolve_job_def("santander__training_job")
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             run_config=_QUIET, instance=instance, tags={"launched_by": "bench/training.py"}
@@ -182,7 +183,7 @@ def graph(data: Path, home: Path) -> dict:
         }
     from credit_assets.core.storage import LocalStore
 
-    store = LocalStore(home / "storage")
+    store = LocalStore(home / "storage" / "santander")
     summary = store.read_json("model", "summary")
     promotion = store.read_json("champion_model")
     return {
@@ -193,7 +194,9 @@ def graph(data: Path, home: Path) -> dict:
         "checks_s": sum(check_seconds(instance, [result.run_id]).values()),
         "best_iteration": summary["best_iteration"],
         "holdout_auc": summary["holdout"]["auc"],
-        "holdout_automation": store.read_json("decision_thresholds")["holdout"]["coverage"],
+        "holdout_automation": store.read_json("decision_thresholds")["holdout"]["automation"][
+            "value"
+        ],
         "promoted": promotion["promoted"],
     }
 

@@ -11,7 +11,7 @@ checkout runs with no configuration at all.
 | CREDIT_CONTRACT       | the packaged Santander contract         |
 | CREDIT_STORAGE_DIR    | ``$CREDIT_HOME/storage``                |
 | MLFLOW_TRACKING_URI   | ``sqlite:///$CREDIT_HOME/mlflow.db``    |
-| CREDIT_PARTITIONS_START | earliest dated file in the data dir   |
+| CREDIT_PARTITIONS_START | each dataset's earliest dated file    |
 | CREDIT_EXPECTATIONS_DIR | ``expectations/`` of this checkout (GX suites) |
 | CREDIT_DATASETS       | ``$CREDIT_HOME/datasets.yaml`` (the datasets known) |
 
@@ -28,13 +28,18 @@ workers; it adds:
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from credit_assets.core.catalog import Catalog, DatasetEntry, storage_location
+from credit_assets.core.catalog import Catalog, DatasetEntry, model_name, storage_location
 from credit_assets.core.contract import load_contract
+from credit_assets.core.locks import WriterLocks
+
+if TYPE_CHECKING:
+    from credit_assets.core.decision_log import DecisionLog
+    from credit_assets.core.registry import ModelRegistry
 
 PROFILES = ("embedded", "scaleout")
 # Suites are reviewed like code, so they live with it: ``expectations/`` beside the package.
@@ -50,7 +55,7 @@ class Settings:
     storage_dir: Path
     mlflow_tracking_uri: str
     mlflow_artifact_location: str | None
-    partitions_start: str
+    partitions_start: str | None  # None: each dataset's first dated file
     expectations_dir: Path
     datasets_file: Path | None = None
     storage_url: str | None = None
@@ -68,6 +73,37 @@ class Settings:
             load_contract(self.contract_path).name, self.contract_path, self.data_dir
         )
         return Catalog(self.datasets_file or self.home / "datasets.yaml", default)
+
+    def registry(self, dataset: str) -> ModelRegistry:
+        """The MLflow registry of one dataset (MLflow is imported only when asked for)."""
+        from credit_assets.core.registry import ModelRegistry
+
+        name = model_name(dataset)
+        return ModelRegistry(self.mlflow_tracking_uri, name, name)
+
+    def writer_locks(self) -> WriterLocks:
+        """Where datasets' writer locks live: the instance's PostgreSQL database when scaled
+        out (``DAGSTER_PG_*``), else ``$CREDIT_HOME/locks``; ``CREDIT_LOCKS`` overrides."""
+        where = os.environ.get("CREDIT_LOCKS")
+        if not where and self.profile == "scaleout" and os.environ.get("DAGSTER_PG_HOST"):
+            env = os.environ
+            where = (
+                f"postgresql://{env.get('DAGSTER_PG_USER', 'postgres')}:"
+                f"{env.get('DAGSTER_PG_PASSWORD', '')}@{env['DAGSTER_PG_HOST']}:"
+                f"{env.get('DAGSTER_PG_PORT', '5432')}/{env.get('DAGSTER_PG_DB', 'dagster')}"
+            )
+        return WriterLocks(where or str(self.home / "locks"))
+
+    def decision_log(self) -> DecisionLog:
+        """The platform's one record of decisions (``core/decision_log.py``):
+        ``CREDIT_DECISION_LOG_URL``, else SQLite in ``$CREDIT_HOME/decisions.db``; protected
+        attributes are left out of the stored inputs when
+        ``CREDIT_DECISION_LOG_REDACT_PROTECTED`` is true."""
+        from credit_assets.core.decision_log import DecisionLog
+
+        url = os.environ.get("CREDIT_DECISION_LOG_URL") or f"sqlite:///{self.home / 'decisions.db'}"
+        redact = os.environ.get("CREDIT_DECISION_LOG_REDACT_PROTECTED", "").lower()
+        return DecisionLog(url, redact_protected=redact in ("1", "true", "yes"))
 
     def dataset_storage(self, name: str) -> str:
         """Where one dataset's asset files live."""
@@ -94,8 +130,7 @@ class Settings:
             # A tracking server stores artifacts where it was told to; only the embedded
             # profile chooses a local folder itself.
             mlflow_artifact_location=None if scaleout else (home / "mlartifacts").as_uri(),
-            partitions_start=os.environ.get("CREDIT_PARTITIONS_START")
-            or _earliest_partition(data_dir),
+            partitions_start=os.environ.get("CREDIT_PARTITIONS_START") or None,
             expectations_dir=Path(
                 os.environ.get("CREDIT_EXPECTATIONS_DIR", DEFAULT_EXPECTATIONS_DIR)
             ).absolute(),
@@ -106,17 +141,3 @@ class Settings:
             celery_broker=os.environ.get("CREDIT_CELERY_BROKER", cls.celery_broker),
             celery_backend=os.environ.get("CREDIT_CELERY_BACKEND", cls.celery_backend),
         )
-
-
-def _earliest_partition(data_dir: Path) -> str:
-    """First day with a dated file, so the UI shows the days the data covers."""
-    dates = []
-    for kind in ("applications", "outcomes"):
-        for path in (data_dir / kind).glob("*.csv"):
-            try:
-                dates.append(dt.date.fromisoformat(path.stem))
-            except ValueError:
-                continue
-    if dates:
-        return min(dates).isoformat()
-    return (dt.date.today() - dt.timedelta(days=30)).isoformat()

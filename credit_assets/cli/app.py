@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,8 +12,19 @@ import typer
 from rich.table import Table
 
 from credit_assets.cli import model as model_commands
-from credit_assets.cli.common import ContractOpt, DataOpt, configure, console, err, fail
+from credit_assets.cli.apikeys import app as apikeys_app
+from credit_assets.cli.common import (
+    ContractOpt,
+    DataOpt,
+    DatasetOpt,
+    console,
+    err,
+    fail,
+    resolve_dataset,
+)
+from credit_assets.cli.decisions import app as decisions_app
 from credit_assets.cli.expectations import app as expectations_app
+from credit_assets.cli.serve import serve
 from credit_assets.cli.trigger import app as trigger_app
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.scaleout.workers import app as workers_app
@@ -26,6 +38,14 @@ app.add_typer(model_commands.app, name="model")
 app.add_typer(expectations_app, name="expectations")
 app.add_typer(workers_app, name="workers")
 app.add_typer(trigger_app, name="trigger")
+app.add_typer(apikeys_app, name="apikeys")
+app.add_typer(decisions_app, name="decisions")
+app.command()(serve)
+
+
+class Product(StrEnum):
+    santander = "santander"
+    cards = "cards"
 
 
 @app.command()
@@ -33,53 +53,100 @@ def generate(
     out_dir: Annotated[
         Path, typer.Argument(help="where to write history/, applications/, outcomes/ and truth/")
     ],
-    history_rows: int = typer.Option(20_000, help="labelled history rows"),
+    product: Annotated[
+        Product,
+        typer.Option(
+            help="santander: Kaggle's layout, 200 numeric features; cards: a credit-card "
+            "product with 12 categorical columns and a string target (contract: "
+            "contracts/cards.yaml)"
+        ),
+    ] = Product.santander,
+    history_rows: int | None = typer.Option(
+        None, help="labelled history rows (default: santander 20,000, cards 1,000)"
+    ),
     days: int = typer.Option(7, help="daily application batches"),
-    rows_per_day: int = typer.Option(2_000, help="applications per day"),
-    features: int = typer.Option(200, help="number of var_* features"),
+    rows_per_day: int | None = typer.Option(
+        None, help="applications per day (default: santander 2,000, cards 100)"
+    ),
+    features: int = typer.Option(200, help="number of var_* features (santander)"),
     start: str = typer.Option("", help="first day (YYYY-MM-DD); default: the batches end today"),
     seed: int = typer.Option(0, help="random seed"),
     outcome_lag: int = typer.Option(2, help="days until an application's outcome arrives"),
     feature_drift_from: str = typer.Option("", help="shift drift features from this day"),
     feature_drift_shift: float = typer.Option(1.0, help="shift size, in feature scales"),
+    feature_drift_scale: float = typer.Option(
+        1.0, help="the drift features' spread is multiplied by this (a variance change)"
+    ),
     concept_drift_from: str = typer.Option("", help="change P(target|x) from this day"),
+    bias: float = typer.Option(
+        0.0,
+        help="inject bias: one feature becomes a proxy for gender and this share of group F's good "
+        "outcomes are recorded as bad",
+    ),
+    drift_share: float = typer.Option(
+        0.0, help="share of the features that drift, spread evenly (0: var_0..var_9)"
+    ),
 ) -> None:
-    """Write synthetic data in Kaggle's Santander layout, with the true P(target|x) beside it."""
-    from credit_assets.core.synthetic import SyntheticSpec
-    from credit_assets.core.synthetic import generate as write
-
+    """Write synthetic data (Kaggle's Santander layout, or the cards product), with the true
+    P(target|x) beside it."""
     try:
+        if not 0 <= drift_share <= 1:
+            raise ValueError(f"--drift-share must lie in [0, 1], got {drift_share}")
         first = (
             dt.date.fromisoformat(start) if start else dt.date.today() - dt.timedelta(days=days - 1)
         )
-        spec = SyntheticSpec(
-            n_features=features,
-            history_rows=history_rows,
-            days=days,
-            rows_per_day=rows_per_day,
-            start=first,
-            seed=seed,
-            outcome_lag_days=outcome_lag,
-            feature_drift_from=dt.date.fromisoformat(feature_drift_from)
-            if feature_drift_from
-            else None,
-            feature_drift_shift=feature_drift_shift,
-            concept_drift_from=dt.date.fromisoformat(concept_drift_from)
-            if concept_drift_from
-            else None,
-        )
+        if product == Product.cards:
+            if feature_drift_from or concept_drift_from:
+                raise ValueError("drift is only generated for --product santander")
+            from credit_assets.core.synthetic_cards import contract_path, generate_cards
+
+            counts = generate_cards(
+                out_dir,
+                rows=1_000 if history_rows is None else history_rows,
+                days=days,
+                rows_per_day=100 if rows_per_day is None else rows_per_day,
+                start=first,
+                seed=seed,
+                outcome_lag_days=outcome_lag,
+            )
+            run_with = f" (run it with --contract {contract_path()})"
+        else:
+            from credit_assets.core.synthetic import SyntheticSpec
+            from credit_assets.core.synthetic import generate as write
+
+            spec = SyntheticSpec(
+                n_features=features,
+                history_rows=20_000 if history_rows is None else history_rows,
+                days=days,
+                rows_per_day=2_000 if rows_per_day is None else rows_per_day,
+                start=first,
+                seed=seed,
+                outcome_lag_days=outcome_lag,
+                feature_drift_from=dt.date.fromisoformat(feature_drift_from)
+                if feature_drift_from
+                else None,
+                feature_drift_shift=feature_drift_shift,
+                feature_drift_scale=feature_drift_scale,
+                drift_share=drift_share or None,
+                concept_drift_from=dt.date.fromisoformat(concept_drift_from)
+                if concept_drift_from
+                else None,
+                bias=bias,
+            )
+            counts, run_with = write(out_dir, spec), ""
     except ValueError as exc:
         raise fail(f"bad option: {exc}") from None
-    counts = write(out_dir, spec)
     console.print(
         f"wrote {counts['history']} history rows, {counts['applications']} "
         f"applications over {days} days from {first}, {counts['outcomes']} outcomes "
-        f"to {out_dir}"
+        f"to {out_dir}{run_with}",
+        soft_wrap=True,
     )
 
 
 @app.command()
 def run(
+    dataset: DatasetOpt = None,
     data: DataOpt = None,
     contract: ContractOpt = None,
     partition: Annotated[str | None, typer.Option(help="only this day (YYYY-MM-DD)")] = None,
@@ -87,17 +154,20 @@ def run(
         True, "--train/--no-train", help="retrain and register, or decide with the champion"
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="show Dagster's event log"),
+    wait: float = typer.Option(
+        0.0, help="seconds to wait while another writer of the dataset works (default: refuse)"
+    ),
 ) -> None:
     """Materialize the whole graph: ingest every day, train and register, decide every day.
 
     Every asset's quality checks run with it: a blocking one stops the run with a message
     naming the file, the column or rows and the rule; a warning is printed and the run goes on.
     """
-    configure(data, contract)
     from credit_assets.cli.runner import run_all
 
     try:
-        summary = run_all(partition=partition, verbose=verbose, train=train)
+        entry = resolve_dataset(dataset, contract, data, remember=True)
+        summary = run_all(entry.name, partition=partition, verbose=verbose, train=train, wait=wait)
     except CreditAssetsError as exc:
         raise fail(str(exc)) from None
     for warning in summary.get("warnings", []):
@@ -106,6 +176,8 @@ def run(
 
 
 def _print_summary(summary: dict) -> None:
+    from credit_assets.core.figures import describe_automation, fmt_rate, summary_lines
+
     challenger, champion = summary["challenger_version"], summary["model_version"]
     if summary["promoted"]:
         before = summary["previous_champion"]
@@ -126,16 +198,20 @@ def _print_summary(summary: dict) -> None:
     console.print(f"model report: {summary['report_path']}", highlight=False, soft_wrap=True)
     console.print(
         f"model [bold]{summary['model_name']}[/] version [bold]{champion}[/] "
-        f"(champion) · holdout AUC [bold]{summary['holdout_auc']:.4f}[/] · automation rate "
-        f"[bold]{summary['automation_rate']:.1%}[/] at target accuracy "
-        f"{summary['target_accuracy']:.2f}"
+        f"(champion) · holdout AUC [bold]{summary['holdout_auc']:.4f}[/]"
     )
+    if summary["holdout_band"] is None:
+        lines = [f"decided: {describe_automation(summary['automation'])}"]
+    else:
+        lines = summary_lines(summary["automation"], summary["holdout_band"])
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)
     table = Table(title="decisions per day")
     columns = ["day", "rule_reject", "approve", "reject", "review", "automated"]
     for c in columns:
         table.add_column(c, justify="right" if c != "day" else "left")
     for row in summary["days"]:
-        table.add_row(row["day"], *(str(row[c]) for c in columns[1:-1]), f"{row['automated']:.1%}")
+        table.add_row(row["day"], *(str(row[c]) for c in columns[1:-1]), fmt_rate(row["automated"]))
     console.print(table)
 
 
@@ -144,6 +220,7 @@ def score(
     in_file: Annotated[Path, typer.Option("--in", help="applications CSV")],
     out_file: Annotated[Path, typer.Option("--out", help="where to write decisions CSV")],
     model: Annotated[str, typer.Option(help="'champion' or a version number")] = "champion",
+    dataset: DatasetOpt = None,
     contract: ContractOpt = None,
 ) -> None:
     """Score a CSV offline with a registered model: one decision per row.
@@ -151,19 +228,12 @@ def score(
     The file is read and decided a chunk at a time; the output appears only if every row
     passed the contract (otherwise every problem is listed and no output is written).
     """
-    configure(None, contract)
-    from credit_assets.core.contract import load_contract
     from credit_assets.core.offline_scoring import decide_file
-    from credit_assets.core.registry import ModelRegistry
     from credit_assets.settings import Settings
 
-    settings = Settings.from_env()
     try:
-        dataset = load_contract(settings.contract_path)
-        registry = ModelRegistry(
-            settings.mlflow_tracking_uri, f"credit-{dataset.name}", f"credit-{dataset.name}"
-        )
-        pipeline, version = registry.load(model)
+        entry = resolve_dataset(dataset, contract)
+        pipeline, version = Settings.from_env().registry(entry.name).load(model)
         counts = decide_file(pipeline, version.version, in_file, out_file)
     except CreditAssetsError as exc:
         raise fail(str(exc)) from None

@@ -22,9 +22,8 @@ from dagster import DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
 from credit_assets.core.errors import CreditAssetsError
+from credit_assets.defs.scope import DAILY_JOB, TRAINING_JOB, job_name
 
-SCORING_JOB = "daily_decisions_job"
-TRAINING_JOB = "training_job"
 LOCATION = "credit_assets"
 REPOSITORY = "__repository__"  # the repository name Dagster gives a Definitions object
 PARTITION_TAG = "dagster/partition"
@@ -75,9 +74,15 @@ def _explain(exc: DagsterGraphQLClientError, url: str) -> str:
 
 
 class CreditClient:
-    """Launch scoring and training runs, backfills and re-executions; wait for their end."""
+    """Launch one dataset's scoring and training runs, backfills and re-executions; wait for
+    their end."""
 
-    def __init__(self, host: str = "localhost", port: int = 3000, timeout: int = 60) -> None:
+    def __init__(
+        self, dataset: str, host: str = "localhost", port: int = 3000, timeout: int = 60
+    ) -> None:
+        self.dataset = dataset
+        self.scoring_job = job_name(dataset, DAILY_JOB)
+        self.training_job = job_name(dataset, TRAINING_JOB)
         self.url = f"http://{host}:{port}/graphql"
         self.timeout = timeout
         self.dagster = DagsterGraphQLClient(host, port_number=port, timeout=timeout)
@@ -106,7 +111,7 @@ class CreditClient:
 
     def score(self, partition: str, tags: dict[str, str] | None = None) -> str:
         """Launch the daily scoring job (ingest, rules, decisions) for one day; its run id."""
-        return self.launch(SCORING_JOB, {PARTITION_TAG: partition, **(tags or {})})
+        return self.launch(self.scoring_job, {PARTITION_TAG: partition, **(tags or {})})
 
     def launch(self, job: str, tags: dict[str, str] | None = None, run_config: Any = None) -> str:
         try:
@@ -120,8 +125,10 @@ class CreditClient:
         except DagsterGraphQLClientError as exc:
             raise CreditAssetsError(f"could not launch {job}: {_explain(exc, self.url)}") from exc
 
-    def backfill(self, partitions: Sequence[str], job: str = SCORING_JOB) -> str:
-        """One run per partition of ``job``, created by the daemon; the backfill id."""
+    def backfill(self, partitions: Sequence[str], job: str | None = None) -> str:
+        """One run per partition of ``job`` (the scoring job), created by the daemon; the
+        backfill id."""
+        job = job or self.scoring_job
         params = {
             "selector": {
                 "partitionSetName": f"{job}_partition_set",

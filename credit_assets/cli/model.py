@@ -16,9 +16,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from credit_assets.cli.common import ContractOpt, configure, console, err, fail
+from credit_assets.cli.common import ContractOpt, DatasetOpt, console, err, fail, resolve_dataset
+from credit_assets.core.catalog import dataset_of
 from credit_assets.core.errors import CreditAssetsError
-from credit_assets.core.registry_names import LINEAGE_TAGS
+from credit_assets.core.registry_names import FAIRNESS_TAG, LINEAGE_TAGS
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -30,16 +31,12 @@ ByOpt = Annotated[
 ]
 
 
-def _registry(contract: Path | None):
-    from credit_assets.core.contract import load_contract
-    from credit_assets.core.registry import ModelRegistry
+def _registry(dataset: str | None, contract: Path | None):
+    """The registry of the dataset a command names (its name, or its contract)."""
     from credit_assets.settings import Settings
 
-    configure(None, contract)
-    settings = Settings.from_env()
-    dataset = load_contract(settings.contract_path)
-    name = f"credit-{dataset.name}"
-    return ModelRegistry(settings.mlflow_tracking_uri, name, name)
+    entry = resolve_dataset(dataset, contract)
+    return Settings.from_env().registry(entry.name)
 
 
 def _who(by: str | None) -> str:
@@ -82,7 +79,7 @@ def _record_in_dagster(registry, change) -> None:
         with dg.DagsterInstance.get() as instance:
             instance.report_runless_asset_event(
                 dg.AssetMaterialization(
-                    asset_key="champion_model",
+                    asset_key=[dataset_of(registry.model_name), "champion_model"],
                     description=f"{change.action} by {change.by}: {change.reason}",
                     metadata={
                         "champion_version": change.version,
@@ -101,10 +98,10 @@ def _record_in_dagster(registry, change) -> None:
 
 
 @app.command("list")
-def list_versions(contract: ContractOpt = None) -> None:
+def list_versions(dataset: DatasetOpt = None, contract: ContractOpt = None) -> None:
     """Every registered version, newest first, with aliases, holdout AUC and gate results."""
     try:
-        registry = _registry(contract)
+        registry = _registry(dataset, contract)
         versions = registry.versions()
     except CreditAssetsError as exc:
         raise fail(str(exc)) from None
@@ -141,11 +138,13 @@ def list_versions(contract: ContractOpt = None) -> None:
 @app.command()
 def show(
     version: Annotated[str, typer.Argument(help="a version number or an alias")],
+    dataset: DatasetOpt = None,
     contract: ContractOpt = None,
 ) -> None:
-    """One version: lineage, metrics, gate results, alias changes and its report."""
+    """One version: lineage, metrics, gate results, fairness in one line, alias changes and
+    its report."""
     try:
-        registry = _registry(contract)
+        registry = _registry(dataset, contract)
         info = registry.version_info(version)
         run = registry.client.get_run(info.run_id)
     except CreditAssetsError as exc:
@@ -184,6 +183,7 @@ def show(
         console.print(table)
     else:
         console.print("promotion gates: not evaluated")
+    console.print(info.tags.get(FAIRNESS_TAG, "fairness: not evaluated"), markup=False)
     events = registry.alias_events(info.version)
     if events:
         table = Table(title="alias changes")
@@ -206,11 +206,12 @@ def promote(
     force: bool = typer.Option(
         False, "--force", help="promote even though the version did not pass the gates"
     ),
+    dataset: DatasetOpt = None,
     contract: ContractOpt = None,
 ) -> None:
     """Make VERSION the champion (scorers pick it up at once; rollback can undo it)."""
     try:
-        registry = _registry(contract)
+        registry = _registry(dataset, contract)
         info = registry.version_info(version)
         passed = info.tags.get("gates_passed")
         if passed != "true" and not force:
@@ -235,10 +236,12 @@ def promote(
 
 
 @app.command()
-def rollback(reason: ReasonOpt, by: ByOpt = None, contract: ContractOpt = None) -> None:
+def rollback(
+    reason: ReasonOpt, by: ByOpt = None, dataset: DatasetOpt = None, contract: ContractOpt = None
+) -> None:
     """Move the champion back to the version that was champion before the current one."""
     try:
-        registry = _registry(contract)
+        registry = _registry(dataset, contract)
         change = registry.rollback(by=_who(by), reason=reason)
     except CreditAssetsError as exc:
         raise fail(str(exc)) from None

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from credit_assets.cli.common import resolve_dataset
+
 if TYPE_CHECKING:
     from credit_assets.cli.graphql_client import CreditClient
 
@@ -34,11 +36,21 @@ def webserver(
     port: Annotated[
         int, typer.Option(envvar="CREDIT_WEBSERVER_PORT", help="Dagster webserver port")
     ] = 3000,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CREDIT_DATASET",
+            help="the dataset whose jobs to launch; needed when several are known",
+        ),
+    ] = None,
 ) -> None:
-    """Where the Dagster webserver listens."""
+    """Where the Dagster webserver listens, and which dataset's jobs to launch."""
     from credit_assets.cli.graphql_client import CreditClient
 
-    ctx.obj = CreditClient(host, port)
+    if ctx.resilient_parsing or ctx.invoked_subcommand is None:
+        return
+    with _errors():
+        ctx.obj = CreditClient(dataset or resolve_dataset(None).name, host, port)
 
 
 def _day(text: str) -> str:
@@ -92,16 +104,15 @@ def score(
 ) -> None:
     """Launch the daily scoring job for one day: ingest, rules, decisions."""
     day, client = _day(partition), ctx.obj
-    _one_run(client, lambda: client.score(day), f"daily_decisions_job for {day}", wait, timeout)
+    _one_run(client, lambda: client.score(day), f"{client.scoring_job} for {day}", wait, timeout)
 
 
 @app.command()
 def train(ctx: typer.Context, wait: Wait = False, timeout: Timeout = 3600) -> None:
     """Launch the training job: training table, model, review band, registration."""
-    from credit_assets.cli.graphql_client import TRAINING_JOB
-
     client = ctx.obj
-    _one_run(client, lambda: client.launch(TRAINING_JOB), TRAINING_JOB, wait, timeout)
+    job = client.training_job
+    _one_run(client, lambda: client.launch(job), job, wait, timeout)
 
 
 @app.command()

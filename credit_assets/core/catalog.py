@@ -7,10 +7,11 @@ every piece of state belongs to exactly one dataset and is keyed by that name: a
 (``<name>__training_job``), the MLflow experiment and registered model (``credit-<name>``),
 decision-log rows and locks.
 
-The catalog is a small YAML file (``$CREDIT_HOME/datasets.yaml``, or ``CREDIT_DATASETS``):
-``run --contract FILE --data DIR`` adds an entry the first time, later commands name the
-dataset with ``--dataset NAME``. With an empty catalog the platform knows one dataset: the
-contract and data directory of the environment (packaged Santander and ``./data`` by default).
+The platform always knows the environment's dataset (``CREDIT_CONTRACT`` and
+``CREDIT_DATA_DIR``: the packaged Santander contract and ``./data`` by default), and every
+dataset recorded in a small YAML file (``$CREDIT_HOME/datasets.yaml``, or ``CREDIT_DATASETS``):
+``run --contract FILE --data DIR`` records one the first time, and later commands name it with
+``--dataset NAME``. A recorded entry of the same name overrides the environment's.
 """
 
 from __future__ import annotations
@@ -34,7 +35,13 @@ class DatasetEntry:
     data_dir: Path
 
     def contract(self) -> DatasetContract:
-        return load_contract(self.contract_path)
+        contract = load_contract(self.contract_path)
+        if contract.name != self.name:
+            raise CreditAssetsError(
+                f"{self.contract_path or 'the packaged contract'} names dataset "
+                f"{contract.name!r}, but it is recorded as dataset {self.name!r}"
+            )
+        return contract
 
     def to_dict(self) -> dict[str, str | None]:
         return {
@@ -48,9 +55,17 @@ def storage_location(root: str, name: str) -> str:
     return f"{root.rstrip('/')}/{name}"
 
 
+_MODEL_PREFIX = "credit-"
+
+
 def model_name(name: str) -> str:
     """The MLflow registered model (and experiment) of a dataset."""
-    return f"credit-{name}"
+    return f"{_MODEL_PREFIX}{name}"
+
+
+def dataset_of(registered_model: str) -> str:
+    """The dataset of a registered model (inverse of :func:`model_name`)."""
+    return registered_model.removeprefix(_MODEL_PREFIX)
 
 
 class UnknownDatasetError(CreditAssetsError):
@@ -63,9 +78,12 @@ class Catalog:
     default: DatasetEntry
 
     def entries(self) -> dict[str, DatasetEntry]:
-        """Known datasets by name; the environment's default when none was ever added."""
+        """Known datasets by name: the environment's and the recorded ones."""
+        return {self.default.name: self.default, **self._recorded()}
+
+    def _recorded(self) -> dict[str, DatasetEntry]:
         if not self.path.is_file():
-            return {self.default.name: self.default}
+            return {}
         try:
             raw = yaml.safe_load(self.path.read_text()) or {}
         except yaml.YAMLError as exc:
@@ -96,10 +114,9 @@ class Catalog:
 
     def add(self, entry: DatasetEntry) -> None:
         """Record a dataset (or its new contract path / data folder) in the catalog file."""
-        entries = self.entries() if self.path.is_file() else {}
-        if entries.get(entry.name) == entry:
+        if self.entries().get(entry.name) == entry:
             return
-        entries[entry.name] = entry
+        entries = {**self._recorded(), entry.name: entry}
         text = yaml.safe_dump(
             {"datasets": {n: e.to_dict() for n, e in sorted(entries.items())}}, sort_keys=False
         )

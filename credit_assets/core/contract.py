@@ -12,11 +12,20 @@ import json
 import re
 from functools import cached_property
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from credit_assets.core.errors import ContractError
 
@@ -45,6 +54,11 @@ class ColumnSpec(_Strict):
     frequency: bool = Field(
         default=False, description="add a feature: the value's frequency among training rows"
     )
+    bands: list[float] | None = Field(
+        default=None,
+        description="numeric protected attribute: increasing band edges, e.g. [18, 30, 45, 60] "
+        "gives the groups <18, 18-29, 30-44, 45-59, 60+",
+    )
 
     @model_validator(mode="after")
     def _name_or_pattern(self) -> ColumnSpec:
@@ -52,7 +66,29 @@ class ColumnSpec(_Strict):
             raise ValueError("a column spec needs exactly one of 'name' or 'pattern'")
         if self.pattern is not None:
             re.compile(self.pattern)
+        if self.bands is not None:
+            if self.type != "numeric":
+                raise ValueError(f"{self.label}: only a numeric column can have 'bands'")
+            if not self.bands or any(a >= b for a, b in pairwise(self.bands)):
+                raise ValueError(f"{self.label}: 'bands' must be increasing, got {self.bands}")
         return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Contracts without bands dump (and so hash) as they did before bands existed.
+        dumped = handler(self)
+        if dumped.get("bands") is None:
+            dumped.pop("bands", None)
+        return dumped
+
+    def band_labels(self) -> list[str]:
+        """Group labels of a banded attribute, lowest first: ``<18``, ``18-29``, ..., ``60+``
+        (a band holds its lower edge, not its upper one)."""
+        edges = [f"{e:g}" for e in self.bands or []]
+        if not edges:
+            return []
+        inner = [f"{lo}-{_below(hi)}" for lo, hi in pairwise(edges)]
+        return [f"<{edges[0]}", *inner, f"{edges[-1]}+"]
 
     def matches(self, column: str) -> bool:
         if self.name is not None:
@@ -89,9 +125,15 @@ class TargetSpec(_Strict):
     @property
     def labels(self) -> tuple[str, str]:
         """(positive, negative) as they are written in a file."""
-        positive = self.positive_class
-        negative = 1 - positive if self.negative_class is None else self.negative_class  # type: ignore[operator]
-        return str(positive), str(negative)
+        negative = self.negative_class
+        return str(self.positive_class), str(
+            _other(self.positive_class) if negative is None else negative
+        )
+
+
+def _other(positive: int | str) -> int | None:
+    """The class a 0/1 target has besides ``positive``."""
+    return 1 - positive if positive in (0, 1) else None  # type: ignore[operator]
 
 
 class Rule(_Strict):
@@ -149,7 +191,8 @@ class SplitSpec(_Strict):
 
 
 class DatasetContract(_Strict):
-    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    # the dataset's name: a prefix of Dagster asset keys and job names, so an identifier
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str = ""
     id_column: str
     target: TargetSpec
@@ -188,6 +231,15 @@ class DatasetContract(_Strict):
         for rule in self.rules:
             if any(p.matches(rule.column) for p in self.protected):
                 raise ValueError(f"rule {rule.id} uses protected attribute {rule.column!r}")
+        for spec in self.features:
+            if spec.bands is not None:
+                raise ValueError(f"{spec.label}: 'bands' are for protected attributes only")
+        for spec in self.protected:
+            if spec.type == "numeric" and spec.bands is None:
+                raise ValueError(
+                    f"protected attribute {spec.label} is numeric: give its 'bands' "
+                    "(fairness figures compare groups)"
+                )
         return self
 
     @cached_property
@@ -196,16 +248,29 @@ class DatasetContract(_Strict):
         dumped = self.model_dump(mode="json")
         if not dumped["reason_texts"]:  # unchanged versions for contracts that have none
             del dumped["reason_texts"]
+        # and for contracts that keep the defaults of the strict-reading fields
+        if self.target.negative_class in (None, _other(self.target.positive_class)):
+            del dumped["target"]["negative_class"]
+        for key in ("min_history_rows", "min_rows_per_class"):
+            if dumped[key] == type(self).model_fields[key].default:
+                del dumped[key]
         canonical = json.dumps(dumped, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
     def reason_template(self, column: str, direction: str) -> str | None:
         """The wording of a reason for a feature and direction (``high``, ``low``,
         ``missing``): an exact name's template first, else the first matching pattern's."""
-        specs = [r for r in self.reason_texts if r.name == column] + [
-            r for r in self.reason_texts if r.pattern is not None and r.matches(column)
-        ]
-        return next((t for r in specs if (t := r.template(direction))), None)
+        key = (column, direction)
+        if key not in self._templates:  # asked for every reason worded: patterns matched once
+            specs = [r for r in self.reason_texts if r.name == column] + [
+                r for r in self.reason_texts if r.pattern is not None and r.matches(column)
+            ]
+            self._templates[key] = next((t for r in specs if (t := r.template(direction))), None)
+        return self._templates[key]
+
+    @cached_property
+    def _templates(self) -> dict[tuple[str, str], str | None]:
+        return {}
 
     @cached_property
     def rules_version(self) -> str:
@@ -226,7 +291,14 @@ class DatasetContract(_Strict):
         return [c for c in columns if self.feature_spec(c) is not None and c not in self._reserved]
 
     def resolve_protected(self, columns: list[str]) -> list[str]:
-        return [c for c in columns if self.protected_spec(c) is not None]
+        key = tuple(columns)
+        if key not in self._protected:  # asked for every decision, with the same columns
+            self._protected[key] = [c for c in columns if self.protected_spec(c) is not None]
+        return list(self._protected[key])
+
+    @cached_property
+    def _protected(self) -> dict[tuple[str, ...], list[str]]:
+        return {}
 
     @cached_property
     def _reserved(self) -> frozenset[str]:
@@ -234,6 +306,13 @@ class DatasetContract(_Strict):
         if self.date_column:
             names.add(self.date_column)
         return frozenset(names)
+
+
+def _below(edge: str) -> str:
+    """The label of a band's upper end: one less than an integer edge (30 -> 29), else
+    the edge itself (a band of reals holds values up to, not including, it)."""
+    value = float(edge)
+    return f"{value - 1:g}" if value.is_integer() else f"<{edge}"
 
 
 def load_contract(path: str | Path | None = None) -> DatasetContract:

@@ -88,6 +88,22 @@ class DataDir:
     def outcome_files(self) -> dict[str, Path]:
         return self._dated("outcomes")
 
+    def first_day(self) -> str:
+        """First day with a dated file (else 30 days ago), where daily partitions start."""
+        days = [*self._days("applications"), *self._days("outcomes")]
+        if days:
+            return min(days)
+        return (dt.date.today() - dt.timedelta(days=30)).isoformat()
+
+    def _days(self, kind: str) -> list[str]:
+        days = []
+        for path in (self.root / kind).glob("*.csv"):
+            try:
+                days.append(dt.date.fromisoformat(path.stem).isoformat())
+            except ValueError:
+                continue
+        return days
+
     def partitions(self) -> list[str]:
         return sorted(set(self.application_files()) | set(self.outcome_files()))
 

@@ -171,3 +171,7 @@ class Findings:
             for g in self._groups.values()
         ]
         return DataValidationError.listing(file, problems)
+
+
+class DriftError(CreditAssetsError):
+    """A drift check cannot run on what it was given (a missing column, no outcomes)."""

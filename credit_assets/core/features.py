@@ -67,19 +67,27 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        built = self.transform_array(X)
+        return pd.DataFrame(built, index=X.index, columns=self.feature_names_out_)
+
+    def transform_array(self, X: pd.DataFrame) -> np.ndarray:
+        """:meth:`transform`'s values as one float32 array, feature-major in memory (each
+        feature's column contiguous), without building a frame: the scoring path's input."""
         numeric = list(self.numeric or [])
-        out = {}
+        out = np.empty((len(X), len(self.feature_names_out_)), dtype=np.float32, order="F")
         if numeric:
-            clipped = np.clip(X[numeric].to_numpy(dtype="float64"), self.clip_low_, self.clip_high_)
-            out.update({c: clipped[:, i] for i, c in enumerate(numeric)})
+            values = X[pd.Index(numeric)].to_numpy(dtype="float64")  # an Index: no list check
+            # clipped in float64, stored as float32 with no intermediate copy
+            np.clip(values, self.clip_low_, self.clip_high_, out=out[:, : len(numeric)])
+        j = len(numeric)
         for c, levels in self.levels_.items():
             codes = {level: float(i) for i, level in enumerate(levels)}
-            out[c] = X[c].astype(str).map(codes).where(X[c].notna()).to_numpy(dtype="float64")
+            out[:, j] = X[c].astype(str).map(codes).where(X[c].notna()).to_numpy(dtype="float64")
+            j += 1
         for c, table in self.frequency_.items():
-            out[f"{c}{FREQ_SUFFIX}"] = (
-                _value_keys(X[c]).map(table).fillna(0.0).to_numpy(dtype="float64")
-            )
-        return pd.DataFrame(out, index=X.index, columns=self.feature_names_out_).astype("float32")
+            out[:, j] = _value_keys(X[c]).map(table).fillna(0.0).to_numpy(dtype="float64")
+            j += 1
+        return out
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return np.asarray(self.feature_names_out_, dtype=object)

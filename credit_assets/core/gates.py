@@ -12,40 +12,96 @@ Absolute gates apply to every challenger, the first one included:
                      predicting the holdout's base rate, which any useful model beats);
 * ``ece``            expected calibration error at most ``max_ece`` plus the ECE that sampling
                      noise alone gives a perfectly calibrated model on this many rows;
-* ``min_automation`` automation rate at the target accuracy at least ``min_automation_rate``.
+* ``min_automation`` holdout automation rate of the model's own review band (chosen on
+                     validation, applied unchanged to the holdout) at least
+                     ``min_automation_rate``.
 
 Relative gates apply when there is a champion:
 
 * ``auc_vs_champion``        AUC not below the champion's minus ``auc_tolerance``;
-* ``automation_vs_champion`` automation rate at the target accuracy not below the
-                             champion's minus ``automation_tolerance``.
+* ``automation_vs_champion`` holdout automation rate of the challenger's band not below
+                             that of the champion's band minus ``automation_tolerance``.
 
-The ``fairness`` gate applies when fairness figures exist for the challenger: the largest gap
-between protected groups' approval rates at most ``max_fairness_gap``.
+Each model is judged with the review band it would decide with in production, so the gates,
+the model report and the run summary state the same figures (``core/figures.py``).
+
+Fairness gates apply when the holdout has protected attributes (figures from
+:mod:`.fairness`, automatic decisions, every attribute and intersection, the worst one):
+
+* ``fairness_selection_rate`` the ratio of the lowest to the highest group approval rate at
+                              least ``min_selection_rate_ratio`` (the four-fifths rule);
+* ``fairness_equalized_odds`` the largest gap between groups' approval rates among good, or
+                              among bad, applicants at most ``max_equalized_odds_difference``.
+
+Both are read at the edge of the groups' confidence intervals, so only a clear disparity
+fails; groups too small to compare leave a gate not applied, never failed.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
 
+from credit_assets.core.fairness import (
+    EQUALIZED_ODDS_DIFFERENCE,
+    SELECTION_RATE_RATIO,
+    Disparity,
+    FairnessReport,
+)
+from credit_assets.core.figures import BandResult, band_on_holdout, describe_automation
 from credit_assets.core.metrics import (
     ece_noise_floor,
     expected_calibration_error,
     no_skill_brier,
 )
-from credit_assets.core.thresholds import Metric, choose_thresholds
+from credit_assets.core.thresholds import Thresholds
 
 MIN_AUC, BRIER, ECE, MIN_AUTOMATION = "min_auc", "brier", "ece", "min_automation"
-AUC_VS_CHAMPION, AUTOMATION_VS_CHAMPION, FAIRNESS = (
-    "auc_vs_champion",
-    "automation_vs_champion",
-    "fairness",
+AUC_VS_CHAMPION, AUTOMATION_VS_CHAMPION = "auc_vs_champion", "automation_vs_champion"
+FAIRNESS_SELECTION_RATE, FAIRNESS_EQUALIZED_ODDS = (
+    "fairness_selection_rate",
+    "fairness_equalized_odds",
 )
-GATES = (MIN_AUC, BRIER, ECE, MIN_AUTOMATION, AUC_VS_CHAMPION, AUTOMATION_VS_CHAMPION, FAIRNESS)
+GATES = (
+    MIN_AUC,
+    BRIER,
+    ECE,
+    MIN_AUTOMATION,
+    AUC_VS_CHAMPION,
+    AUTOMATION_VS_CHAMPION,
+    FAIRNESS_SELECTION_RATE,
+    FAIRNESS_EQUALIZED_ODDS,
+)
+
+
+@dataclass(frozen=True)
+class FairnessGate:
+    name: str
+    metric: str  # the fairness figure it reads (its worst over attributes and intersections)
+    bound: str  # the GateConfig field holding its bound
+    direction: Literal[">=", "<="]
+    what: str
+
+
+FAIRNESS_GATES = (
+    FairnessGate(
+        FAIRNESS_SELECTION_RATE,
+        SELECTION_RATE_RATIO,
+        "min_selection_rate_ratio",
+        ">=",
+        "lowest / highest group approval rate of automatic decisions (upper confidence bound)",
+    ),
+    FairnessGate(
+        FAIRNESS_EQUALIZED_ODDS,
+        EQUALIZED_ODDS_DIFFERENCE,
+        "max_equalized_odds_difference",
+        "<=",
+        "largest gap in approval rates among good or among bad applicants (lower confidence bound)",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +112,8 @@ class GateConfig:
     min_automation_rate: float = 0.0
     auc_tolerance: float = 0.005
     automation_tolerance: float = 0.0
-    max_fairness_gap: float = 0.10
+    min_selection_rate_ratio: float = 0.80
+    max_equalized_odds_difference: float = 0.10
 
 
 @dataclass(frozen=True)
@@ -66,50 +123,62 @@ class Evaluation:
     auc: float
     brier: float
     ece: float
-    automation_rate: float  # widest automation reaching the target accuracy on these rows
-    automation_accuracy: float
-    target_accuracy: float
-    metric: str
+    band: BandResult  # the model's validation-chosen review band on these rows
     rows: int
     bad_rate: float
     no_skill_brier: float
     ece_noise: float = 0.0  # ECE of a perfectly calibrated model on these rows (noise)
-    fairness_gap: float | None = None
+    # The worst figure per fairness gate (empty: no protected attribute on these rows)
+    fairness: tuple[Disparity, ...] = ()
+
+    @property
+    def automation_rate(self) -> float:
+        return self.band.automation.value
+
+    @property
+    def automation_accuracy(self) -> float:
+        return self.band.accuracy.value
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "band": self.band.to_dict()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Evaluation:
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
+        values = {k: data.get(k) for k in cls.__dataclass_fields__}
+        values["fairness"] = tuple(Disparity.from_dict(d) for d in data.get("fairness") or ())
+        return cls(**{**values, "band": BandResult.from_dict(data["band"])})
+
+    def disparity(self, metric: str) -> Disparity | None:
+        return next((d for d in self.fairness if d.metric == metric), None)
 
 
 def evaluate_model(
     risk: np.ndarray,
     bad: np.ndarray,
-    target_accuracy: float,
-    metric: Metric = "balanced",
-    fairness_gap: float | None = None,
+    thresholds: Thresholds,
+    fairness: FairnessReport | None = None,
 ) -> Evaluation:
-    """Figures of one model's risk scores on labelled rows."""
+    """Figures of one model's risk scores on labelled rows, its review band (``thresholds``,
+    chosen on validation) applied to them as it is; ``fairness`` is the same rows' report
+    (:func:`.fairness.assess_holdout`), of which the gates read the worst figures."""
     from sklearn.metrics import brier_score_loss, roc_auc_score
 
     risk = np.asarray(risk, dtype=float)
     bad = np.asarray(bad, dtype=bool)
-    band = choose_thresholds(risk, bad, target_accuracy, metric)
     return Evaluation(
         auc=float(roc_auc_score(bad, risk)),
         brier=float(brier_score_loss(bad, risk)),
         ece=expected_calibration_error(bad, risk),
-        automation_rate=float(band.validation_coverage),
-        automation_accuracy=float(band.validation_accuracy),
-        target_accuracy=float(target_accuracy),
-        metric=metric,
+        band=band_on_holdout(thresholds, risk, bad),
         rows=len(risk),
         bad_rate=float(bad.mean()),
         no_skill_brier=no_skill_brier(bad),
         ece_noise=ece_noise_floor(risk),
-        fairness_gap=fairness_gap,
+        fairness=tuple(
+            d
+            for gate in FAIRNESS_GATES
+            if fairness is not None and (d := fairness.worst(gate.metric)) is not None
+        ),
     )
 
 
@@ -122,6 +191,7 @@ class GateResult:
     direction: Literal[">=", "<="]
     what: str
     applied: bool = True  # False: not applicable (no champion, no fairness figures)
+    detail: str = ""  # what lies behind the value (fairness: attribute, groups, their rates)
 
     @property
     def margin(self) -> float | None:
@@ -143,7 +213,8 @@ class GateResult:
                 f" (margin {_num(margin)})"
             )
         short = "n/a" if margin is None or math.isnan(margin) else _num(-margin)
-        return f"gate {self.gate} failed: value {value} vs bound {bound} (short by {short})"
+        failed = f"gate {self.gate} failed: value {value} vs bound {bound} (short by {short})"
+        return f"{failed}: {self.detail}" if self.detail else failed
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "margin": self.margin, "message": self.message}
@@ -183,7 +254,8 @@ def evaluate_gates(
             challenger.automation_rate,
             config.min_automation_rate,
             ">=",
-            f"automation rate at accuracy {challenger.target_accuracy:.2f}",
+            f"holdout automation rate of its review band "
+            f"({describe_automation(challenger.band.automation)})",
         ),
     ]
     if champion is None:
@@ -205,22 +277,40 @@ def evaluate_gates(
                 challenger.automation_rate,
                 champion.automation_rate - config.automation_tolerance,
                 ">=",
-                "automation rate vs champion's minus tolerance",
+                "holdout automation rate of its review band vs the champion's band's "
+                "minus tolerance",
             ),
         ]
-    if challenger.fairness_gap is None:
-        results.append(_skipped(FAIRNESS, "no fairness figures for this model", "<="))
-    else:
-        results.append(
-            _gate(
-                FAIRNESS,
-                challenger.fairness_gap,
-                config.max_fairness_gap,
-                "<=",
-                "largest approval-rate gap between protected groups",
-            )
+    return results + [_fairness_gate(challenger, config, gate) for gate in FAIRNESS_GATES]
+
+
+def _fairness_gate(challenger: Evaluation, config: GateConfig, gate: FairnessGate) -> GateResult:
+    found = challenger.disparity(gate.metric)
+    if found is None:
+        return _skipped(gate.name, "no protected attribute on the holdout", gate.direction)
+    if not found.sufficient:
+        return _skipped(gate.name, found.describe(), gate.direction)
+    bound = getattr(config, gate.bound)  # the same comparison as found.breaches(bound)
+    result = _gate(gate.name, found.evidence, bound, gate.direction, gate.what)
+    return replace(result, detail=found.describe())
+
+
+def fairness_summary(challenger: Evaluation, results: list[GateResult]) -> str:
+    """One line for ``credit-assets model show`` (version tag ``fairness``): each fairness
+    gate's verdict, value and bound, and the attribute and groups behind the value."""
+    by_gate = {r.gate: r for r in results}
+    parts = []
+    for gate in FAIRNESS_GATES:
+        result, found = by_gate.get(gate.name), challenger.disparity(gate.metric)
+        if result is None or not result.applied or found is None:
+            continue
+        (low, high), (r_low, r_high) = found.groups, found.rates
+        parts.append(
+            f"{gate.metric} {_num(result.value)} {result.direction} {_num(result.bound)} "
+            f"{'pass' if result.passed else 'FAIL'} ({found.attribute}: {found.rate} "
+            f"{low} {r_low:.3f} vs {high} {r_high:.3f})"
         )
-    return results
+    return "fairness: " + ("; ".join(parts) if parts else "not measured")
 
 
 def all_passed(results: list[GateResult]) -> bool:

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from credit_assets.core.contract import DatasetContract
-from credit_assets.core.reasons import TOP_REASONS, empty_reasons, explain, reason_columns
-from credit_assets.core.rules import RULE_ID, RULE_REASON, apply_rules
+from credit_assets.core.reasons import TOP_REASONS, reason_arrays, reason_columns
+from credit_assets.core.rules import RULE_ID, RULE_REASON, first_broken_rules
 from credit_assets.core.thresholds import RULE_REJECT, Thresholds
-from credit_assets.core.training import TrainedModel
+from credit_assets.core.training import TrainedModel, positive_probability
 
 DECISION_COLUMNS = [
     "decision",
@@ -54,37 +54,42 @@ class DecisionPipeline:
         monitoring but never reach the model. Every decision carries its top reasons
         (``reason_i``, ``reason_text_i``, ``contribution_i``, see :mod:`.reasons`); a rule
         reject's only reason is its rule.
+
+        The score and the reasons come from one set of per-feature contributions (table
+        look-ups for an additive model), and the output is built once, column by column.
         """
-        contract = self.contract
-        ruled = apply_rules(frame, contract)
-        passed = ruled[RULE_ID].isna().to_numpy()
-        score = np.full(len(frame), np.nan)
-        decision = np.full(len(frame), RULE_REJECT, dtype=object)
-        if passed.any():
-            score[passed] = self.risk(frame.loc[passed])
-            decision[passed] = self.thresholds.decide(score[passed])
+        contract, n = self.contract, len(frame)
+        rule_id, rule_reason = first_broken_rules(frame, contract)
+        passed = np.equal(rule_id, None)
+        # Every row goes through the model in one pass (cheaper than taking the rule rejects
+        # out of the frame); a rule reject's score and model reasons are then left out.
+        built = self.model.build(frame)
+        contrib = self.model.raw_contributions(built)
+        p_positive = positive_probability(contrib.sum(axis=1))
+        risk = p_positive if contract.target.positive_means == "default" else 1 - p_positive
+        score = np.where(passed, risk, np.nan)
+        decision = np.where(passed, self.thresholds.decide(risk), RULE_REJECT).astype(object)
+        reasons = reason_arrays(
+            self.model,
+            contract,
+            frame,
+            built,
+            contrib,
+            decision,
+            self.feature_medians,
+            self.top_reasons,
+        )
+        reasons["reason_1"][~passed] = rule_id[~passed]
+        reasons["reason_text_1"][~passed] = rule_reason[~passed]
         keep = [contract.id_column, *contract.resolve_protected(list(frame.columns))]
-        out = frame[keep].reset_index(drop=True).copy()
-        out["decision"] = decision
-        out["score"] = score
-        out[RULE_ID] = ruled[RULE_ID].to_numpy()
-        out[RULE_REASON] = ruled[RULE_REASON].to_numpy()
-        out["model_version"] = str(model_version)
-        out["thresholds_version"] = self.thresholds.version
-        out["rules_version"] = contract.rules_version
-        reasons = empty_reasons(len(frame), self.top_reasons)
-        if passed.any():
-            explained = explain(
-                self.model,
-                contract,
-                frame.loc[passed],
-                decision[passed],
-                self.feature_medians,
-                self.top_reasons,
-            )
-            for column in reasons.columns:
-                reasons.loc[passed, column] = explained[column].to_numpy()
-        rejected = ~passed
-        reasons.loc[rejected, "reason_1"] = out.loc[rejected, RULE_ID].to_numpy()
-        reasons.loc[rejected, "reason_text_1"] = out.loc[rejected, RULE_REASON].to_numpy()
-        return pd.concat([out, reasons], axis=1)
+        columns = {c: frame[c].array for c in keep}  # as they are: no conversion
+        columns |= {
+            "decision": decision,
+            "score": score,
+            RULE_ID: rule_id,
+            RULE_REASON: rule_reason,
+            "model_version": np.full(n, str(model_version), dtype=object),
+            "thresholds_version": np.full(n, self.thresholds.version, dtype=object),
+            "rules_version": np.full(n, contract.rules_version, dtype=object),
+        }
+        return pd.DataFrame({**columns, **reasons})

@@ -121,20 +121,37 @@ def score_distribution_png(
 
 
 def coverage_compare_png(
-    curves: dict[str, pd.DataFrame], chosen_target: float, chosen: tuple[float, float] | None
+    curves: dict[str, pd.DataFrame],
+    chosen_target: float | None,
+    chosen: tuple[float, float] | None,
 ) -> bytes:
     """Automation rate per target accuracy for each model; ``chosen`` marks the review band
-    in use (its automation rate and accuracy)."""
+    in use (its automation rate and accuracy); ``chosen_target`` is None for a band chosen by
+    cost."""
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for label, curve in curves.items():
         ax.plot(curve["target_accuracy"], curve["coverage"], marker="o", markersize=2, label=label)
-    ax.axvline(chosen_target, linestyle="--", color="grey", label=f"target {chosen_target:.2f}")
+    if chosen_target is not None:
+        ax.axvline(chosen_target, linestyle="--", color="grey", label=f"target {chosen_target:.2f}")
     if chosen is not None:
         coverage, accuracy = chosen
         ax.scatter([accuracy], [coverage], color="black", zorder=5, label="chosen review band")
     ax.set_xlabel("required accuracy of automatic decisions")
     ax.set_ylabel("automation rate (coverage)")
     ax.set_title("Coverage vs accuracy, holdout")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def cost_curve_png(curve: pd.DataFrame, chosen: tuple[float, float]) -> bytes:
+    """Lowest expected cost per scored application at each automation rate (from
+    ``thresholds.cost_curve``); ``chosen`` is the band in use: its automation rate and cost."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax.plot(curve["coverage"], curve["cost"], label="lowest cost at this automation rate")
+    ax.scatter([chosen[0]], [chosen[1]], color="black", zorder=5, label="chosen review band")
+    ax.set_xlabel("automation rate (share of scored applications)")
+    ax.set_ylabel("expected cost per scored application")
+    ax.set_title("Cost vs automation, holdout")
     ax.legend(fontsize=8)
     return _png(fig)
 
@@ -149,5 +166,54 @@ def importance_png(importance: pd.Series, top: int = 20) -> bytes:
     return _png(fig)
 
 
+def group_rates_png(groups: pd.DataFrame, title: str) -> bytes:
+    """Approval rate per protected group with its confidence interval, one panel per
+    attribute; ``groups`` is a fairness group table (:mod:`.fairness`) for one stage. Groups
+    too small to compare are grey; the dotted line is four fifths of the highest rate."""
+    attributes = list(dict.fromkeys(groups["attribute"]))
+    heights = [len(groups[groups["attribute"] == a]) for a in attributes]
+    fig, axes = plt.subplots(
+        len(attributes),
+        1,
+        figsize=(5.5, 0.3 * sum(heights) + 0.6 * len(attributes) + 0.6),
+        gridspec_kw={"height_ratios": heights},
+        sharex=True,
+        squeeze=False,
+        layout="constrained",
+    )
+    for ax, attribute in zip(axes[:, 0], attributes, strict=True):
+        rows = groups[groups["attribute"] == attribute]
+        rate = rows["approval_rate"].to_numpy()
+        errors = [rate - rows["approval_rate_low"], rows["approval_rate_high"] - rate]
+        colors = np.where(rows["small"], "lightgrey", "tab:blue")
+        ax.barh(rows["group"].astype(str), rate, xerr=errors, color=colors, capsize=3)
+        compared = rows.loc[~rows["small"], "approval_rate"]
+        if len(compared):
+            ax.axvline(0.8 * compared.max(), color="black", linestyle=":", linewidth=1)
+        ax.set_xlim(0, 1)
+        ax.invert_yaxis()  # groups top to bottom in the table's order
+        ax.set_title(attribute, fontsize=9, loc="left")
+        ax.tick_params(axis="y", labelsize=8)
+    axes[-1, 0].set_xlabel("approval rate (confidence interval); dotted: 4/5 of the highest")
+    fig.suptitle(title, fontsize=10)
+    return _png(fig)
+
+
 def png_base64(png: bytes) -> str:
     return base64.b64encode(png).decode()
+
+
+def drift_png(features: pd.DataFrame, top: int = 15) -> bytes:
+    """PSI of the most drifted features (a data-drift report's ``top(n)``), with the 0.1 and
+    0.25 bands; features the test flags are drawn in red."""
+    shown = features.head(top)[::-1]
+    fig, ax = plt.subplots(figsize=(5.5, 0.28 * len(shown) + 1.2))
+    colors = np.where(shown["drifted"], "tab:red", "tab:grey")
+    ax.barh(shown["feature"].tolist(), shown["psi"].to_numpy(), color=colors)
+    for bound, style in ((0.1, ":"), (0.25, "--")):
+        ax.axvline(bound, color="black", linestyle=style, linewidth=1, label=f"PSI {bound}")
+    ax.set_xlabel("population stability index (red: drifted, q < alpha)")
+    ax.set_title(f"Most drifted features (top {len(shown)})")
+    ax.tick_params(axis="y", labelsize=8)
+    ax.legend(fontsize=8, loc="lower right")
+    return _png(fig)

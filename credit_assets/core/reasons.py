@@ -16,17 +16,25 @@ the applicant's value against the training median.
 
 from __future__ import annotations
 
+import functools
 import math
+import re
+import string
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from credit_assets.core.contract import FREQ_SUFFIX, DatasetContract
-from credit_assets.core.thresholds import APPROVE
-from credit_assets.core.training import TrainedModel, scoring_threads
+from credit_assets.core.thresholds import APPROVE, RULE_REJECT
+from credit_assets.core.training import TrainedModel
 
 EXPECTED_VALUE = "expected_value"
 TOP_REASONS = 4
+DIRECTIONS = ("high", "low", "missing")
+HIGH, LOW, MISSING = range(3)
+_PRECISION = re.compile(r"\.\d+[eEfFgG]")  # "%" formats these as str.format does
+_BLOCK = 4096  # rows whose contributions (a few MB) are ranked together
 
 
 def reason_columns(top: int = TOP_REASONS) -> list[str]:
@@ -39,29 +47,15 @@ def reason_columns(top: int = TOP_REASONS) -> list[str]:
 
 def contributions(model: TrainedModel, frame: pd.DataFrame) -> pd.DataFrame:
     """Per-feature contributions to the raw score, plus ``expected_value``; each row sums to
-    the model step's ``predict(raw_score=True)`` (log-odds of the positive class)."""
-    builder = model.pipeline.named_steps["features"]
-    clf = model.pipeline.named_steps["model"]
-    built = builder.transform(frame)
-    contrib = np.asarray(
-        clf.predict(built, pred_contrib=True, n_jobs=scoring_threads()), dtype=float
-    )
-    names = list(builder.feature_names_out_)
+    the model step's raw score (log-odds of the positive class)."""
+    contrib = model.raw_contributions(model.build(frame))
+    names = list(model.builder.feature_names_out_)
     return pd.DataFrame(contrib, columns=[*names, EXPECTED_VALUE], index=frame.index)
 
 
 def training_medians(built: pd.DataFrame, names: list[str]) -> dict[str, float]:
     """Medians of the built features on training rows: what "high" and "low" are against."""
     return {c: float(v) for c, v in built[names].median(numeric_only=True).items()}
-
-
-def _display_value(model: TrainedModel, frame: pd.DataFrame, feature: str) -> pd.Series:
-    """The applicant's own value of a feature (raw column when there is one)."""
-    if feature in frame.columns:
-        return frame[feature]
-    if feature.endswith(FREQ_SUFFIX) and feature[: -len(FREQ_SUFFIX)] in frame.columns:
-        return model.pipeline.named_steps["features"].transform(frame)[feature]
-    return pd.Series(np.nan, index=frame.index)
 
 
 def _direction(value: object, median: float | None, categorical: bool) -> str:
@@ -136,53 +130,185 @@ def explain(
 
     ``contribution_i`` is in risk log-odds: positive pushed towards a bad outcome. Only
     features that pushed towards the decision are reasons, so a row may have fewer than
-    ``top``; the rest are empty (``""`` and NaN).
+    ``top``; the rest are empty (``""`` and NaN), as are all of a ``rule_reject``'s.
     """
-    medians = medians or {}
-    contrib = contributions(model, frame)
-    names = list(contrib.columns[:-1])
+    built = model.build(frame)
+    reasons = reason_arrays(
+        model, contract, frame, built, model.raw_contributions(built), decisions, medians, top
+    )
+    return pd.DataFrame(reasons, index=frame.index)
+
+
+def reason_arrays(
+    model: TrainedModel,
+    contract: DatasetContract,
+    frame: pd.DataFrame,
+    built: np.ndarray,
+    contrib: np.ndarray,
+    decisions: np.ndarray,
+    medians: dict[str, float] | None = None,
+    top: int = TOP_REASONS,
+) -> dict[str, np.ndarray]:
+    """:func:`explain`'s columns from contributions already computed (``contrib``, in
+    :meth:`TrainedModel.raw_contributions`' layout, for ``frame``'s rows and their built
+    features ``built``)."""
+    names = np.asarray(model.builder.feature_names_out_, dtype=object)
     sign = 1.0 if contract.target.positive_means == "default" else -1.0
-    risk = contrib[names].to_numpy() * sign
-    toward = np.where(np.asarray(decisions) == APPROVE, -1.0, 1.0)
-    pushed = risk * toward[:, None]  # > 0: pushed towards this decision
-    order = np.argsort(-pushed, axis=1, kind="stable")[:, :top]
-    builder = model.pipeline.named_steps["features"]
-    categorical = set(builder.categorical_out)
-    n = len(frame)
-    out: dict[str, object] = {}
-    # Worded row by row (a contract's template may format anything), so the per-row work is
-    # kept to the wording: values as Python objects, each template looked up once.
-    values: dict[str, np.ndarray] = {}
-    templates: dict[tuple[str, str], str | None] = {}
+    toward = np.where(np.asarray(decisions) == APPROVE, -sign, sign)
+    order, valid = _strongest(contrib[:, :-1], toward, top)
+    valid &= (np.asarray(decisions) != RULE_REJECT)[:, None]  # the model did not decide
+    rows = np.arange(len(contrib))
+    texts = _word(contract, model, frame, built, order, valid, medians or {})
+    out: dict[str, np.ndarray] = {}
     for i in range(top):
-        idx = order[:, i] if order.shape[1] > i else np.zeros(n, dtype=int)
-        valid = (pushed[np.arange(n), idx] > 0) if order.shape[1] > i else np.zeros(n, bool)
-        feats = np.where(valid, np.asarray(names, dtype=object)[idx], "")
-        texts = np.full(n, "", dtype=object)
-        for row in np.flatnonzero(valid):
-            feature = feats[row]
-            if feature not in values:
-                values[feature] = _display_value(model, frame, feature).to_numpy(dtype=object)
-            value = values[feature][row]
-            median, is_categorical = medians.get(feature), feature in categorical
-            if isinstance(value, np.generic):
-                value = value.item()
-            direction = _direction(value, median, is_categorical)
-            if (feature, direction) not in templates:
-                templates[feature, direction] = contract.reason_template(feature, direction)
-            texts[row] = _worded(
-                templates[feature, direction], feature, value, median, direction, is_categorical
+        out[f"reason_{i + 1}"] = np.where(valid[:, i], names[order[:, i]], "").astype(object)
+        out[f"reason_text_{i + 1}"] = texts[:, i]
+        out[f"contribution_{i + 1}"] = np.where(
+            valid[:, i], sign * contrib[rows, order[:, i]], np.nan
+        )
+    return out
+
+
+def _strongest(contrib: np.ndarray, toward: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``top`` features that pushed most towards each decision (``contrib * toward``
+    largest), strongest first (ties: the first feature), and which of them pushed at all.
+
+    ``argmax`` rounds, cheaper than sorting every row, on blocks of rows small enough to stay
+    in the processor's cache."""
+    n, p = contrib.shape
+    order = np.zeros((n, top), dtype=np.intp)
+    valid = np.zeros((n, top), dtype=bool)
+    for start in range(0, n, _BLOCK):
+        block = slice(start, start + _BLOCK)
+        pushed = np.multiply(contrib[block], toward[block, None], order="C")  # > 0: towards
+        rows = np.arange(len(pushed))
+        for i in range(min(top, p)):
+            best = pushed.argmax(axis=1)
+            order[block, i] = best
+            valid[block, i] = pushed[rows, best] > 0
+            pushed[rows, best] = -np.inf
+    return order, valid
+
+
+def _word(
+    contract: DatasetContract,
+    model: TrainedModel,
+    frame: pd.DataFrame,
+    built: np.ndarray,
+    order: np.ndarray,
+    valid: np.ndarray,
+    medians: dict[str, float],
+) -> np.ndarray:
+    """Every reason in words, worded a feature and a direction at a time: the template is
+    looked up and bound once per group, and only the applicant's value is formatted per row."""
+    texts = np.full(order.shape, "", dtype=object)
+    rows, slots = np.nonzero(valid)
+    if not len(rows):
+        return texts
+    features = order[rows, slots]
+    by_feature = np.argsort(features, kind="stable")
+    rows, slots, features = rows[by_feature], slots[by_feature], features[by_feature]
+    starts = np.flatnonzero(np.diff(features, prepend=-1))
+    names = model.builder.feature_names_out_
+    categorical = set(model.builder.categorical_out)
+    for start, stop in zip(starts, [*starts[1:], len(features)], strict=True):
+        feature = names[features[start]]
+        at_rows, at_slots = rows[start:stop], slots[start:stop]
+        is_categorical = feature in categorical
+        values = _display_values(frame, built, names, feature)[at_rows]
+        median = medians.get(feature)
+        directions = _directions(values, median, is_categorical)
+        for code in np.unique(directions):
+            here, direction = directions == code, DIRECTIONS[code]
+            words = _word_group(
+                contract.reason_template(feature, direction),
+                feature,
+                values[here].tolist(),
+                median,
+                direction,
+                is_categorical,
             )
-        out[f"reason_{i + 1}"] = feats
-        out[f"reason_text_{i + 1}"] = texts
-        out[f"contribution_{i + 1}"] = np.where(valid, risk[np.arange(n), idx], np.nan)
-    return pd.DataFrame(out, index=frame.index)[reason_columns(top)]
+            texts[at_rows[here], at_slots[here]] = np.fromiter(words, object, len(words))
+    return texts
 
 
-def empty_reasons(n: int, top: int = TOP_REASONS) -> pd.DataFrame:
-    out: dict[str, object] = {}
-    for i in range(1, top + 1):
-        out[f"reason_{i}"] = np.full(n, "", dtype=object)
-        out[f"reason_text_{i}"] = np.full(n, "", dtype=object)
-        out[f"contribution_{i}"] = np.full(n, np.nan)
-    return pd.DataFrame(out)
+def _display_values(
+    frame: pd.DataFrame, built: np.ndarray, names: list[str], feature: str
+) -> np.ndarray:
+    """The applicants' own values of a feature (the raw column when there is one)."""
+    if feature in frame.columns:
+        return frame[feature].to_numpy()
+    if feature.endswith(FREQ_SUFFIX) and feature[: -len(FREQ_SUFFIX)] in frame.columns:
+        return built[:, names.index(feature)]
+    return np.full(len(frame), np.nan)
+
+
+def _directions(values: np.ndarray, median: float | None, categorical: bool) -> np.ndarray:
+    """:func:`_direction` of every value, as indices into ``DIRECTIONS``; numbers compared
+    at once."""
+    if values.dtype.kind not in "fiub":
+        index = {d: i for i, d in enumerate(DIRECTIONS)}
+        return np.array([index[_direction(v, median, categorical)] for v in values.tolist()])
+    numbers = values.astype(np.float64)
+    missing = np.isnan(numbers)
+    if categorical or median is None or np.isnan(median):
+        return np.where(missing, MISSING, HIGH)
+    return np.where(missing, MISSING, np.where(numbers >= median, HIGH, LOW))
+
+
+def _word_group(
+    template: str | None,
+    feature: str,
+    values: list[object],
+    median: float | None,
+    direction: str,
+    categorical: bool,
+) -> list[str]:
+    """The reasons of one feature and direction, as :func:`_worded` words each of them."""
+    bound = _bind(template, feature, median, direction) if template else None
+    if bound is not None:
+        try:
+            return list(map(bound, values))
+        except (ValueError, TypeError, KeyError, IndexError):
+            pass  # some value does not fit the template: word each one on its own
+    if template or categorical or direction == "missing" or feature.endswith(FREQ_SUFFIX):
+        return [_worded(template, feature, v, median, direction, categorical) for v in values]
+    prefix = f"{feature} is {direction} ("
+    return [f"{prefix}{v:.4g})" if isinstance(v, int | float) else f"{prefix}{v})" for v in values]
+
+
+@functools.lru_cache(maxsize=4096)  # bound once per feature and direction, not per decision
+def _bind(template: str, feature: str, median: float | None, direction: str) -> Any:
+    """``template.format`` with everything but the value filled in, as a function of the
+    value; ``None`` when the template is not that simple (it is then formatted per row).
+
+    A template whose only value field is a plain precision (``{value:.2f}``) becomes a
+    ``%`` format, the same text in about three quarters of the time."""
+    known = {"feature": feature, "median": float("nan") if median is None else median}
+    known["direction"] = direction
+    texts: list[str] = []  # the template with the known fields filled in, split at values
+    specs: list[tuple[str | None, str]] = []  # each value field's conversion and spec
+    try:
+        for literal, field, spec, conversion in string.Formatter().parse(template):
+            texts[-1:] = ["".join(texts[-1:]) + literal]
+            if field is None:
+                continue
+            if "{" in (spec or "") or (field not in known and field != "value"):
+                return None
+            if field == "value":
+                specs.append((conversion, spec or ""))
+                texts.append("")
+            else:
+                texts[-1] += format(_convert(known[field], conversion), spec or "")
+    except (ValueError, TypeError):
+        return None
+    if len(specs) == 1 and specs[0][0] is None and _PRECISION.fullmatch(specs[0][1]):
+        before, after = (t.replace("%", "%%") for t in texts)
+        return f"{before}%{specs[0][1]}{after}".__mod__
+    escaped = [t.replace("{", "{{").replace("}", "}}") for t in texts]
+    fields = ["{0" + (f"!{c}" if c else "") + f":{spec}}}" for c, spec in specs]
+    return "".join(e + f for e, f in zip(escaped, [*fields, ""], strict=True)).format
+
+
+def _convert(value: object, conversion: str | None) -> object:
+    return {"r": repr, "s": str, "a": ascii}.get(conversion or "", lambda v: v)(value)

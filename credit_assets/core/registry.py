@@ -30,6 +30,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
+from credit_assets.core.compiled import compile_booster
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.pipeline import DecisionPipeline
 from credit_assets.core.registry_names import CHALLENGER, CHAMPION
@@ -49,6 +50,9 @@ class DecisionPipelineModel(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context: Any) -> None:
         self.pipeline: DecisionPipeline = joblib.load(context.artifacts["pipeline"])
+        model = self.pipeline.model
+        if model.compiled is None:  # registered before models were compiled (or not additive)
+            model.compiled = compile_booster(model.pipeline.named_steps["model"].booster_)
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
@@ -343,9 +347,21 @@ class ModelRegistry:
             what = f"version {ref}" if ref.isdigit() else f"alias {ref!r}"
             raise CreditAssetsError(
                 f"model {self.model_name!r} has no {what} in the registry at "
-                f"{self.tracking_uri} (train one with 'credit-assets run')"
+                f"{self.tracking_uri}; {self._what_exists()} (train one with "
+                "'credit-assets run')"
             ) from exc
         return RegisteredVersion(self.model_name, str(mv.version), mv.run_id)
+
+    def _what_exists(self) -> str:
+        """The registered models and their aliases, for a message about a missing one."""
+        models = self.client.search_registered_models()
+        if not models:
+            return "no model is registered there yet"
+        described = []
+        for model in sorted(models, key=lambda m: m.name):
+            aliases = ", ".join(f"{a} v{v}" for a, v in sorted(model.aliases.items()))
+            described.append(f"{model.name} ({aliases or 'no alias'})")
+        return "registered: " + "; ".join(described)
 
     def load(self, ref: str = CHAMPION) -> tuple[DecisionPipeline, RegisteredVersion]:
         """The pipeline of a version or alias; the alias is looked up on every call, the

@@ -17,3 +17,4 @@ LINEAGE_TAGS = (
 )
 GATES_TAG = "gates"  # version tag: every gate's result (JSON)
 GATES_PASSED_TAG = "gates_passed"  # version tag: "true" | "false"
+FAIRNESS_TAG = "fairness"  # version tag: the fairness gates in one line (gates.fairness_summary)

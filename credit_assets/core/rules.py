@@ -36,14 +36,24 @@ def rule_mask(frame: pd.DataFrame, rule: Rule) -> pd.Series:
     return pd.Series(np.asarray(hit, dtype=bool), index=frame.index)
 
 
-def apply_rules(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame:
-    """Return ``frame`` with ``rule_id`` / ``rule_reason``: the first rule each row breaks."""
+def first_broken_rules(
+    frame: pd.DataFrame, contract: DatasetContract
+) -> tuple[np.ndarray, np.ndarray]:
+    """The id and reason of the first rule each row breaks (``None`` for none), as arrays."""
     rule_id = np.full(len(frame), None, dtype=object)
     reason = np.full(len(frame), None, dtype=object)
+    free = np.ones(len(frame), dtype=bool)
     for rule in contract.rules:
-        hit = rule_mask(frame, rule).to_numpy() & pd.isna(rule_id)
+        hit = rule_mask(frame, rule).to_numpy() & free
         rule_id[hit] = rule.id
         reason[hit] = rule.reason
+        free &= ~hit
+    return rule_id, reason
+
+
+def apply_rules(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame:
+    """Return ``frame`` with ``rule_id`` / ``rule_reason``: the first rule each row breaks."""
+    rule_id, reason = first_broken_rules(frame, contract)
     return frame.assign(**{RULE_ID: rule_id, RULE_REASON: reason})
 
 

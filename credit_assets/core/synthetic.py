@@ -9,8 +9,11 @@ density is a Gaussian mixture, the Bayes-optimal score is computed exactly:
 It is written beside the data (``truth/``), never inside it, so benchmarks can report the
 Bayes-optimal AUC.
 
-Drift can be injected from a given day: a feature shift (P(x) moves, P(y | x) unchanged) and a
-concept change (P(y | x) changes for some features).
+Bias can be injected (``bias > 0``, off by default): one feature becomes a proxy for gender
+and group F's labels carry historical bias, so a model learns to reject F through the proxy.
+Drift can be injected from a given day: a feature shift (P(x) moves, P(y | x) unchanged: the
+drift features' mean moves and / or their spread widens) and a concept change (P(y | x) changes
+for the drift features, P(x) does not).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from credit_assets.core.io import write_csv_atomic
 _LOC_RANGE = (0.0, 20.0)
 _SCALE_RANGE = (1.0, 8.0)
 _RULE_FEATURE = 81
+_PROXY_SHIFT = 1.0  # the proxy's mean is this many feature scales above (F) or below (M)
 
 
 @dataclass(frozen=True)
@@ -77,10 +81,28 @@ class SyntheticSpec:
     signal: float = 0.05  # gives a Bayes-optimal AUC of about 0.917 with 200 features
     outcome_lag_days: int = 2
     feature_drift_from: dt.date | None = None
-    feature_drift_shift: float = 1.0  # in units of the feature's scale
+    feature_drift_shift: float = 1.0  # in units of the feature's scale (its class-0 sigma)
+    feature_drift_scale: float = 1.0  # the drift features' spread is multiplied by this
     concept_drift_from: dt.date | None = None
     drift_features: tuple[int, ...] = field(default=tuple(range(10)))
+    drift_share: float | None = None  # if set, this share of features drifts, spread evenly
+
+    def drifting_features(self) -> tuple[int, ...]:
+        """The features that drift: ``drift_share`` of them, else ``drift_features``."""
+        if self.drift_share is None:
+            return self.drift_features
+        count = max(1, round(self.drift_share * self.n_features))
+        return tuple(np.linspace(0, self.n_features - 1, count).round().astype(int).tolist())
+
     with_gender: bool = True
+    bias: float = 0.0  # share of group F's good outcomes recorded as bad (label bias)
+    bias_feature: int = 12  # with bias: the feature that becomes a proxy for gender
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.bias < 1.0:
+            raise ValueError(f"bias is a share of outcomes in [0, 1), got {self.bias}")
+        if self.bias and not (self.with_gender and 0 <= self.bias_feature < self.n_features):
+            raise ValueError("bias needs the gender column and a bias_feature among the features")
 
 
 def make_shapes(spec: SyntheticSpec) -> list[FeatureShape]:
@@ -122,9 +144,44 @@ class Sample:
     x: np.ndarray
     y: np.ndarray
     p_true: np.ndarray
+    gender: np.ndarray | None = None  # drawn with the sample only when bias is injected
+
+
+def inject_bias(
+    sample: Sample, shapes: list[FeatureShape], spec: SyntheticSpec, rng: np.random.Generator
+) -> Sample:
+    """Historical bias against group F: feature ``spec.bias_feature`` is redrawn to tell the
+    genders apart (a proxy, with no evidence about the label any more), and a share
+    ``spec.bias`` of F's good outcomes are recorded as bad. The truth follows: without the
+    proxy's old evidence, and with P(bad) raised by ``bias * (1 - p)`` for F."""
+    n, j = len(sample.y), spec.bias_feature
+    gender = rng.choice(np.array(["F", "M"]), size=n)
+    female = gender == "F"
+    x = sample.x.copy()
+    p = expit(logit(sample.p_true) - shapes[j].log_ratio(x[:, j]))
+    shift = np.where(female, _PROXY_SHIFT, -_PROXY_SHIFT)
+    x[:, j] = shapes[j].loc + shapes[j].scale * (rng.normal(size=n) + shift)
+    flipped = female & (sample.y == 0) & (rng.random(n) < spec.bias)
+    y = np.where(flipped, 1, sample.y).astype(np.int8)
+    return Sample(x, y, np.where(female, p + spec.bias * (1 - p), p), gender)
 
 
 def draw(
+    n: int,
+    shapes: list[FeatureShape],
+    spec: SyntheticSpec,
+    rng: np.random.Generator,
+    *,
+    feature_shift: bool = False,
+    concept_change: bool = False,
+) -> Sample:
+    sample = _draw_unbiased(
+        n, shapes, spec, rng, feature_shift=feature_shift, concept_change=concept_change
+    )
+    return inject_bias(sample, shapes, spec, rng) if spec.bias else sample
+
+
+def _draw_unbiased(
     n: int,
     shapes: list[FeatureShape],
     spec: SyntheticSpec,
@@ -139,16 +196,26 @@ def draw(
         return Sample(x, y0, expit(true_logit(x, shapes, spec.positive_rate)))
     if feature_shift:
         # Covariate shift: x moves, labels then follow the unchanged P(y | x).
-        for j in spec.drift_features:
-            x[:, j] += spec.feature_drift_shift * shapes[j].scale
+        x = shift_features(x, shapes, spec)
     logits = true_logit(x, shapes, spec.positive_rate)
     if concept_change:
         # The drift features' evidence now points the other way.
-        for j in spec.drift_features:
+        for j in spec.drifting_features():
             logits -= 2 * shapes[j].log_ratio(x[:, j])
     p = expit(logits)
     y = (rng.random(n) < p).astype(np.int8)
     return Sample(x, y, p)
+
+
+def shift_features(x: np.ndarray, shapes: list[FeatureShape], spec: SyntheticSpec) -> np.ndarray:
+    """``x`` with the drift features moved by ``feature_drift_shift`` scales and their spread
+    around the feature's centre multiplied by ``feature_drift_scale``."""
+    x = x.copy()
+    for j in spec.drifting_features():
+        if spec.feature_drift_scale != 1.0:  # skipped otherwise: same bytes as before
+            x[:, j] = shapes[j].loc + spec.feature_drift_scale * (x[:, j] - shapes[j].loc)
+        x[:, j] += spec.feature_drift_shift * shapes[j].scale
+    return x
 
 
 def _frame(
@@ -168,7 +235,8 @@ def _frame(
     )
     data = pd.concat([data, feats], axis=1)
     if spec.with_gender:
-        data["gender"] = rng.choice(np.array(["F", "M"]), size=len(ids))
+        drawn = sample.gender is not None  # with bias, gender was drawn with the sample
+        data["gender"] = sample.gender if drawn else rng.choice(np.array(["F", "M"]), len(ids))
     return data
 
 

@@ -1,1 +1,2 @@
-"""Thin Dagster wrappers around ``credit_assets.core``: assets, jobs, schedules, resources."""
+"""Thin Dagster wiring: every dataset known to the platform gets the same assets, checks,
+jobs and schedules under its own name (``scope.py``)."""

@@ -36,7 +36,8 @@ from credit_assets.core.guards import (
     unknown_outcome_ids,
 )
 from credit_assets.core.storage import Store
-from credit_assets.defs.resources import DatasetResource
+from credit_assets.defs.resources import Dataset
+from credit_assets.defs.scope import Scope
 
 Severity = dg.AssetCheckSeverity
 NO_OUTCOMES = dg.AssetCheckResult(passed=True, description="no outcomes arrived")
@@ -49,7 +50,7 @@ class Written:
     asset: str
     day: str | None
     frame: pd.DataFrame  # what was written
-    dataset: DatasetResource
+    dataset: Dataset
     store: Store
 
     @cached_property
@@ -423,10 +424,12 @@ CHECKS: dict[str, list[Check]] = {
 }
 
 
-def check_specs(asset: str) -> list[dg.AssetCheckSpec]:
-    """The checks ``asset`` declares; its step runs them with ``run_checks``."""
+def check_specs(scope: Scope, asset: str) -> list[dg.AssetCheckSpec]:
+    """The checks the dataset's ``asset`` declares; its step runs them with ``run_checks``."""
     return [
-        dg.AssetCheckSpec(c.name, asset=asset, blocking=c.blocking, description=c.description)
+        dg.AssetCheckSpec(
+            c.name, asset=scope.key(asset), blocking=c.blocking, description=c.description
+        )
         for c in CHECKS[asset]
     ]
 
@@ -435,7 +438,7 @@ def run_checks(
     asset: str,
     day: str | None,
     frame: pd.DataFrame,
-    dataset: DatasetResource,
+    dataset: Dataset,
     store: Store,
     checked: Checked | None = None,
 ) -> list[dg.AssetCheckResult]:

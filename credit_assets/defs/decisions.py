@@ -4,58 +4,82 @@ import datetime as dt
 
 import dagster as dg
 
+from credit_assets.core.figures import automation_of_decisions
 from credit_assets.core.registry_names import CHAMPION
 from credit_assets.core.rules import RULE_ID, RULE_REASON
-from credit_assets.core.thresholds import DECISIONS, RULE_REJECT
+from credit_assets.core.thresholds import DECISIONS
 from credit_assets.defs.checks import check_specs, run_checks
-from credit_assets.defs.ingest import rule_filtered_applications
-from credit_assets.defs.partitions import daily_partitions
-from credit_assets.defs.resources import DatasetResource, MlflowResource, StorageResource
-from credit_assets.defs.training import champion_model
-
-
-@dg.asset(
-    group_name="decisions",
-    partitions_def=daily_partitions,
-    deps=[rule_filtered_applications, champion_model],
-    kinds={"mlflow", "parquet"},
-    check_specs=check_specs("decisions"),
+from credit_assets.defs.resources import (
+    DatasetsResource,
+    DecisionLogResource,
+    MlflowResource,
+    StorageResource,
 )
-def decisions(
-    context: dg.AssetExecutionContext,
-    dataset: DatasetResource,
-    storage: StorageResource,
-    mlflow: MlflowResource,
-) -> dg.MaterializeResult:
-    """``rule_reject | approve | reject | review`` per application, with score and versions.
+from credit_assets.defs.scope import DECISIONS as GROUP
+from credit_assets.defs.scope import Scope
 
-    The model is loaded from the registry by the ``champion`` alias, so a promotion or a
-    rollback changes what is decided without a code change.
-    """
-    day = context.partition_key
-    contract, store = dataset.contract(), storage.store()
-    pipeline, version = mlflow.registry(contract).load(CHAMPION)
-    applications = store.read_frame("rule_filtered_applications", day).drop(
-        columns=[RULE_ID, RULE_REASON]
+
+def decision_assets(scope: Scope) -> list[dg.AssetsDefinition]:
+    """The dataset's daily decisions."""
+
+    @dg.asset(
+        key=scope.key("decisions"),
+        group_name=scope.group(GROUP),
+        partitions_def=scope.partitions,
+        deps=[scope.key("rule_filtered_applications"), scope.key("champion_model")],
+        kinds={"mlflow", "parquet"},
+        check_specs=check_specs(scope, "decisions"),
     )
-    decided = pipeline.decide(applications, model_version=version.version)
-    if len(decided) != len(applications):  # one decision per application, never fewer
-        raise RuntimeError(f"{len(applications)} applications but {len(decided)} decisions")
-    decided["partition_date"] = day
-    decided["decided_at"] = dt.datetime.now(dt.UTC).isoformat()
-    path = store.write_frame(decided, "decisions", day)
-    counts = decided["decision"].value_counts()
-    scored = len(decided) - int(counts.get(RULE_REJECT, 0))
-    automated = int(counts.get("approve", 0) + counts.get("reject", 0))
-    return dg.MaterializeResult(
-        metadata={
-            "rows": len(decided),
-            **{f"n_{d}": int(counts.get(d, 0)) for d in DECISIONS},
-            "automation_rate": automated / scored if scored else 0.0,
-            "model_version": version.version,
-            "thresholds_version": pipeline.thresholds.version,
-            "rules_version": pipeline.contract.rules_version,
-            "path": dg.MetadataValue.path(str(path)),
-        },
-        check_results=run_checks("decisions", day, decided, dataset, store),
-    )
+    def decisions(
+        context: dg.AssetExecutionContext,
+        datasets: DatasetsResource,
+        storage: StorageResource,
+        mlflow: MlflowResource,
+        decision_log: DecisionLogResource,
+    ) -> dg.MaterializeResult:
+        """``rule_reject | approve | reject | review`` per application, with score and versions.
+
+        The model is loaded from the registry by the ``champion`` alias, so a promotion or a
+        rollback changes what is decided without a code change.
+        """
+        day = context.partition_key
+        dataset = datasets.get(scope.name)
+        contract, store = dataset.contract(), storage.store(scope.name)
+        with dataset.writing(context):  # re-deciding a day writes what others read
+            pipeline, version = mlflow.registry(contract).load(CHAMPION)
+            applications = store.read_frame("rule_filtered_applications", day).drop(
+                columns=[RULE_ID, RULE_REASON]
+            )
+            decided = pipeline.decide(applications, model_version=version.version)
+            if len(decided) != len(applications):  # one decision per application, never fewer
+                raise RuntimeError(f"{len(applications)} applications but {len(decided)} decisions")
+            # the record first: a decision is never in the day's file without being on record;
+            # deciding the day again appends, and what was decided before stays readable
+            recorded = decision_log.log().record_batch(
+                scope.name,
+                decided,
+                applications,
+                pipeline.contract,
+                pipeline.thresholds,
+                actor=f"dagster run {context.run_id}",
+                partition_day=day,
+            )
+            decided["partition_date"] = day
+            decided["decided_at"] = dt.datetime.now(dt.UTC).isoformat()
+            path = store.write_frame(decided, "decisions", day)
+            counts = decided["decision"].value_counts()
+            return dg.MaterializeResult(
+                metadata={
+                    "rows": len(decided),
+                    "decision_log_rows": recorded,
+                    **{f"n_{d}": int(counts.get(d, 0)) for d in DECISIONS},
+                    "automation_rate": float(automation_of_decisions(counts).value),
+                    "model_version": version.version,
+                    "thresholds_version": pipeline.thresholds.version,
+                    "rules_version": pipeline.contract.rules_version,
+                    "path": dg.MetadataValue.path(str(path)),
+                },
+                check_results=run_checks("decisions", day, decided, dataset, store),
+            )
+
+    return [decisions]

@@ -14,6 +14,7 @@ file, checks, restores it and re-runs, so the cases share it without retraining.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -29,9 +30,10 @@ import yaml
 from credit_assets.cli.runner import run_all
 from credit_assets.core.contract import load_contract
 from credit_assets.core.errors import CreditAssetsError
+from credit_assets.core.registry import CHAMPION, ModelRegistry
 from credit_assets.core.storage import LocalStore
 from credit_assets.settings import Settings
-from tests.integration.conftest import champion_version, digests
+from tests.conftest import copy_env
 
 DAY = "2026-11-03"
 APPS = f"applications/{DAY}.csv"
@@ -39,9 +41,32 @@ OUTS = f"outcomes/{DAY}.csv"
 DOWNSTREAM = ("rule_filtered_applications", "decisions")
 
 
+@pytest.fixture(scope="module")
+def lab(trained, tmp_path_factory):
+    """A private copy of the trained environment: home (instance, MLflow, storage) and data."""
+    env, _ = trained
+    with copy_env(env, tmp_path_factory.mktemp("lab")) as lab_env:
+        yield lab_env
+
+
+def _digests(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _champion() -> str:
+    settings = Settings.from_env()
+    registry = ModelRegistry(settings.mlflow_tracking_uri, "credit-santander", "credit-santander")
+    return registry.resolve(CHAMPION).version
+
+
 def _materializations(asset: str) -> int:
     with dg.DagsterInstance.get() as instance:
-        result = instance.fetch_materializations(dg.AssetKey(asset), limit=10_000)
+        key = dg.AssetKey(["santander", asset])
+        result = instance.fetch_materializations(key, limit=10_000)
         return len(result.records)
 
 
@@ -288,12 +313,12 @@ def _contract_file(tmp_path: Path, overrides: dict) -> Path:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_bad_input(lab, case, tmp_path, monkeypatch):
-    data, storage = lab.data, Settings.from_env().storage_dir
+    data, storage = lab.data, Path(Settings.from_env().dataset_storage("santander"))
     if case.contract is not None:
         monkeypatch.setenv("CREDIT_CONTRACT", str(_contract_file(tmp_path, case.contract)))
     good = {p: p.read_bytes() for p in data.rglob("*.csv")}
-    before = digests(storage)
-    champion = champion_version()
+    before = _digests(storage)
+    champion = _champion()
     counts = {a: _materializations(a) for a in DOWNSTREAM}
 
     case.breaks(data)
@@ -304,7 +329,7 @@ def test_bad_input(lab, case, tmp_path, monkeypatch):
         with pytest.raises(CreditAssetsError) as failure:
             run_all(partition=DAY, train=False)
         message = str(failure.value)
-        after = digests(storage)
+        after = _digests(storage)
         changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
         assert changed == set(case.rejected), changed
         assert {a: _materializations(a) for a in DOWNSTREAM} == counts
@@ -315,7 +340,7 @@ def test_bad_input(lab, case, tmp_path, monkeypatch):
     for part in case.expect:
         assert part in message, f"{part!r} not in {message!r}"
     assert not list(storage.rglob("*.tmp")), "a temporary file was left behind"
-    assert champion_version() == champion
+    assert _champion() == champion
 
     # Fix: the good files back (a file that should not exist removed), then re-run.
     for path in data.rglob("*.csv"):
@@ -326,7 +351,7 @@ def test_bad_input(lab, case, tmp_path, monkeypatch):
     summary = run_all(partition=DAY, train=False)
     assert summary["warnings"] == []
     assert not list(storage.rglob("*.rejected.json"))
-    assert champion_version() == champion
+    assert _champion() == champion
     store = LocalStore(storage)
     assert len(store.read_frame("decisions", DAY)) == len(pd.read_csv(data / APPS))
 
@@ -335,7 +360,7 @@ def test_unknown_outcome_ids_never_reach_training(lab):
     """The WARN case is safe: labelling joins on application ids, so unknown ids drop out."""
     from credit_assets.defs.training import _labelled_applications
 
-    store = LocalStore(Settings.from_env().storage_dir)
+    store = LocalStore(Path(Settings.from_env().dataset_storage("santander")))
     outcomes = store.read_frame("raw_outcomes", DAY)
     ghost = pd.DataFrame({"ID_code": ["ghost_9"], "target": [1]}).astype(outcomes.dtypes)
     store.write_frame(pd.concat([outcomes, ghost], ignore_index=True), "raw_outcomes", DAY)
@@ -353,7 +378,7 @@ def test_bad_history_blocks_training_and_keeps_the_champion(lab):
     data = lab.data
     history = data / "history" / "train.csv"
     good = history.read_bytes()
-    champion = champion_version()
+    champion = _champion()
     counts = {a: _materializations(a) for a in ("training_data", "model", "registered_model")}
     frame = pd.read_csv(history, dtype=str, keep_default_na=False)
     frame.loc[3, "ID_code"] = "app_20261102_7"
@@ -367,8 +392,8 @@ def test_bad_history_blocks_training_and_keeps_the_champion(lab):
         assert "id already appears in applications of 2026-11-02" in message
         assert "'app_20261102_7'" in message
         assert {a: _materializations(a) for a in counts} == counts
-        assert champion_version() == champion
-        store = LocalStore(Settings.from_env().storage_dir)
+        assert _champion() == champion
+        store = LocalStore(Path(Settings.from_env().dataset_storage("santander")))
         assert store.rejected("raw_history") is not None
         with pytest.raises(CreditAssetsError, match="rejected by a quality check"):
             store.read_frame("raw_history")
@@ -401,9 +426,9 @@ def test_blocking_hand_written_expectation(lab, tmp_path, monkeypatch):
     monkeypatch.setenv("CREDIT_EXPECTATIONS_DIR", str(suites))
     apps = lab.data / APPS
     good = apps.read_bytes()
-    storage = Settings.from_env().storage_dir
-    before = digests(storage)
-    champion = champion_version()
+    storage = Path(Settings.from_env().dataset_storage("santander"))
+    before = _digests(storage)
+    champion = _champion()
     _set_cell(APPS, 10, "var_0", str(high + 5))(lab.data)
     _set_cell(APPS, 11, "var_0", str(low - 5))(lab.data)
     try:
@@ -422,9 +447,9 @@ def test_blocking_hand_written_expectation(lab, tmp_path, monkeypatch):
         "'app_20261103_10', 'app_20261103_11'",
     ):
         assert part in message, f"{part!r} not in {message!r}"
-    changed = {k for k, v in digests(storage).items() if before.get(k) != v}
+    changed = {k for k, v in _digests(storage).items() if before.get(k) != v}
     assert changed == {f"raw_applications/{DAY}.parquet", f"raw_applications/{DAY}.rejected.json"}
-    assert champion_version() == champion
+    assert _champion() == champion
     summary = run_all(partition=DAY, train=False)
     assert summary["warnings"] == []
 
@@ -458,7 +483,7 @@ def test_changing_holdout_rows_changes_no_fitted_state(lab):
     changed: the fitted feature state is the same, only those rows' features differ."""
     from credit_assets.definitions import defs
 
-    store = LocalStore(Settings.from_env().storage_dir)
+    store = LocalStore(Path(Settings.from_env().dataset_storage("santander")))
     files = [
         store.path("training_data"),
         store.path("features"),
@@ -474,10 +499,10 @@ def test_changing_holdout_rows_changes_no_fitted_state(lab):
     table.loc[later, "gender"] = "F"
     store.write_frame(table, "training_data")
     try:
-        job = defs().resolve_job_def("training_job")
+        job = defs().resolve_job_def("santander__training_job")
         with dg.DagsterInstance.get() as instance:
             result = job.execute_in_process(
-                instance=instance, asset_selection=[dg.AssetKey("features")]
+                instance=instance, asset_selection=[dg.AssetKey(["santander", "features"])]
             )
         assert result.success
         assert store.read_object("features", "feature_builder").state_fingerprint() == before

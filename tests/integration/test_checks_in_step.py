@@ -5,10 +5,12 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from credit_assets.core.catalog import DatasetEntry
 from credit_assets.core.expectations import CRITICAL, Failure
 from credit_assets.core.storage import LocalStore
 from credit_assets.defs import checks
-from credit_assets.defs.resources import DatasetResource
+from credit_assets.defs.resources import Dataset
+from credit_assets.defs.scope import Scope, daily_partitions
 
 DAY = "2026-11-02"
 
@@ -18,7 +20,8 @@ def written(tmp_path):
     store = LocalStore(tmp_path / "storage")
     frame = pd.DataFrame({"ID_code": ["a", "b"], "target": [0, 1]})
     store.write_frame(frame, "raw_outcomes", DAY)
-    return store, frame, DatasetResource(data_dir=str(tmp_path / "data"))
+    entry = DatasetEntry("santander", None, tmp_path / "data")
+    return store, frame, Dataset(entry, None)
 
 
 def _blocking_failure(w: checks.Written) -> dg.AssetCheckResult:
@@ -75,8 +78,8 @@ def test_a_check_that_cannot_run_rejects_the_file_and_fails_the_step(written, mo
 
 
 def test_specs_follow_the_checks_and_their_blocking():
-    specs = checks.check_specs("raw_applications")
+    specs = checks.check_specs(Scope("cards", daily_partitions("2026-11-01")), "raw_applications")
     assert [(s.name, s.blocking) for s in specs] == [
         (c.name, c.blocking) for c in checks.CHECKS["raw_applications"]
     ]
-    assert all(s.asset_key == dg.AssetKey("raw_applications") for s in specs)
+    assert all(s.asset_key == dg.AssetKey(["cards", "raw_applications"]) for s in specs)

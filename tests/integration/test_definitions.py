@@ -7,7 +7,7 @@ from credit_assets.definitions import defs
 
 def test_asset_graph_shape():
     graph = defs().resolve_asset_graph()
-    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    keys = {k.to_user_string().removeprefix("santander/") for k in graph.get_all_asset_keys()}
     assert keys == {
         "raw_history",
         "raw_applications",
@@ -23,7 +23,8 @@ def test_asset_graph_shape():
     }
 
     def parents(name):
-        return {k.to_user_string() for k in graph.get(dg.AssetKey(name)).parent_keys}
+        parents = graph.get(dg.AssetKey(["santander", name])).parent_keys
+        return {k.path[-1] for k in parents}
 
     assert parents("rule_filtered_applications") == {"raw_applications"}
     assert parents("training_data") == {"raw_history", "raw_applications", "raw_outcomes"}
@@ -32,27 +33,27 @@ def test_asset_graph_shape():
     assert parents("registered_model") == {"decision_thresholds", "training_data"}
     assert parents("champion_model") == {"registered_model"}
     assert parents("decisions") == {"rule_filtered_applications", "champion_model"}
-    checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    checks = {(k.asset_key.path[-1], k.name) for k in graph.asset_check_keys}
     assert ("champion_model", "promotion_gates") in checks
     daily = {"raw_applications", "raw_outcomes", "rule_filtered_applications", "decisions"}
     for key in keys:
-        partitioned = graph.get(dg.AssetKey(key)).partitions_def is not None
+        partitioned = graph.get(dg.AssetKey(["santander", key])).partitions_def is not None
         assert partitioned == (key in daily), key
 
 
 def test_jobs_schedules_and_resources():
     definitions = defs()
     jobs = {j.name for j in definitions.resolve_all_job_defs()}
-    assert {"daily_decisions_job", "training_job"} <= jobs
+    assert {"santander__daily_decisions_job", "santander__training_job"} <= jobs
     schedules = {s.name for s in definitions.schedules}
-    assert {"daily_decisions_job_schedule", "weekly_retraining"} <= schedules
-    assert set(definitions.resources) == {"dataset", "storage", "mlflow"}
+    assert {"santander__daily_decisions", "santander__weekly_retraining"} <= schedules
+    assert set(definitions.resources) == {"datasets", "storage", "mlflow", "decision_log"}
 
 
 def test_quality_checks_and_which_block():
     graph = defs().resolve_asset_graph()
     checks = {
-        (k.asset_key.to_user_string(), k.name): graph.get_check_spec(k).blocking
+        (k.asset_key.path[-1], k.name): graph.get_check_spec(k).blocking
         for k in graph.asset_check_keys
     }
     assert checks == {
@@ -78,14 +79,14 @@ def test_scaleout_profile_runs_on_celery_with_a_training_queue(monkeypatch):
 
     monkeypatch.setenv("CREDIT_PROFILE", "scaleout")
     definitions = defs()
-    for name in ("daily_decisions_job", "training_job"):
+    for name in ("santander__daily_decisions_job", "santander__training_job"):
         assert definitions.resolve_job_def(name).executor_def.name == "celery"
     graph = definitions.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         queue = node.assets_def.op.tags.get(DAGSTER_CELERY_QUEUE_TAG)
         # every training step, and only those, waits for the training workers
-        assert (queue == "training") == (node.group_name == "training"), key
+        assert (queue == "training") == (node.group_name == "santander_training"), key
 
 
 def test_loading_the_code_location_imports_no_modelling_library():
@@ -98,7 +99,7 @@ def test_loading_the_code_location_imports_no_modelling_library():
     heavy = ["mlflow", "lightgbm", "sklearn", "matplotlib", "great_expectations", "scipy"]
     probe = (
         "import sys; from credit_assets.definitions import defs; "
-        "defs().resolve_job_def('training_job'); "
+        "defs().resolve_job_def('santander__training_job'); "
         f"print([m for m in {heavy!r} if m in sys.modules])"
     )
     out = subprocess.run(

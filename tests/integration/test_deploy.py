@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 import yaml
 
-from credit_assets.defs.jobs import TRAINING_RUN_TAG, training_job
+from credit_assets.defs.jobs import TRAINING_RUN_TAG
 from credit_assets.scaleout.queues import DEFAULT_QUEUE, TRAINING_QUEUE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,8 +72,9 @@ def test_compose_references_resolve(compose, env_example):
                 assert source in compose["volumes"], (name, source)
         if "build" in service:
             assert (DEPLOY / service["build"]["context"] / service["build"]["dockerfile"]).exists()
-    # the issue's list of components (the decision API and web app come with later issues)
+    # the issue's list of components (the web app comes with a later issue)
     assert {
+        "decision-api",
         "postgres",
         "redis",
         "rabbitmq",
@@ -141,9 +142,11 @@ def test_dockerfile_copies_what_exists():
 @pytest.mark.parametrize(
     "path", [ROOT / "dagster.yaml", DEPLOY / "dagster.yaml", DEPLOY / "helm" / "values.yaml"]
 )
-def test_instances_run_one_training_at_a_time(path, tmp_path):
-    key, value = TRAINING_RUN_TAG
-    assert training_job.tags[key] == value
+def test_instances_run_one_training_per_dataset_at_a_time(path, tmp_path):
+    from credit_assets.definitions import defs
+
+    key, value = TRAINING_RUN_TAG, {"applyLimitPerUniqueValue": True}
+    assert defs().resolve_job_def("santander__training_job").tags[key] == "santander"
     config = _yaml(path)
     if path.name == "values.yaml":
         queued = config["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
@@ -157,4 +160,5 @@ def test_instances_run_one_training_at_a_time(path, tmp_path):
         (tmp_path / "dagster.yaml").write_text(path.read_text())
         with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
             queue = instance.get_concurrency_config().run_queue_config
-        assert {"key": key, "value": value, "limit": 1} in queue.tag_concurrency_limits
+        (limit,) = [x for x in queue.tag_concurrency_limits if x["key"] == key]
+        assert limit["limit"] == 1 and limit["value"] == value

@@ -25,7 +25,9 @@ def test_every_asset_materialized_and_summary(trained):
         "2026-11-04",
     ]
     with dg.DagsterInstance.get() as instance:
-        materialized = {k.to_user_string() for k in instance.get_asset_keys()}
+        materialized = {
+            k.to_user_string().removeprefix("santander/") for k in instance.get_asset_keys()
+        }
     assert {
         "raw_history",
         "raw_applications",
@@ -43,7 +45,7 @@ def test_every_asset_materialized_and_summary(trained):
 
 def test_decisions_cover_every_application(trained, small_data):
     _env, _ = trained
-    store = LocalStore(Settings.from_env().storage_dir)
+    store = LocalStore(Settings.from_env().storage_dir / "santander")
     for day in ["2026-11-01", "2026-11-04"]:
         apps = pd.read_csv(small_data / "applications" / f"{day}.csv")
         decided = store.read_frame("decisions", day)
@@ -67,7 +69,7 @@ def test_decisions_cover_every_application(trained, small_data):
 
 
 def test_training_used_labelled_partitions(trained):
-    store = LocalStore(Settings.from_env().storage_dir)
+    store = LocalStore(Settings.from_env().storage_dir / "santander")
     table = store.read_frame("training_data")
     # outcomes lag one day: applications of the first three days are labelled
     assert table["ID_code"].str.startswith("app_").sum() > 0
@@ -115,7 +117,9 @@ def test_score_command_matches_batch_decisions(trained, small_data, tmp_path):
     result = _cli("score", "--in", str(source), "--out", str(out), "--model", "champion")
     assert result.returncode == 0, result.stderr
     scored = pd.read_csv(out)
-    batch = LocalStore(Settings.from_env().storage_dir).read_frame("decisions", "2026-11-02")
+    batch = LocalStore(Settings.from_env().storage_dir / "santander").read_frame(
+        "decisions", "2026-11-02"
+    )
     assert scored["decision"].tolist() == batch["decision"].tolist()
     pd.testing.assert_series_equal(scored["score"], batch["score"], check_names=False, rtol=1e-6)
 

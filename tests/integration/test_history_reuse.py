@@ -26,14 +26,14 @@ def _materialize(recheck: bool = False) -> tuple[str, dict, dict[str, dg.AssetCh
     """Materialize raw_history alone: its run id, metadata and check evaluations."""
     from credit_assets.definitions import defs
 
-    job = defs().resolve_job_def("training_job")
+    job = defs().resolve_job_def("santander__training_job")
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             instance=instance,
-            asset_selection=[dg.AssetKey("raw_history")],
-            run_config={"ops": {"raw_history": {"config": {"recheck": recheck}}}},
+            asset_selection=[dg.AssetKey(["santander", "raw_history"])],
+            run_config={"ops": {"santander__raw_history": {"config": {"recheck": recheck}}}},
         )
-    (materialization,) = result.asset_materializations_for_node("raw_history")
+    (materialization,) = result.asset_materializations_for_node("santander__raw_history")
     evaluations = {
         e.event_specific_data.check_name: e.event_specific_data
         for e in result.all_events
@@ -95,7 +95,7 @@ def test_changed_file_suite_or_recheck_reads_and_checks_again(env, monkeypatch, 
 
 def test_only_the_same_source_unrejected_is_reused(env):
     _materialize()
-    store = LocalStore(Settings.from_env().storage_dir)
+    store = LocalStore(Settings.from_env().storage_dir / "santander")
     source = store.read_json("raw_history", "checked_source")["source"]
     assert checks.Checked.find(store, "raw_history", source) is not None
     assert checks.Checked.find(store, "raw_history", "another source") is None
@@ -106,7 +106,7 @@ def test_only_the_same_source_unrejected_is_reused(env):
 @pytest.mark.parametrize("record", [b"{not json", b'{"source": "abc"}'])
 def test_an_unreadable_record_is_not_trusted(env, record):
     _materialize()
-    store = LocalStore(Settings.from_env().storage_dir)
+    store = LocalStore(Settings.from_env().storage_dir / "santander")
     store.write_bytes(record, "raw_history", "checked_source", "json")
     _, again, _ = _materialize()
     assert "unchanged_since_run" not in again
@@ -115,7 +115,7 @@ def test_an_unreadable_record_is_not_trusted(env, record):
 
 def test_a_failed_read_forgets_the_record(env, monkeypatch):
     _materialize()
-    store = LocalStore(Settings.from_env().storage_dir)
+    store = LocalStore(Settings.from_env().storage_dir / "santander")
     history = env.data / "history" / "train.csv"
     good = history.read_bytes()
     history.write_bytes(good.replace(b"\n", b"\nbroken,row\n", 1))

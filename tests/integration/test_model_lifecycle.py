@@ -55,7 +55,7 @@ def test_failed_gate_keeps_the_champion(lifecycle):
     assert registry.alias_version(CHAMPION) == "1"
     assert registry.alias_version(CHALLENGER) == "2"
     # decisions made after the failed gate used the unchanged champion
-    store = LocalStore(Settings.from_env().storage_dir)
+    store = LocalStore(Settings.from_env().storage_dir / "santander")
     assert (store.read_frame("decisions", "2026-11-03")["model_version"] == "1").all()
     tags = registry.version_info("2").tags
     assert tags["gates_passed"] == "false" and tags["gates_compared_with"] == "1"
@@ -64,7 +64,7 @@ def test_failed_gate_keeps_the_champion(lifecycle):
 
 def test_failed_gate_is_a_failed_asset_check(lifecycle):
     with dg.DagsterInstance.get() as instance:
-        key = dg.AssetCheckKey(dg.AssetKey("champion_model"), "promotion_gates")
+        key = dg.AssetCheckKey(dg.AssetKey(["santander", "champion_model"]), "promotion_gates")
         records = instance.event_log_storage.get_asset_check_execution_history(key, limit=5)
     evaluations = [r.event.dagster_event.event_specific_data for r in records if r.event]
     assert [e.passed for e in evaluations] == [False, True]  # newest first
@@ -72,12 +72,13 @@ def test_failed_gate_is_a_failed_asset_check(lifecycle):
 
 
 def test_report_written_for_each_version(lifecycle):
-    store = LocalStore(Settings.from_env().storage_dir)
+    store = LocalStore(Settings.from_env().storage_dir / "santander")
     for version in ("1", "2"):
         page = store.path("champion_model", f"report-v{version}", "html").read_text()
         assert f"version {version}" in page and "data:image/png;base64," in page
     page = store.path("champion_model", "report-v2", "html").read_text()
     assert "re-scored on this holdout" in page and "was not promoted" in page
+    assert "<h2>Fairness</h2>" in page
 
 
 def test_operator_promotes_and_rolls_back(lifecycle):
@@ -111,7 +112,9 @@ def test_operator_promotes_and_rolls_back(lifecycle):
 
     # the alias changes are in the Dagster event log too
     with dg.DagsterInstance.get() as instance:
-        events = instance.fetch_materializations(dg.AssetKey("champion_model"), limit=10).records
+        events = instance.fetch_materializations(
+            dg.AssetKey(["santander", "champion_model"]), limit=10
+        ).records
     metadata = [e.asset_materialization.metadata for e in events]
     assert [m["action"].value for m in metadata if "action" in m][:2] == ["rollback", "promote"]
     assert metadata[0]["changed_by"].value == "bob"
@@ -125,5 +128,7 @@ def test_list_and_show(lifecycle):
     assert result.exit_code == 0, result.stderr
     for text in ("data_fingerprint", "auc_vs_champion", "FAIL", "rollback", "report-v2.html"):
         assert text in result.stdout, text
+    assert "fairness: selection_rate_ratio" in result.stdout
+    assert "fairness_selection_rate" in result.stdout
     result = _cli("model", "show", "9")
     assert result.exit_code == 1 and "has no version 9" in result.stderr

@@ -1,71 +1,19 @@
 """A dataset with categorical strings, other id/target names and a date column works with a
 contract alone."""
 
-import datetime as dt
-
-import numpy as np
 import pandas as pd
 import pytest
 
 from credit_assets.cli.runner import run_all
 from credit_assets.core.storage import LocalStore
 from credit_assets.settings import Settings
-from tests.conftest import FIXTURES, Env
-
-REGIONS = ["kanto", "kansai", "chubu", "tohoku", "kyushu"]
-JOBS = ["salaried", "self_employed", "contractor", "unemployed"]
-
-
-def _loans(
-    n: int, rng: np.random.Generator, start: dt.date, with_target: bool, prefix: str
-) -> pd.DataFrame:
-    income = rng.lognormal(8.3, 0.6, n)
-    age = rng.integers(18, 80, n)
-    employment = rng.choice(JOBS, n, p=[0.55, 0.2, 0.2, 0.05])
-    region = rng.choice(REGIONS, n)
-    score_bureau = np.where(rng.random(n) < 0.05, np.nan, rng.normal(600, 80, n))
-    logit = (
-        0.002 * (income - 4000)
-        + 0.02 * (age - 40)
-        + 0.01 * np.nan_to_num(score_bureau - 600)
-        + np.where(employment == "salaried", 0.8, -0.3)
-        + np.where(region == "kanto", 0.3, 0.0)
-        + 1.0
-    )
-    frame = pd.DataFrame(
-        {
-            "application_id": [f"{prefix}-{i:05d}" for i in range(n)],
-            "applied_on": [
-                (start + dt.timedelta(days=int(d))).isoformat()
-                for d in np.sort(rng.integers(0, 30, n))
-            ],
-            "income": income.round(0),
-            "age": age,
-            "employment": employment,
-            "region": region,
-            "score_bureau": score_bureau.round(1),
-            "sex": rng.choice(["female", "male", "other"], n, p=[0.49, 0.49, 0.02]),
-        }
-    )
-    if with_target:
-        repaid = rng.random(n) < 1 / (1 + np.exp(-logit))
-        frame.insert(1, "repaid", np.where(repaid, "yes", "no"))
-        frame["days_late"] = np.where(repaid, 0, rng.integers(1, 90, n))
-    return frame
+from tests.conftest import FIXTURES, LOANS_REGIONS, Env, write_loans
 
 
 @pytest.fixture(scope="module")
 def loans_env(tmp_path_factory):
     root = tmp_path_factory.mktemp("loans")
-    rng = np.random.default_rng(5)
-    (root / "history").mkdir()
-    (root / "applications").mkdir()
-    _loans(3000, rng, dt.date(2026, 9, 1), True, "h").to_csv(
-        root / "history" / "loans.csv", index=False
-    )
-    apps = _loans(300, rng, dt.date(2026, 11, 3), False, "n")
-    apps["applied_on"] = "2026-11-03"
-    apps.to_csv(root / "applications" / "2026-11-03.csv", index=False)
+    write_loans(root)
     with Env(root / "home", root, FIXTURES / "loans.yaml") as env:
         yield env, run_all()
 
@@ -74,7 +22,7 @@ def test_second_contract_trains_and_decides(loans_env):
     env, summary = loans_env
     assert summary["model_name"] == "credit-loans"
     assert summary["holdout_auc"] > 0.65
-    store = LocalStore(Settings.from_env().storage_dir)
+    store = LocalStore(Settings.from_env().storage_dir / "loans")
     decided = store.read_frame("decisions", "2026-11-03")
     apps = pd.read_csv(env.data / "applications" / "2026-11-03.csv")
     assert decided["application_id"].tolist() == apps["application_id"].tolist()
@@ -91,7 +39,7 @@ def test_second_contract_checked_with_suites_derived_in_memory(loans_env):
 
     with dg.DagsterInstance.get() as instance:
         for asset in ("raw_history", "raw_applications", "training_data", "features", "decisions"):
-            key = dg.AssetCheckKey(dg.AssetKey(asset), "expectations")
+            key = dg.AssetCheckKey(dg.AssetKey(["loans", asset]), "expectations")
             (record,) = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
             evaluation = record.event.dagster_event.event_specific_data
             assert evaluation.passed, (asset, evaluation.description)
@@ -102,12 +50,12 @@ def test_second_contract_checked_with_suites_derived_in_memory(loans_env):
 
 
 def test_second_contract_features_learned_from_training_rows(loans_env):
-    store = LocalStore(Settings.from_env().storage_dir)
+    store = LocalStore(Settings.from_env().storage_dir / "loans")
     builder = store.read_object("features", "feature_builder")
     assert builder.categorical == ["employment", "region"]
     assert "score_bureau" in builder.numeric and "sex" not in builder.numeric
     assert "days_late" not in builder.feature_names_out_  # post-outcome, never a feature
-    assert set(builder.levels_["region"]) == set(REGIONS)
+    assert set(builder.levels_["region"]) == set(LOANS_REGIONS)
     assert "employment__freq" in builder.feature_names_out_
     table = store.read_frame("training_data")
     assert table["applied_on"].is_monotonic_increasing  # time order from the date column

@@ -4,6 +4,9 @@ file, column, physical line and rule, and no stored file changed; ids keep their
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
@@ -12,12 +15,35 @@ import pandas as pd
 import pytest
 
 from credit_assets.settings import Settings
-from tests.conftest import Env, small_spec
-from tests.integration.conftest import champion_version, digests
+from tests.conftest import Env, copy_env, small_spec
 from tests.integration.test_bad_input import APPS, DAY, OUTS
-from tests.integration.test_cli import _cli
+from tests.integration.test_bad_input import _champion as champion_version
+from tests.integration.test_bad_input import _digests as digests
 
 RUN_DAY = ("run", "--partition", DAY, "--no-train")
+
+
+@pytest.fixture(scope="module")
+def lab(trained, tmp_path_factory):
+    env, _ = trained
+    with copy_env(env, tmp_path_factory.mktemp("lab")) as lab_env:
+        yield lab_env
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """The command line in the environment of the test (the lab's home and data)."""
+    return subprocess.run(
+        [sys.executable, "-m", "credit_assets", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=os.environ.copy(),
+        timeout=300,
+    )
+
+
+def _storage() -> Path:
+    return Path(Settings.from_env().dataset_storage("santander"))
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -41,7 +67,7 @@ def broken(lab):
 
 def _refused(tmp_path: Path, *args: str) -> list[str]:
     """Run the command; it must fail with one clear message and change no stored file."""
-    storage = Settings.from_env().storage_dir
+    storage = _storage()
     before, champion = digests(storage), champion_version()
     result = _cli(*args, cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
@@ -92,7 +118,7 @@ def test_ids_keep_their_leading_zeros(lab, broken, tmp_path):
     assert ids[2] == "0000002"
     result = _cli(*RUN_DAY, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    store = LocalStore(Settings.from_env().storage_dir)
+    store = LocalStore(_storage())
     assert store.read_frame("raw_applications", DAY)["ID_code"].tolist() == ids
     assert sorted(store.read_frame("decisions", DAY)["ID_code"]) == ids
     out = tmp_path / "decided.csv"
@@ -172,13 +198,14 @@ def test_a_history_too_small_is_refused_before_training(tmp_path):
     data = tmp_path / "data"
     generate(data, small_spec(history_rows=5, days=1, rows_per_day=50))
     with Env(tmp_path / "home", data):
-        result = _cli("run", cwd=tmp_path)
+        result = _cli("run", "--data", str(data), cwd=tmp_path)
+        storage = _storage()
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: raw_history: {data / 'history'}: 3 problems: history has 5 ")
     assert "the contract's min_history_rows is 200;" in last
     assert "the contract's min_rows_per_class is 20" in last
-    stored = {p.relative_to(tmp_path / "home").parts[1] for p in tmp_path.glob("home/storage/*/*")}
+    stored = {p.name for p in storage.glob("*")}
     training = {"raw_history", "training_data", "model", "registered_model", "champion_model"}
     assert not stored & training, stored

@@ -20,7 +20,9 @@ BACKFILL_DAYS = DAYS[:10]
 SIGKILL_DAY, BROKER_DAY, GRAPHQL_DAY, RETRY_DAY = DAYS[10:]
 HEAVY_ROWS = 20_000  # the fault tests' days: long enough steps to kill one in the middle
 # few boosting rounds: the tests check where training runs, not how well it learns
-TRAIN_RUN_CONFIG = {"ops": {"model": {"config": {"max_rounds": 300, "early_stopping_rounds": 50}}}}
+TRAIN_RUN_CONFIG = {
+    "ops": {"santander__model": {"config": {"max_rounds": 300, "early_stopping_rounds": 50}}}
+}
 
 
 @pytest.fixture(scope="package")
@@ -82,14 +84,14 @@ def instance(stack):
 def store(stack):
     from credit_assets.core.storage import open_store
 
-    return open_store(stack.storage_url)
+    return open_store(f"{stack.storage_url}/santander")
 
 
 @pytest.fixture(scope="package")
 def client(stack):
     from credit_assets.cli.graphql_client import CreditClient
 
-    return CreditClient("127.0.0.1", stack.ports["web"])
+    return CreditClient("santander", "127.0.0.1", stack.ports["web"])
 
 
 def _failure_line(entry) -> str:
@@ -100,9 +102,7 @@ def _failure_line(entry) -> str:
 @pytest.fixture(scope="package")
 def training_run(client, instance) -> str:
     """Train and register the champion once, through the Celery workers."""
-    from credit_assets.cli.graphql_client import TRAINING_JOB
-
-    run_id = client.launch(TRAINING_JOB, run_config=TRAIN_RUN_CONFIG)
+    run_id = client.launch(client.training_job, run_config=TRAIN_RUN_CONFIG)
     status = client.wait(run_id, timeout=600)
     failures = [
         _failure_line(e)

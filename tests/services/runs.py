@@ -18,6 +18,11 @@ def _events(instance: dg.DagsterInstance, run_id: str) -> list[dg.EventLogEntry]
     return [e for e in instance.all_logs(run_id) if e.is_dagster_event]
 
 
+def _asset(step_key: str) -> str:
+    """The asset a step materializes: steps are named ``<dataset>__<asset>``."""
+    return step_key.split("__", 1)[-1]
+
+
 def step_workers(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, str]]:
     """(step, Celery worker hostname) for every step a worker took up, in order."""
     found = []
@@ -27,7 +32,7 @@ def step_workers(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, s
             continue
         data = event.engine_event_data
         if CELERY_WORKER in (data.metadata or {}):
-            found.append((entry.step_key, data.metadata[CELERY_WORKER].value))
+            found.append((_asset(entry.step_key), data.metadata[CELERY_WORKER].value))
     return found
 
 
@@ -37,7 +42,7 @@ def step_pids(instance: dg.DagsterInstance, run_id: str, event: dg.DagsterEventT
     for entry in _events(instance, run_id):
         dagster_event = entry.get_dagster_event()
         if dagster_event.event_type == event:
-            pids.setdefault(entry.step_key, []).append(dagster_event.pid)
+            pids.setdefault(_asset(entry.step_key), []).append(dagster_event.pid)
     return pids
 
 

@@ -39,15 +39,15 @@ def _embedded_decisions(tmp_path, data) -> dict[str, pd.DataFrame]:
 
     with Env(tmp_path / "embedded", data):
         definitions = defs()
-        training = definitions.resolve_job_def("training_job")
-        daily = definitions.resolve_job_def("daily_decisions_job")
+        training = definitions.resolve_job_def("santander__training_job")
+        daily = definitions.resolve_job_def("santander__daily_decisions_job")
         with dg.DagsterInstance.ephemeral() as instance:
             assert training.execute_in_process(
                 run_config=TRAIN_RUN_CONFIG, instance=instance
             ).success
             for day in BACKFILL_DAYS:
                 assert daily.execute_in_process(partition_key=day, instance=instance).success
-        store = LocalStore(Settings.from_env().storage_dir)
+        store = LocalStore(Settings.from_env().storage_dir / "santander")
         return {day: store.read_frame("decisions", day) for day in BACKFILL_DAYS}
 
 

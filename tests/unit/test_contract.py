@@ -85,3 +85,29 @@ def test_id_cannot_be_a_feature(tmp_path):
     path = _write(tmp_path, BASE.replace('[{pattern: "x[0-9]+"}]', "[{name: id}]"))
     with pytest.raises(ContractError, match="cannot be a feature"):
         load_contract(path)
+
+
+def test_numeric_protected_attribute_is_banded(tmp_path):
+    path = _write(tmp_path, BASE + "protected: [{name: age, bands: [18, 30, 45, 60]}]\n")
+    age = load_contract(path).protected_spec("age")
+    assert age.band_labels() == ["<18", "18-29", "30-44", "45-59", "60+"]
+
+
+@pytest.mark.parametrize(
+    ("protected", "message"),
+    [
+        ("[{name: age}]", "numeric: give its 'bands'"),
+        ("[{name: age, bands: [30, 18]}]", "must be increasing"),
+        ("[{name: sex, type: categorical, bands: [1, 2]}]", "only a numeric column"),
+    ],
+)
+def test_bad_bands_are_refused(tmp_path, protected, message):
+    path = _write(tmp_path, BASE + f"protected: {protected}\n")
+    with pytest.raises(ContractError, match=message):
+        load_contract(path)
+
+
+def test_bands_only_on_protected_attributes(tmp_path):
+    text = BASE.replace('[{pattern: "x[0-9]+"}]', "[{name: x1, bands: [1, 2]}]")
+    with pytest.raises(ContractError, match="for protected attributes only"):
+        load_contract(_write(tmp_path, text))

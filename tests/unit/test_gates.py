@@ -5,12 +5,15 @@ import math
 import numpy as np
 import pytest
 
+from credit_assets.core.fairness import AUTOMATIC, SELECTION_RATE_RATIO, Disparity
+from credit_assets.core.figures import BandResult, Estimate, band_on_holdout
 from credit_assets.core.gates import (
     AUC_VS_CHAMPION,
     AUTOMATION_VS_CHAMPION,
     BRIER,
     ECE,
-    FAIRNESS,
+    FAIRNESS_EQUALIZED_ODDS,
+    FAIRNESS_SELECTION_RATE,
     MIN_AUC,
     Evaluation,
     GateConfig,
@@ -18,19 +21,34 @@ from credit_assets.core.gates import (
     evaluate_gates,
     evaluate_model,
     failures,
+    fairness_summary,
     gates_markdown,
 )
+from credit_assets.core.thresholds import choose_thresholds
 
 
-def _eval(**overrides) -> Evaluation:
+def _band(automation_rate: float) -> BandResult:
+    automated = round(automation_rate * 10_000)
+    return BandResult(
+        thresholds_version="thr-test",
+        policy="accuracy",
+        metric="balanced",
+        target_accuracy=0.90,
+        automation=Estimate(automation_rate, 10_000, automation_rate - 0.01, automation_rate),
+        accuracy=Estimate(0.90, automated, 0.89, 0.91),
+        cost=None,
+        validation_coverage=automation_rate,
+        validation_accuracy=0.90,
+        validation_cost=None,
+    )
+
+
+def _eval(automation_rate: float = 0.40, **overrides) -> Evaluation:
     base = dict(
         auc=0.85,
         brier=0.07,
         ece=0.01,
-        automation_rate=0.40,
-        automation_accuracy=0.90,
-        target_accuracy=0.90,
-        metric="balanced",
+        band=_band(automation_rate),
         rows=10_000,
         bad_rate=0.10,
         no_skill_brier=0.09,
@@ -48,7 +66,7 @@ def test_first_model_needs_only_the_absolute_gates():
     assert all_passed(results)
     gates = _by_gate(results)
     assert not gates[AUC_VS_CHAMPION].applied and not gates[AUTOMATION_VS_CHAMPION].applied
-    assert not gates[FAIRNESS].applied
+    assert not gates[FAIRNESS_SELECTION_RATE].applied  # no protected attribute
     assert "not applied: no champion yet" in gates[AUC_VS_CHAMPION].message
 
 
@@ -81,11 +99,40 @@ def test_relative_gates_use_the_champion_on_the_same_holdout():
     )
 
 
-def test_fairness_gate_applies_when_figures_exist():
-    gates = _by_gate(evaluate_gates(_eval(fairness_gap=0.2), None, GateConfig()))
-    assert gates[FAIRNESS].applied and not gates[FAIRNESS].passed
-    gates = _by_gate(evaluate_gates(_eval(fairness_gap=0.02), None, GateConfig()))
-    assert gates[FAIRNESS].passed
+def _ratio(value: float, evidence: float) -> Disparity:
+    return Disparity(
+        AUTOMATIC,
+        "gender",
+        SELECTION_RATE_RATIO,
+        value,
+        evidence,
+        "approval rate",
+        groups=("F", "M"),
+        rates=(0.41, 0.41 / value),
+        sizes=(900, 1100),
+    )
+
+
+def test_fairness_gates_read_the_figures_at_their_confidence_bounds():
+    # a point ratio under 0.8 whose interval reaches above it is not a clear breach
+    noisy = _by_gate(evaluate_gates(_eval(fairness=(_ratio(0.75, 0.86),)), None, GateConfig()))
+    assert noisy[FAIRNESS_SELECTION_RATE].passed
+    assert noisy[FAIRNESS_SELECTION_RATE].value == pytest.approx(0.86)
+    clear = _eval(fairness=(_ratio(0.6, 0.7),))
+    results = evaluate_gates(clear, None, GateConfig())
+    assert failures(results) == [
+        "gate fairness_selection_rate failed: value 0.7000 vs bound 0.8000 (short by 0.1000): "
+        "gender, automatic stage: selection_rate_ratio 0.600 (at the confidence bounds 0.700); "
+        "approval rate F 0.410 (n=900) vs M 0.683 (n=1,100)"
+    ]
+    assert not _by_gate(results)[FAIRNESS_EQUALIZED_ODDS].applied  # no labelled figure
+    assert fairness_summary(clear, results) == (
+        "fairness: selection_rate_ratio 0.7000 >= 0.8000 FAIL "
+        "(gender: approval rate F 0.410 vs M 0.683)"
+    )
+    # the bound is configurable
+    assert all_passed(evaluate_gates(clear, None, GateConfig(min_selection_rate_ratio=0.6)))
+    assert Evaluation.from_dict(clear.to_dict()) == clear
 
 
 def test_missing_figures_never_pass():
@@ -99,22 +146,44 @@ def test_explicit_brier_bound_and_markdown():
     assert not _by_gate(results)[BRIER].passed
     table = gates_markdown(results)
     assert "| brier | **FAIL** | 0.0800 | <= 0.0750 | -0.0050 |" in table
-    assert "| fairness | n/a |" in table
+    assert "| fairness_selection_rate | n/a |" in table
+
+
+def _scores(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    bad = rng.random(n) < 0.1
+    logit = rng.normal(np.where(bad, 1.0, -1.0), 1.0) - 2.0
+    return 1 / (1 + np.exp(-logit)), bad
 
 
 def test_evaluate_model_on_scores():
     rng = np.random.default_rng(0)
     n = 20_000
-    bad = rng.random(n) < 0.1
-    logit = rng.normal(np.where(bad, 1.0, -1.0), 1.0) - 2.0
-    risk = 1 / (1 + np.exp(-logit))
-    ev = evaluate_model(risk, bad, 0.9)
+    risk, bad = _scores(n, 0)
+    band = choose_thresholds(*_scores(n, 1), 0.9)  # chosen on other (validation) rows
+    ev = evaluate_model(risk, bad, band)
     assert 0.8 < ev.auc < 0.95
     assert ev.rows == n and ev.bad_rate == pytest.approx(bad.mean())
-    assert 0 < ev.automation_rate < 1 and ev.automation_accuracy >= 0.9
+    assert 0 < ev.automation_rate < 1 and ev.band.automation.n == n
+    assert ev.band.accuracy.low < ev.automation_accuracy < ev.band.accuracy.high
     assert 0 < ev.ece_noise < 0.02
     assert Evaluation.from_dict(ev.to_dict()) == ev
     # a perfectly calibrated score passes the calibration gate
     p = rng.beta(1, 8, n)
-    calibrated = evaluate_model(p, rng.random(n) < p, 0.9)
+    calibrated = evaluate_model(p, rng.random(n) < p, band)
     assert _by_gate(evaluate_gates(calibrated, None, GateConfig()))[ECE].passed
+
+
+def test_gates_judge_the_validation_band_not_one_re_chosen_on_the_holdout():
+    # The validation band applied to a small holdout: what production does. A band re-chosen
+    # on the holdout itself would automate a different share (the 64.7% vs 71.1% of issue 12).
+    risk, bad = _scores(3000, 2)
+    band = choose_thresholds(*_scores(3000, 3), 0.9)
+    ev = evaluate_model(risk, bad, band)
+    applied = band_on_holdout(band, risk, bad)
+    oracle = choose_thresholds(risk, bad, 0.9)
+    assert ev.band == applied
+    assert ev.automation_rate != pytest.approx(oracle.validation_coverage, abs=1e-3)
+    gate = _by_gate(evaluate_gates(ev, None, GateConfig(min_automation_rate=0.5)))
+    assert gate["min_automation"].value == applied.automation.value
+    assert f"of {3000:,} scored applications" in gate["min_automation"].what

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from pathlib import Path
 
 import mlflow
@@ -29,7 +30,7 @@ def fitted():
         sample.y[:2000],
         frame.iloc[2000:2500],
         sample.y[2000:2500],
-        TrainConfig(max_rounds=200, early_stopping_rounds=20),
+        TrainConfig(candidates=("additive",), max_rounds=200, early_stopping_rounds=20),
     )
     thresholds = Thresholds(0.05, 0.5, 0.9, "balanced", 0.8, 0.9)
     return DecisionPipeline(load_contract(), model, thresholds, cols), frame.iloc[2500:]
@@ -52,6 +53,25 @@ def test_one_decision_per_row_in_order(fitted):
     assert scored["decision"].tolist() == expected.tolist()
     assert (decided["model_version"] == "7").all()
     assert decided.columns[:2].tolist() == ["ID_code", "gender"]
+
+
+@pytest.mark.parametrize("path", ["compiled", "lightgbm"])
+def test_one_application_at_a_time_decides_as_the_batch(fitted, path):
+    """The real-time path (one row) gives the batch's decision, score and reasons, from the
+    compiled tables and from LightGBM's own path alike."""
+    pipeline, rows = fitted
+    assert pipeline.model.compiled is not None
+    if path == "lightgbm":
+        pipeline = replace(pipeline, model=replace(pipeline.model, compiled=None))
+    rows = rows.head(20).copy()
+    rows.iloc[3, rows.columns.get_loc("var_81")] = 1.0  # a rule reject on its own too
+    batch = pipeline.decide(rows, model_version="7")
+    one_by_one = pd.concat(
+        [pipeline.decide(rows.iloc[[i]], model_version="7") for i in range(len(rows))],
+        ignore_index=True,
+    ).astype(batch.dtypes)  # a row without a rule hit has an all-None rule column
+    pd.testing.assert_frame_equal(one_by_one, batch)
+    assert one_by_one["reason_1"].iloc[3] == "R01"
 
 
 def test_risk_is_flipped_when_positive_means_approve(fitted):
@@ -131,6 +151,16 @@ def test_loaded_version_is_kept_per_process_and_the_alias_followed(fitted, tmp_p
     assert version.version == "2" and second is not first
     assert registry.load("1")[0] is first
     assert downloads == ["models:/credit-test/1", "models:/credit-test/2"]
+
+
+def test_a_model_registered_before_compiling_is_compiled_when_loaded(fitted, tmp_path):
+    pipeline, rows = fitted
+    before = replace(pipeline, model=replace(pipeline.model, compiled=None))
+    registry, example = _registry(tmp_path), rows.head(3).reset_index(drop=True)
+    registry.register(registry.start_run("unit", tags={}), before, example)
+    loaded, _ = registry.load("1")
+    assert loaded.model.compiled is not None
+    pd.testing.assert_frame_equal(loaded.decide(rows, "1"), before.decide(rows, "1"))
 
 
 def test_registry_promotion_history_and_rollback(fitted, tmp_path):

@@ -164,3 +164,37 @@ def test_decisions_carry_reasons_and_rule_rejects_their_rule(fitted):
     scored = out[~rejected]
     assert (scored["reason_1"] != "").all()
     assert scored["reason_1"].isin(builder.feature_names_out_).all()
+
+
+def test_batch_wording_matches_wording_each_reason_on_its_own(fitted):
+    """Reasons are worded a feature at a time with the template bound once; the words are
+    the ones :func:`word_reason` gives for each reason alone, whatever the template."""
+    _, data, model, medians = fitted
+    contract = _contract(
+        reason_texts=[
+            {"name": "x1", "high": "x1 at {value:.1f}% of 100% ({median:.2f})"},
+            {"name": "x2", "text": "{feature}: {value!r} vs {{typical}} {median:.3g}"},
+            {"name": "city", "text": "{value:.2f}"},  # a number format for words: the default
+            {"pattern": "x[0-9]", "text": "{feature} {direction} {value:>9.3e}"},
+        ]
+    )
+    rows = data.iloc[:300]
+    decisions = np.array([APPROVE, REJECT, REVIEW] * 100)
+    reasons = explain(model, contract, rows, decisions, medians)
+    categorical = set(model.builder.categorical_out)
+    built = model.builder.transform(rows)
+    worded = 0
+    for i in range(len(rows)):
+        for k in range(1, 5):
+            feature = reasons.iloc[i][f"reason_{k}"]
+            if not feature:
+                continue
+            source = rows if feature in rows.columns else built
+            value = source[feature].iloc[i]
+            value = value.item() if isinstance(value, np.generic) else value
+            expected = word_reason(
+                contract, feature, value, medians.get(feature), feature in categorical
+            )
+            assert reasons.iloc[i][f"reason_text_{k}"] == expected
+            worded += 1
+    assert worded > 600

@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.metrics import roc_auc_score
 
 from credit_assets.core.synthetic import SyntheticSpec, draw, generate, make_shapes
@@ -68,3 +69,25 @@ def test_concept_drift_changes_labels_given_features():
 def test_start_date_is_used(tmp_path):
     generate(tmp_path, small_spec(days=1, start=START))
     assert (tmp_path / "applications" / f"{START.isoformat()}.csv").exists()
+
+
+def test_injected_bias_makes_a_gender_proxy_and_biased_labels():
+    spec = SyntheticSpec(n_features=30, bias=0.2)
+    sample = draw(40_000, make_shapes(spec), spec, np.random.default_rng(0))
+    female = sample.gender == "F"
+    # 20% of F's good outcomes recorded as bad: about 0.28 bad against 0.10
+    assert sample.y[female].mean() > sample.y[~female].mean() + 0.15
+    assert roc_auc_score(female, sample.x[:, spec.bias_feature]) > 0.9
+    for group in (female, ~female):  # the truth stays calibrated within each group
+        assert abs(sample.p_true[group].mean() - sample.y[group].mean()) < 0.01
+    with pytest.raises(ValueError, match="bias"):
+        SyntheticSpec(bias=1.0)
+
+
+def test_a_share_of_features_drifts_in_mean_and_spread():
+    spec = SyntheticSpec(drift_share=0.05, feature_drift_shift=0.0, feature_drift_scale=1.5)
+    shapes = make_shapes(spec)
+    base = draw(5_000, shapes, spec, np.random.default_rng(0))
+    drifted = draw(5_000, shapes, spec, np.random.default_rng(0), feature_shift=True)
+    widened = np.flatnonzero(drifted.x.std(axis=0) > 1.2 * base.x.std(axis=0))
+    assert len(widened) == 10 and widened.min() == 0 and widened.max() == 199

@@ -33,7 +33,7 @@ def _fit(data, config):
     return train(builder, *data["train"], *data["val"], config)
 
 
-def test_default_candidate_learns_and_is_an_lgbm_classifier(data):
+def test_default_candidates_learn_and_explain_every_score(data):
     model = _fit(data, TrainConfig(n_jobs=THREADS))
     x_hold, y_hold, p_true = data["hold"]
     auc = roc_auc_score(y_hold, model.predict_positive(x_hold))
@@ -41,12 +41,11 @@ def test_default_candidate_learns_and_is_an_lgbm_classifier(data):
     assert model.candidate in TrainConfig().candidates
     assert auc > 0.70, f"holdout AUC {auc:.3f} (Bayes-optimal {bayes:.3f})"
     assert auc > bayes - 0.06
-    # Reason codes read LightGBM's per-feature contributions: keep the winner an LGBM model.
-    lgbm = model.pipeline.named_steps["model"]
-    contrib = lgbm.predict_proba(
-        model.pipeline.named_steps["features"].transform(x_hold), pred_contrib=True
-    )
+    # every score splits into per-feature contributions (the reason codes) and a baseline
+    contrib = model.raw_contributions(model.build(x_hold))
     assert contrib.shape == (len(x_hold), N_FEATURES + 1)
+    p_positive = 1 / (1 + np.exp(-contrib.sum(axis=1)))
+    np.testing.assert_allclose(p_positive, model.predict_positive(x_hold), atol=1e-9)
 
 
 def test_selection_keeps_the_best_validation_auc(data):
@@ -63,7 +62,17 @@ def test_selection_keeps_the_best_validation_auc(data):
 
 def test_every_default_candidate_is_known():
     assert set(TrainConfig().candidates) <= set(CANDIDATES)
-    assert "default" in CANDIDATES
+    # the additive design, LightGBM's defaults and a glass-box linear model are all tried
+    assert {"additive", "default", "linear"} <= set(TrainConfig().candidates)
+
+
+def test_on_the_categorical_fixture_the_chosen_model_is_no_worse_than_a_logistic_regression():
+    from bench.model_quality import LOANS_TOLERANCE, loans_comparison
+
+    result = loans_comparison()
+    assert set(result["validation_auc"]) == set(TrainConfig().candidates)
+    reference = result["logistic_regression_holdout_auc"]
+    assert result["chosen_holdout_auc"] >= reference - LOANS_TOLERANCE
 
 
 def test_unknown_candidate_raises(data):

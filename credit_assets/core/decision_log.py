@@ -1,0 +1,477 @@
+"""The decision log: the platform's one record of decisions.
+
+Whatever decides (the daily batch ``decisions`` asset, the real-time API, a reviewer in the
+web app) appends here, with who or what decided, when, on which inputs and with which model,
+rules and thresholds versions and review band. Rows are never updated: re-deciding adds a
+row, so an application's history (:meth:`DecisionLog.history`) shows everything it was told.
+
+SQLite by default (``sqlite:///$CREDIT_HOME/decisions.db``), PostgreSQL in the scale-out
+profile; the schema is managed by Alembic and brought to the latest revision on first use.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from credit_assets.core.contract import DatasetContract
+from credit_assets.core.decision_log_schema import decisions, review_queue
+from credit_assets.core.errors import CreditAssetsError
+from credit_assets.core.reasons import TOP_REASONS
+from credit_assets.core.rules import RULE_ID, RULE_REASON
+from credit_assets.core.thresholds import Thresholds
+
+SOURCES = ("batch", "api", "review")
+REDACTED = "[redacted]"
+# The one statement a migration lock is held for (any 64-bit number unique to this app).
+_PG_MIGRATION_LOCK = 7_215_040_111
+_MIGRATED: set[str] = set()  # URLs brought to the latest revision by this process
+
+
+class DecisionLogUnavailableError(CreditAssetsError):
+    """The decision log cannot be reached or written: nothing may be decided off the record."""
+
+
+class IdempotencyConflictError(CreditAssetsError):
+    """An idempotency key was used before for different inputs."""
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    text: str
+    contribution: float | None
+
+
+@dataclass(frozen=True)
+class RecordedDecision:
+    """One row of the log, as a reader sees it."""
+
+    decision_id: str
+    dataset: str
+    application_id: str
+    source: str
+    actor: str
+    decided_at: dt.datetime
+    partition_day: str | None
+    request_id: str | None
+    idempotency_key: str | None
+    input_fingerprint: str
+    inputs: dict[str, Any]
+    decision: str
+    score: float | None
+    reasons: list[Reason]
+    rule_id: str | None
+    rule_reason: str | None
+    model_version: str | None
+    thresholds_version: str | None
+    rules_version: str | None
+    approve_below: float | None
+    reject_above: float | None
+    latency_ms: float | None
+
+    @classmethod
+    def from_row(cls, row: sa.Row) -> RecordedDecision:
+        data = dict(row._mapping)
+        data.pop("seq", None)
+        at = data["decided_at"]
+        data["decided_at"] = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+        data["inputs"] = json.loads(data["inputs"])
+        data["reasons"] = [Reason(**r) for r in json.loads(data["reasons"])]
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f: getattr(self, f) for f in self.__dataclass_fields__}
+        out["decided_at"] = self.decided_at.isoformat()
+        out["reasons"] = [r.__dict__ for r in self.reasons]
+        return out
+
+
+def _none_if_nan(value: Any) -> Any:
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def input_records(
+    inputs: pd.DataFrame, contract: DatasetContract, redact_protected: bool
+) -> list[str]:
+    """Each input row as a JSON object (missing values as ``null``), protected attributes
+    replaced by ``"[redacted]"`` when asked."""
+    frame = inputs
+    protected = contract.resolve_protected(list(frame.columns))
+    if redact_protected and protected:
+        frame = frame.assign(**dict.fromkeys(protected, REDACTED))
+    columns = list(frame.columns)
+    # One conversion for the whole table: per-column access costs more than the row itself
+    # for the API's one-row frames.
+    values = frame.to_numpy(dtype=object)
+    missing = pd.isna(values)
+    if missing.any():
+        values[missing] = None  # JSON has no NaN
+    # dates and timestamps (a contract's date column) as ISO text
+    dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_iso).encode
+    return [dumps(dict(zip(columns, row, strict=True))) for row in values.tolist()]
+
+
+def _iso(value: Any) -> str:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def fingerprint(record: str) -> str:
+    return hashlib.sha256(record.encode()).hexdigest()
+
+
+def _reasons_json(columns: dict[str, list[Any]]) -> list[str]:
+    per_reason = [
+        zip(
+            columns[f"reason_{i}"],
+            columns[f"reason_text_{i}"],
+            columns[f"contribution_{i}"],
+            strict=True,
+        )
+        for i in range(1, TOP_REASONS + 1)
+        if f"reason_{i}" in columns
+    ]
+    out = []
+    for row in zip(*per_reason, strict=True):
+        out.append(
+            json.dumps(
+                [
+                    {"code": code, "text": text, "contribution": _none_if_nan(contribution)}
+                    for code, text, contribution in row
+                    if isinstance(code, str) and code  # unused slots are empty or missing
+                ]
+            )
+        )
+    return out
+
+
+def alembic_config(connection: Connection) -> Any:
+    """Alembic's configuration for the packaged migrations, run on ``connection``."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option(
+        "script_location", str(resources.files("credit_assets.core") / "decision_log_migrations")
+    )
+    config.attributes["connection"] = connection
+    return config
+
+
+class DecisionLog:
+    """Append decisions and read them back, on any SQLAlchemy URL."""
+
+    def __init__(self, url: str, *, redact_protected: bool = False) -> None:
+        self.url = url
+        self.redact_protected = redact_protected
+
+    @cached_property
+    def engine(self) -> Engine:
+        url = sa.make_url(self.url)
+        if url.get_backend_name() == "sqlite":
+            if url.database:
+                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = sa.create_engine(url, connect_args={"timeout": 30})
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=10)
+
+    # -- schema ------------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Bring the schema to the latest revision (Alembic ``upgrade head``), once per
+        process and URL (a daily step opens a new log each time); several processes
+        starting together take turns."""
+        if self.url in _MIGRATED:
+            return
+        from alembic import command
+
+        try:
+            with self._migration_lock(), self.engine.begin() as conn:
+                command.upgrade(alembic_config(conn), "head")
+        except SQLAlchemyError as exc:
+            raise DecisionLogUnavailableError(self._unavailable(exc)) from exc
+        _MIGRATED.add(self.url)
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        url = self.engine.url
+        if url.get_backend_name() == "sqlite":
+            from filelock import FileLock
+
+            if not url.database or url.database == ":memory:":
+                yield
+                return
+            with FileLock(f"{url.database}.migrate.lock"):
+                yield
+            return
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK})
+                conn.commit()
+
+    def _unavailable(self, exc: Exception) -> str:
+        safe = sa.make_url(self.url).render_as_string(hide_password=True)
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return f"decision log {safe} is unavailable: {first}"
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        self.migrate()
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except IntegrityError:
+            raise
+        except SQLAlchemyError as exc:
+            raise DecisionLogUnavailableError(self._unavailable(exc)) from exc
+
+    def ping(self) -> None:
+        """Raise :class:`DecisionLogUnavailableError` unless the log can be read."""
+        with self.transaction() as conn:
+            conn.execute(sa.select(sa.literal(1)))
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def rows(
+        self,
+        dataset: str,
+        decided: pd.DataFrame,
+        inputs: pd.DataFrame,
+        contract: DatasetContract,
+        thresholds: Thresholds | None,
+        *,
+        source: str,
+        actor: str,
+        partition_day: str | None = None,
+        request_id: str | None = None,
+        idempotency_keys: Sequence[str | None] | None = None,
+        latency_ms: float | None = None,
+        decided_at: dt.datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """The log rows of ``pipeline.decide``'s output (``decided``) for ``inputs``, row by
+        row in the same order."""
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+        if len(decided) != len(inputs):
+            raise ValueError(f"{len(inputs)} inputs but {len(decided)} decisions")
+        records = input_records(inputs, contract, self.redact_protected)
+        # column by column from one object array: cheaper than a pandas access per column
+        table = decided.to_numpy(dtype=object)
+        columns = {c: table[:, i].tolist() for i, c in enumerate(decided.columns)}
+        reasons = _reasons_json(columns)
+        at = decided_at or dt.datetime.now(dt.UTC)
+        keys = idempotency_keys or [None] * len(decided)
+        scores = np.asarray(columns["score"], dtype=float)
+        band = (thresholds.approve_below, thresholds.reject_above) if thresholds else (None, None)
+        return [
+            {
+                "decision_id": str(uuid.uuid4()),
+                "dataset": dataset,
+                "application_id": str(columns[contract.id_column][i]),
+                "source": source,
+                "actor": actor,
+                "decided_at": at,
+                "partition_day": partition_day,
+                "request_id": request_id,
+                "idempotency_key": keys[i],
+                "input_fingerprint": fingerprint(records[i]),
+                "inputs": records[i],
+                "decision": columns["decision"][i],
+                "score": None if np.isnan(scores[i]) else float(scores[i]),
+                "reasons": reasons[i],
+                "rule_id": _none_if_nan(columns[RULE_ID][i]),
+                "rule_reason": _none_if_nan(columns[RULE_REASON][i]),
+                "model_version": columns["model_version"][i],
+                "thresholds_version": columns["thresholds_version"][i],
+                "rules_version": columns["rules_version"][i],
+                "approve_below": band[0],
+                "reject_above": band[1],
+                "latency_ms": latency_ms,
+            }
+            for i in range(len(decided))
+        ]
+
+    def append(self, rows: list[dict[str, Any]]) -> None:
+        """Insert rows in one transaction: all are on record, or none."""
+        if not rows:
+            return
+        with self.transaction() as conn:
+            conn.execute(decisions.insert(), rows)
+
+    def record_batch(
+        self,
+        dataset: str,
+        decided: pd.DataFrame,
+        inputs: pd.DataFrame,
+        contract: DatasetContract,
+        thresholds: Thresholds | None = None,
+        *,
+        source: str = "batch",
+        actor: str,
+        partition_day: str | None = None,
+    ) -> int:
+        """Append a whole batch of decisions (one transaction); returns the rows added.
+        Deciding a day again appends: earlier decisions stay readable."""
+        rows = self.rows(
+            dataset,
+            decided,
+            inputs,
+            contract,
+            thresholds,
+            source=source,
+            actor=actor,
+            partition_day=partition_day,
+        )
+        self.append(rows)
+        return len(rows)
+
+    def record_idempotent(
+        self, dataset: str, rows: list[dict[str, Any]]
+    ) -> tuple[list[RecordedDecision], bool]:
+        """Append rows that carry idempotency keys, unless those keys are on record already:
+        then the stored decisions come back instead (``False``: nothing new was decided).
+        A key reused for other inputs is an :class:`IdempotencyConflictError`."""
+        keys = [r["idempotency_key"] for r in rows]
+        if any(k is None for k in keys):
+            self.append(rows)
+            return [_recorded(r) for r in rows], True
+        fingerprints = [r["input_fingerprint"] for r in rows]
+        stored = self.replay(dataset, keys, fingerprints)
+        if stored is None:
+            try:
+                self.append(rows)
+                return [_recorded(r) for r in rows], True
+            except IntegrityError:  # another request with the same key won the race
+                stored = self.replay(dataset, keys, fingerprints)
+        if stored is None:
+            raise IdempotencyConflictError(
+                "idempotency key was used before for a batch of another size"
+            )
+        return stored, False
+
+    def replay(
+        self, dataset: str, keys: list[str], fingerprints: list[str]
+    ) -> list[RecordedDecision] | None:
+        """The decisions stored under ``keys`` (None if none is), checked to be for the same
+        inputs: a key reused for other inputs is an :class:`IdempotencyConflictError`."""
+        query = sa.select(decisions).where(
+            decisions.c.dataset == dataset, decisions.c.idempotency_key.in_(keys)
+        )
+        with self.transaction() as conn:
+            found = {r.idempotency_key: RecordedDecision.from_row(r) for r in conn.execute(query)}
+        if not found:
+            return None
+        for key, print_ in zip(keys, fingerprints, strict=True):
+            if key not in found or found[key].input_fingerprint != print_:
+                raise IdempotencyConflictError(
+                    f"idempotency key {key!r} was used before for other inputs"
+                )
+        return [found[k] for k in keys]
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def get(self, dataset: str, decision_id: str) -> RecordedDecision | None:
+        query = sa.select(decisions).where(
+            decisions.c.dataset == dataset, decisions.c.decision_id == decision_id
+        )
+        with self.transaction() as conn:
+            row = conn.execute(query).first()
+        return RecordedDecision.from_row(row) if row else None
+
+    def history(self, dataset: str, application_id: str) -> list[RecordedDecision]:
+        """Every decision of an application, oldest first."""
+        query = (
+            sa.select(decisions)
+            .where(decisions.c.dataset == dataset, decisions.c.application_id == application_id)
+            .order_by(decisions.c.seq)
+        )
+        with self.transaction() as conn:
+            return [RecordedDecision.from_row(r) for r in conn.execute(query)]
+
+    def latest(self, dataset: str, application_id: str) -> RecordedDecision | None:
+        found = self.history(dataset, application_id)
+        return found[-1] if found else None
+
+    def review_queue(self, dataset: str) -> list[RecordedDecision]:
+        """Applications whose latest decision is a model's ``review``, oldest first."""
+        query = (
+            sa.select(review_queue)
+            .where(review_queue.c.dataset == dataset)
+            .order_by(review_queue.c.seq)
+        )
+        with self.transaction() as conn:
+            return [RecordedDecision.from_row(r) for r in conn.execute(query)]
+
+    def count(self, dataset: str | None = None) -> int:
+        query = sa.select(sa.func.count()).select_from(decisions)
+        if dataset is not None:
+            query = query.where(decisions.c.dataset == dataset)
+        with self.transaction() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def frame(
+        self,
+        dataset: str,
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        source: str | None = None,
+    ) -> pd.DataFrame:
+        """Decisions as a table, inputs spread into their columns, oldest first: what the
+        monitoring and fairness assets read from live traffic as they read a day's file."""
+        query = sa.select(decisions).where(decisions.c.dataset == dataset)
+        if since is not None:
+            query = query.where(decisions.c.decided_at >= since)
+        if until is not None:
+            query = query.where(decisions.c.decided_at < until)
+        if source is not None:
+            query = query.where(decisions.c.source == source)
+        with self.transaction() as conn:
+            table = pd.DataFrame(conn.execute(query.order_by(decisions.c.seq)).mappings().all())
+        if table.empty:
+            return pd.DataFrame(columns=[c.name for c in decisions.columns if c.name != "seq"])
+        inputs = pd.DataFrame([json.loads(s) for s in table.pop("inputs")], index=table.index)
+        table["decided_at"] = pd.to_datetime(table["decided_at"], utc=True)
+        table = table.drop(columns=["seq"])
+        return pd.concat([table, inputs.drop(columns=table.columns, errors="ignore")], axis=1)
+
+
+def _recorded(row: dict[str, Any]) -> RecordedDecision:
+    return RecordedDecision(
+        **{
+            **row,
+            "inputs": json.loads(row["inputs"]),
+            "reasons": [Reason(**r) for r in json.loads(row["reasons"])],
+        }
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL: readers never block the writer; a commit is one append to the log file, which
+    # is fsynced (synchronous=FULL), so a committed decision survives a power cut.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

@@ -1,0 +1,1 @@
+"""Alembic migrations of the decision log, applied by ``DecisionLog`` on first use."""

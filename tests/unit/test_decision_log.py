@@ -1,0 +1,229 @@
+"""The decision log on SQLite and PostgreSQL: append-only history, idempotency, the review
+queue, live-traffic frames, redaction and bulk speed."""
+
+import datetime as dt
+import os
+import uuid
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from credit_assets.core.api_keys import ApiKeyError, ApiKeys, parse_scopes
+from credit_assets.core.contract import load_contract
+from credit_assets.core.decision_log import (
+    DecisionLog,
+    DecisionLogUnavailableError,
+    IdempotencyConflictError,
+    alembic_config,
+)
+from credit_assets.core.features import FeatureBuilder
+from credit_assets.core.pipeline import DecisionPipeline
+from credit_assets.core.synthetic import SyntheticSpec, draw, make_shapes
+from credit_assets.core.thresholds import Thresholds
+from credit_assets.core.training import TrainConfig, train
+
+PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    spec = SyntheticSpec(n_features=90, signal=0.12)
+    sample = draw(1500, make_shapes(spec), spec, np.random.default_rng(0))
+    cols = [f"var_{j}" for j in range(90)]
+    frame = pd.DataFrame(sample.x.round(4), columns=cols)
+    frame.insert(0, "ID_code", [f"r{i}" for i in range(len(frame))])
+    frame["gender"] = np.where(np.arange(len(frame)) % 2, "F", "M")
+    builder = FeatureBuilder(numeric=cols, categorical=[], frequency=[])
+    model = train(
+        builder,
+        frame.iloc[:1000],
+        sample.y[:1000],
+        frame.iloc[1000:1200],
+        sample.y[1000:1200],
+        TrainConfig(max_rounds=30, early_stopping_rounds=10),
+    )
+    # a wide band, so a few hundred rows hold every kind of decision
+    thresholds = Thresholds(0.08, 0.2, 0.9, "balanced", 0.8, 0.9)
+    return DecisionPipeline(load_contract(), model, thresholds, cols), frame.iloc[1200:]
+
+
+def _postgres_url():
+    engine = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            name = f"decision_log_{uuid.uuid4().hex[:10]}"
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is needed: {exc}")
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not running")
+    return engine, name
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def log(request, tmp_path):
+    if request.param == "sqlite":
+        yield DecisionLog(f"sqlite:///{tmp_path / 'decisions.db'}")
+        return
+    admin, name = _postgres_url()
+    made = DecisionLog(f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}")
+    yield made
+    made.engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+def _record(log, pipeline, rows, day, version="1", actor="decisions asset"):
+    decided = pipeline.decide(rows, model_version=version)
+    log.record_batch(
+        "santander",
+        decided,
+        rows,
+        pipeline.contract,
+        pipeline.thresholds,
+        actor=actor,
+        partition_day=day,
+    )
+    return decided
+
+
+def test_redeciding_a_day_appends_and_history_keeps_what_was_said(log, fitted):
+    pipeline, rows = fitted
+    first = _record(log, pipeline, rows, "2026-11-01", version="1")
+    _record(log, pipeline, rows, "2026-11-01", version="2", actor="re-run")
+    assert log.count("santander") == 2 * len(rows)
+    app = rows["ID_code"].iloc[3]
+    history = log.history("santander", app)
+    assert [h.model_version for h in history] == ["1", "2"]
+    assert log.latest("santander", app).actor == "re-run"
+    told = history[0]
+    assert told.decision == first["decision"].iloc[3]
+    assert told.source == "batch" and told.partition_day == "2026-11-01"
+    assert told.inputs["var_0"] == rows["var_0"].iloc[3]
+    assert told.reasons[0].text == first["reason_text_1"].iloc[3]
+    assert (told.approve_below, told.reject_above) == (0.08, 0.2)
+    assert told.decided_at.tzinfo is not None
+
+
+def test_review_queue_holds_review_decisions_until_a_reviewer_decides(log, fitted):
+    pipeline, rows = fitted
+    decided = _record(log, pipeline, rows, "2026-11-01")
+    in_review = decided.loc[decided["decision"] == "review", "ID_code"].tolist()
+    assert in_review, "the fixture's band should send some rows to review"
+    queued = [d.application_id for d in log.review_queue("santander")]
+    assert queued == in_review
+    # a reviewer's decision is a new row; the model's row stays as it was
+    reviewed = decided[decided["ID_code"] == in_review[0]].assign(decision="approve")
+    log.record_batch(
+        "santander",
+        reviewed,
+        rows[rows["ID_code"] == in_review[0]],
+        pipeline.contract,
+        source="review",
+        actor="reviewer alice",
+    )
+    assert [d.application_id for d in log.review_queue("santander")] == in_review[1:]
+    assert [h.decision for h in log.history("santander", in_review[0])] == ["review", "approve"]
+
+
+def test_a_repeated_idempotency_key_returns_the_stored_decision(log, fitted):
+    pipeline, rows = fitted
+    one = rows.iloc[[0]]
+    decided = pipeline.decide(one, model_version="1")
+
+    def attempt(inputs):
+        rows_ = log.rows(
+            "santander",
+            pipeline.decide(inputs, model_version="1"),
+            inputs,
+            pipeline.contract,
+            pipeline.thresholds,
+            source="api",
+            actor="key k1",
+            idempotency_keys=["abc"],
+        )
+        return log.record_idempotent("santander", rows_)
+
+    (stored,), created = attempt(one)
+    (again,), created_again = attempt(one)
+    assert created and not created_again
+    assert again.decision_id == stored.decision_id
+    assert again.decision == decided["decision"].iloc[0]
+    assert log.count("santander") == 1
+    with pytest.raises(IdempotencyConflictError):
+        attempt(one.assign(var_0=one["var_0"] + 1))
+
+
+def test_live_traffic_reads_as_a_table_with_its_inputs(log, fitted):
+    pipeline, rows = fitted
+    before = dt.datetime.now(dt.UTC)
+    decided = _record(log, pipeline, rows.iloc[:50], "2026-11-02")
+    table = log.frame("santander", since=before, source="batch")
+    assert table["application_id"].tolist() == rows["ID_code"].iloc[:50].tolist()
+    assert table["decision"].tolist() == decided["decision"].tolist()
+    assert np.allclose(table["var_5"], rows["var_5"].iloc[:50])
+    assert table["gender"].tolist() == rows["gender"].iloc[:50].tolist()
+    assert log.frame("santander", source="api").empty
+
+
+def test_protected_attributes_are_redacted_when_configured(tmp_path, fitted):
+    pipeline, rows = fitted
+    log = DecisionLog(f"sqlite:///{tmp_path / 'd.db'}", redact_protected=True)
+    _record(log, pipeline, rows.iloc[:5], "2026-11-01")
+    told = log.history("santander", rows["ID_code"].iloc[0])[0]
+    assert told.inputs["gender"] == "[redacted]"
+    assert told.inputs["var_1"] == rows["var_1"].iloc[0]
+
+
+def test_a_day_of_ten_thousand_decisions_is_recorded_in_one_bulk_insert(tmp_path, fitted):
+    pipeline, rows = fitted
+    many = pd.concat([rows] * 34, ignore_index=True).iloc[:10_000]
+    decided = pipeline.decide(many, model_version="1")
+    log = DecisionLog(f"sqlite:///{tmp_path / 'd.db'}")
+    log.migrate()
+    commits = []
+    sa.event.listen(log.engine, "commit", lambda conn: commits.append(conn))
+    log.record_batch("santander", decided, many, pipeline.contract, actor="bench")
+    # one transaction, not one commit per row (bench/serving.py times it)
+    assert len(commits) == 1
+    assert log.count() == 10_000
+
+
+def test_migrations_go_down_and_up_again(log):
+    from alembic import command
+
+    log.migrate()
+    with log.engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "base")
+    assert "decisions" not in sa.inspect(log.engine).get_table_names()
+    with log.engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    inspector = sa.inspect(log.engine)
+    assert {"decisions", "api_keys"} <= set(inspector.get_table_names())
+    assert "review_queue" in inspector.get_view_names()
+
+
+def test_an_unreachable_log_says_so_in_one_line():
+    log = DecisionLog("postgresql+psycopg2://postgres@127.0.0.1:1/nowhere")
+    with pytest.raises(DecisionLogUnavailableError, match=r"decision log .* is unavailable"):
+        log.count()
+
+
+def test_api_keys_are_scoped_hashed_and_revocable(log):
+    keys = ApiKeys(log, recheck_seconds=0)
+    made, token = keys.create("scoring app", parse_scopes(["santander:decide"]))
+    with log.engine.connect() as conn:
+        stored = str(conn.execute(sa.text("SELECT * FROM api_keys")).all())
+    assert token not in stored and made.key_id in stored
+    found = keys.authenticate(token)
+    assert found.allows("santander", "decide") and not found.allows("santander", "read")
+    assert not found.allows("loans", "decide")
+    with pytest.raises(ApiKeyError):
+        keys.authenticate(token[:-2] + "xx")
+    keys.revoke(made.key_id)
+    with pytest.raises(ApiKeyError, match="revoked"):
+        keys.authenticate(token)
+    with pytest.raises(ApiKeyError, match="bad scope"):
+        parse_scopes(["santander:write"])
