@@ -99,8 +99,8 @@ def test_outcomes_outside_the_contract_classes_are_refused(lab, broken, tmp_path
     broken(OUTS, lambda _: frame.to_csv(index=False))
     last = _refused(tmp_path, *RUN_DAY)[-1]
     assert last == (
-        f"error: santander/raw_outcomes [{DAY}]: {path}: column 'target': line 3, 4, 5: target must be "
-        "'1' or '0' (the contract's classes) (e.g. '2')"
+        f"error: santander/raw_outcomes [{DAY}]: {path}: column 'target': line 3, 4, 5: "
+        "target must be '1' or '0' (the contract's classes) (e.g. '2')"
     )
 
 
@@ -135,8 +135,8 @@ def test_true_false_in_a_numeric_column_is_refused(lab, broken, tmp_path):
 
     broken(APPS, change)
     assert _refused(tmp_path, *RUN_DAY)[-1] == (
-        f"error: santander/raw_applications [{DAY}]: {lab.data / APPS}: column 'var_10': line 4, 5: "
-        "value is not a number (e.g. 'true')"
+        f"error: santander/raw_applications [{DAY}]: {lab.data / APPS}: column 'var_10': "
+        "line 4, 5: value is not a number (e.g. 'true')"
     )
 
 
@@ -203,7 +203,8 @@ def test_a_history_too_small_is_refused_before_training(tmp_path):
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"error: santander/raw_history: {data / 'history'}: 3 problems: history has 5 ")
+    first = f"error: santander/raw_history: {data / 'history'}: 3 problems: history has 5 "
+    assert last.startswith(first)
     assert "the contract's min_history_rows is 200;" in last
     assert "the contract's min_rows_per_class is 20" in last
     stored = {p.name for p in storage.glob("*")}
