@@ -229,31 +229,25 @@ def score(
     dataset: DatasetOpt = None,
     contract: ContractOpt = None,
 ) -> None:
-    """Score a CSV offline with a registered model: one decision per row."""
+    """Score a CSV offline with a registered model: one decision per row.
+
+    The file is read and decided a chunk at a time; the output appears only if every row
+    passed the contract (otherwise every problem is listed and no output is written).
+    """
     from credit_assets.core.catalog import model_name
-    from credit_assets.core.dataset import load_file
-    from credit_assets.core.io import write_csv_atomic
+    from credit_assets.core.offline_scoring import decide_file
     from credit_assets.core.registry_view import load_decision_pipeline
-    from credit_assets.core.validation import FileKind
     from credit_assets.settings import Settings
 
     try:
         entry = resolve_dataset(dataset, contract)
         name, uri = model_name(entry.name), Settings.from_env().mlflow_tracking_uri
         pipeline, version = load_decision_pipeline(uri, name, model)
-        frame = load_file(
-            in_file,
-            pipeline.contract,
-            FileKind.APPLICATIONS,
-            expected_features=pipeline.feature_columns,
-        )
-        decided = pipeline.decide(frame, model_version=version.version)
-        write_csv_atomic(decided, out_file)
+        counts = decide_file(pipeline, version.version, in_file, out_file)
     except CreditAssetsError as exc:
         raise fail(str(exc)) from None
-    counts = decided["decision"].value_counts().to_dict()
     console.print(
-        f"scored {len(decided)} rows with {name} version {version.version}: "
+        f"scored {counts.total()} rows with {name} version {version.version}: "
         + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
         + f" -> {out_file}"
     )

@@ -70,12 +70,13 @@ def _execute(
             if error.cls_name == "DagsterAssetCheckFailedError" and blocked:
                 raise CreditAssetsError("\n".join(blocked))
             cause = error.cause or error
-            line = cause.message.strip().splitlines()[-1]
+            # every problem of a file, one a line, its summary last (``core/errors.py``)
+            message = cause.message.strip()
             if cause.cls_name and cause.cls_name.endswith("Error"):  # "pkg.mod.XError: ..."
-                line = re.sub(rf"^[\w.]*{cause.cls_name}: ", "", line)
+                message = re.sub(rf"^[\w.]*{cause.cls_name}: ", "", message)
             # a step is named after its asset key: ``santander__raw_applications``
             asset = event.step_key.replace("__", "/", 1)
-            raise CreditAssetsError(f"{asset}{suffix}: {line}")
+            raise CreditAssetsError(f"{asset}{suffix}: {message}")
     raise CreditAssetsError(f"run {result.run_id} of {job.name} failed")
 
 

@@ -101,14 +101,39 @@ class ColumnSpec(_Strict):
 
 
 class TargetSpec(_Strict):
-    """The label. Once a file is validated, its target column holds 1 for
-    ``positive_class`` and 0 for the other class, whatever the raw values were."""
+    """The label. A file's target holds ``positive_class`` or ``negative_class``, written
+    exactly so (``1`` is not ``1.0``); once validated it holds 1 for the positive class and 0
+    for the negative one."""
 
     column: str
     positive_class: int | str = 1
+    negative_class: int | str | None = Field(
+        default=None, description="the other value; for a positive class 1 (or 0), 0 (or 1)"
+    )
     positive_means: Literal["default", "approve"] = Field(
         description="'default': the positive class is a bad outcome; 'approve': a good one"
     )
+
+    @model_validator(mode="after")
+    def _two_classes(self) -> TargetSpec:
+        if self.negative_class is None and self.positive_class not in (0, 1):
+            raise ValueError("negative_class is needed when positive_class is not 0 or 1")
+        if str(self.negative_class) == str(self.positive_class):
+            raise ValueError("negative_class must differ from positive_class")
+        return self
+
+    @property
+    def labels(self) -> tuple[str, str]:
+        """(positive, negative) as they are written in a file."""
+        negative = self.negative_class
+        return str(self.positive_class), str(
+            _other(self.positive_class) if negative is None else negative
+        )
+
+
+def _other(positive: int | str) -> int | None:
+    """The class a 0/1 target has besides ``positive``."""
+    return 1 - positive if positive in (0, 1) else None  # type: ignore[operator]
 
 
 class Rule(_Strict):
@@ -181,6 +206,12 @@ class DatasetContract(_Strict):
     )
     rules: list[Rule] = Field(default_factory=list)
     split: SplitSpec = Field(default_factory=SplitSpec)
+    min_history_rows: int = Field(
+        default=200, ge=1, description="fewest labelled history rows a model is trained on"
+    )
+    min_rows_per_class: int = Field(
+        default=20, ge=1, description="fewest history rows of each target class"
+    )
     reason_texts: list[ReasonText] = Field(
         default_factory=list,
         description="readable reason-code texts per feature; exact names win over patterns",
@@ -217,6 +248,12 @@ class DatasetContract(_Strict):
         dumped = self.model_dump(mode="json")
         if not dumped["reason_texts"]:  # unchanged versions for contracts that have none
             del dumped["reason_texts"]
+        # and for contracts that keep the defaults of the strict-reading fields
+        if self.target.negative_class in (None, _other(self.target.positive_class)):
+            del dumped["target"]["negative_class"]
+        for key in ("min_history_rows", "min_rows_per_class"):
+            if dumped[key] == type(self).model_fields[key].default:
+                del dumped[key]
         canonical = json.dumps(dumped, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 

@@ -17,6 +17,7 @@ import csv
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,16 +25,25 @@ import numpy as np
 import pandas as pd
 
 from credit_assets.core.contract import DatasetContract
-from credit_assets.core.errors import CreditAssetsError, DataValidationError
-from credit_assets.core.io import read_csv
+from credit_assets.core.errors import CreditAssetsError, DataValidationError, Findings
+from credit_assets.core.reading import CsvFile
 from credit_assets.core.rules import RULE_ID, apply_rules, rule_hit_counts
-from credit_assets.core.validation import FileKind, validate_frame
+from credit_assets.core.validation import (
+    NO_ROWS,
+    FileKind,
+    check_columns,
+    check_rows,
+    validate_frame,
+)
 
 SPLIT = "split"
 TRAIN, VALIDATION, HOLDOUT = "train", "validation", "holdout"
 
 
 _DATE_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Rows per chunk of a file read in chunks: with 200 features, deciding 20,000 rows peaks at
+# about 400 MB over the process's own (bench/memory.py).
+CHUNK_ROWS = 20_000
 
 
 def partition_key(path: Path) -> str:
@@ -115,9 +125,63 @@ def load_file(
 ) -> pd.DataFrame:
     """Read and validate one file; ``expected_features``: the feature columns it must have
     (those of the history), so a batch cannot lose or add a model feature."""
+    source = CsvFile(path, contract)
     return validate_frame(
-        read_csv(path), contract, kind, str(path), expected_features=expected_features
+        source.read(),
+        contract,
+        kind,
+        source.name,
+        expected_features=expected_features,
+        line_of=source.lines,
     )
+
+
+def iter_file_chunks(
+    path: Path,
+    contract: DatasetContract,
+    kind: FileKind,
+    expected_features: list[str] | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Iterator[pd.DataFrame]:
+    """Validated chunks of about ``chunk_rows`` rows of one file, read one at a time, so
+    memory follows the chunk, not the file. The rules are those of :func:`load_file`, an id
+    repeated across chunks included. Once a problem is found no further chunk is yielded,
+    but the rest of the file is still checked, and the error lists every problem; a caller
+    that writes as it goes must therefore write to a temporary file it keeps only at the end.
+    """
+    source = CsvFile(path, contract)
+    findings = Findings()
+    check_columns(source.columns, contract, kind, findings, expected_features)
+    seen: set[str] = set()
+    rows = 0
+    for first, chunk in source.chunks(chunk_rows):
+        rows += len(chunk)
+        typed = check_rows(chunk, contract, kind, findings, first_row=first)
+        del chunk  # the chunk as read is not kept while it is decided
+        if contract.id_column in typed.columns:
+            _check_ids_seen(typed[contract.id_column], seen, first, findings)
+        if not findings:
+            yield typed
+        del typed  # nor while the next one is read
+
+    if not rows:
+        raise DataValidationError(source.name, NO_ROWS)
+    if findings:
+        raise findings.error(source.name, source.lines)
+
+
+def _check_ids_seen(ids: pd.Series, seen: set[str], first: int, findings: Findings) -> None:
+    """An id of this chunk that an earlier chunk had; remember this chunk's ids."""
+    again = ids.isin(seen).to_numpy()
+    if again.any():
+        findings.add(
+            "id must be unique",
+            ids.name,
+            rows=list(np.flatnonzero(again)[:5] + first),
+            count=int(again.sum()),
+            detail=f"e.g. {ids[again].iloc[0]!r}",
+        )
+    seen.update(ids.dropna())
 
 
 def concat_partitions(
@@ -145,15 +209,41 @@ def concat_partitions(
 def load_history(data: DataDir, contract: DatasetContract) -> pd.DataFrame:
     frames = [load_file(p, contract, FileKind.HISTORY) for p in data.history_files()]
     history = pd.concat(frames, ignore_index=True)
+    where = str(data.root / "history")
     dup = history[contract.id_column].duplicated()
     if dup.any():
         raise DataValidationError(
-            str(data.root / "history"),
+            where,
             "id must be unique across files",
             column=contract.id_column,
             detail=f"e.g. {history[contract.id_column][dup].iloc[0]!r}",
         )
+    check_history_size(history, contract, where)
     return history
+
+
+def check_history_size(history: pd.DataFrame, contract: DatasetContract, where: str) -> None:
+    """Refuse a history too small to train on: a model trained on 5 rows would be registered
+    and, as a first model, promoted."""
+    findings = Findings()
+    if len(history) < contract.min_history_rows:
+        findings.add(
+            f"history has {len(history)} rows; the contract's min_history_rows is "
+            f"{contract.min_history_rows}"
+        )
+    target = contract.target.column
+    positive, negative = contract.target.labels
+    counts = history[target].value_counts()
+    for label, value in ((positive, 1), (negative, 0)):
+        n = int(counts.get(value, 0))
+        if n < contract.min_rows_per_class:
+            findings.add(
+                f"history has {n} rows of class {label!r}; the contract's min_rows_per_class "
+                f"is {contract.min_rows_per_class}",
+                target,
+            )
+    if findings:
+        raise findings.error(where)
 
 
 def label_applications(

@@ -6,20 +6,16 @@ goes to a temporary file in the same directory and is renamed into place.
 
 from __future__ import annotations
 
-import csv
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
-
-from credit_assets.core.errors import DataValidationError
 
 
 @contextmanager
@@ -48,6 +44,34 @@ def write_csv_atomic(frame: pd.DataFrame, target: str | Path) -> Path:
     return _write_atomic(target, lambda tmp: pacsv.write_csv(table, tmp))
 
 
+def write_csv_chunks_atomic(frames: Iterable[pd.DataFrame], target: str | Path) -> int:
+    """Write frames with the same columns as one CSV, one at a time; return the row count.
+
+    The file appears only once the last frame is written: if ``frames`` raises (a bad row in
+    the fifth chunk), there is no file, not five chunks of one.
+    """
+    rows = 0
+    with atomic_path(target) as tmp:
+        writer: pacsv.CSVWriter | None = None
+        schema: pa.Schema | None = None
+        try:
+            for frame in frames:
+                if schema is None:
+                    # a column all missing in the first chunk may hold text in the next
+                    schema = pa.schema(
+                        f.with_type(pa.string()) if pa.types.is_null(f.type) else f
+                        for f in pa.Schema.from_pandas(frame, preserve_index=False)
+                    )
+                    writer = pacsv.CSVWriter(tmp, schema)
+                table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+                writer.write_table(table)  # type: ignore[union-attr]
+                rows += len(frame)
+        finally:
+            if writer is not None:
+                writer.close()
+    return rows
+
+
 # Rows per Parquet row group: readers that want some rows (a split, say) skip whole groups,
 # and a group's columns decode in parallel.
 ROW_GROUP_ROWS = 65_536
@@ -70,100 +94,3 @@ def write_parquet_atomic(frame: pd.DataFrame, target: str | Path) -> Path:
 
 def write_bytes_atomic(data: bytes, target: str | Path) -> Path:
     return _write_atomic(target, lambda tmp: tmp.write_bytes(data))
-
-
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-_OTHER_DELIMITERS = (";", "\t", "|")
-
-
-def read_csv(path: str | Path) -> pd.DataFrame:
-    """Read a comma-separated UTF-8 file as strings-or-numbers.
-
-    Whatever goes wrong is a :class:`DataValidationError` naming the file, and where it can,
-    the line and the rule: empty file, wrong encoding, wrong delimiter, a row with too few or
-    too many fields (a truncated file).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataValidationError(str(path), "file not found")
-    if path.stat().st_size == 0:
-        raise DataValidationError(str(path), "file is empty")
-    with path.open("rb") as fh:
-        head = fh.read(4096)
-    if head.startswith(_UTF16_BOMS) or b"\x00" in head:
-        raise DataValidationError(
-            str(path), "file must be UTF-8 text", detail="it looks UTF-16 or binary"
-        )
-    try:
-        frame = pd.read_csv(path, engine="pyarrow")
-    except (pa.ArrowInvalid, ValueError, UnicodeDecodeError) as exc:
-        line = _first_ragged_line(path)
-        if line is not None:
-            number, expected, found = line
-            hint = " (truncated file?)" if found < expected else ""
-            raise DataValidationError(
-                str(path),
-                f"row has {found} fields but the header has {expected}{hint}",
-                lines=[number],
-            ) from exc
-        raise DataValidationError(str(path), "not a readable CSV", detail=str(exc)) from exc
-    _check_delimiter(frame, str(path))
-    _check_utf8(frame, str(path))
-    return frame
-
-
-def _first_ragged_line(path: Path) -> tuple[int, int, int] | None:
-    """(line, fields in the header, fields found) of the first row whose width differs."""
-    try:
-        with path.open(newline="", encoding="utf-8", errors="replace") as fh:
-            rows = csv.reader(fh)
-            header = next(rows, None)
-            if header is None:
-                return None
-            for row in rows:
-                if row and len(row) != len(header):
-                    return rows.line_num, len(header), len(row)
-    except csv.Error:
-        return None
-    return None
-
-
-def _check_delimiter(frame: pd.DataFrame, file: str) -> None:
-    if len(frame.columns) != 1:
-        return
-    header = str(frame.columns[0])
-    for sep in _OTHER_DELIMITERS:
-        if sep in header:
-            raise DataValidationError(
-                file,
-                "values must be separated by commas",
-                detail=f"the header looks {sep!r}-separated: {header[:60]!r}",
-            )
-
-
-def _check_utf8(frame: pd.DataFrame, file: str) -> None:
-    """pyarrow reads text that is not UTF-8 as raw bytes: refuse it, naming the line."""
-    for col in frame.columns:
-        values = frame[col]
-        if values.dtype != object:
-            continue
-        bad = values.map(_not_utf8).to_numpy(dtype=bool)
-        if bad.any():
-            first = values[bad].iloc[0]
-            raise DataValidationError(
-                file,
-                "text is not UTF-8 (save the file as UTF-8)",
-                column=str(col),
-                lines=[int(i) + 2 for i in np.flatnonzero(bad)],
-                detail=f"e.g. {first!r}",
-            )
-
-
-def _not_utf8(value: object) -> bool:
-    if not isinstance(value, bytes):
-        return False
-    try:
-        value.decode("utf-8")
-    except UnicodeDecodeError:
-        return True
-    return False

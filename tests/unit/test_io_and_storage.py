@@ -7,7 +7,8 @@ import pytest
 
 from credit_assets.core.dataset import DataDir, concat_partitions, partition_key
 from credit_assets.core.errors import CreditAssetsError, DataValidationError
-from credit_assets.core.io import read_csv, write_parquet_atomic
+from credit_assets.core.io import write_parquet_atomic
+from credit_assets.core.reading import read_csv
 from credit_assets.core.storage import LocalStore
 from credit_assets.core.validation import FileKind, validate_frame
 from tests.unit.test_validation import CONTRACT, _apps
@@ -15,7 +16,7 @@ from tests.unit.test_validation import CONTRACT, _apps
 
 def _error(path) -> str:
     with pytest.raises(DataValidationError) as info:
-        read_csv(path)
+        read_csv(path, CONTRACT)
     return str(info.value)
 
 
@@ -30,7 +31,7 @@ def test_encoding_delimiter_and_truncation(tmp_path):
     f.write_text('"ID_code","var_0","gender"\n"a",1.5,"F"\n"b",2')
     assert _error(f) == f"{f}: line 3: row has 2 fields but the header has 3 (truncated file?)"
     f.write_bytes(b"\xef\xbb\xbfID_code,gender\na,F\n")  # a UTF-8 byte-order mark is fine
-    assert list(read_csv(f).columns) == ["ID_code", "gender"]
+    assert list(read_csv(f, CONTRACT).columns) == ["ID_code", "gender"]
 
 
 def test_nan_and_inf_text_reach_validation(tmp_path):
@@ -40,7 +41,7 @@ def test_nan_and_inf_text_reach_validation(tmp_path):
     path = tmp_path / "apps.csv"
     frame.to_csv(path, index=False)
     with pytest.raises(DataValidationError, match="column 'var_3': line 3: value is infinite"):
-        validate_frame(read_csv(path), CONTRACT, FileKind.APPLICATIONS, str(path))
+        validate_frame(read_csv(path, CONTRACT), CONTRACT, FileKind.APPLICATIONS, str(path))
 
 
 def test_atomic_write_keeps_the_old_file_on_failure(tmp_path, monkeypatch):

@@ -197,3 +197,31 @@ def test_registry_promotion_history_and_rollback(fitted, tmp_path):
     assert registry.versions()[-1].aliases == ["champion"]
     # promoting the challenger (v3) took its challenger alias; v2 was never promoted
     assert [v.aliases for v in registry.versions()] == [[], [], ["champion"]]
+
+
+def test_a_file_decided_chunk_by_chunk_is_decided_as_a_whole(fitted, tmp_path):
+    from credit_assets.core.dataset import load_file
+    from credit_assets.core.errors import DataValidationError
+    from credit_assets.core.offline_scoring import decide_file
+    from credit_assets.core.validation import FileKind
+
+    pipeline, rows = fitted
+    source, out = tmp_path / "apps.csv", tmp_path / "decided.csv"
+    rows.round(4).to_csv(source, index=False)
+    counts = decide_file(pipeline, "7", source, out, chunk_rows=120)  # 500 rows: 5 chunks
+    frame = load_file(source, pipeline.contract, FileKind.APPLICATIONS, pipeline.feature_columns)
+    whole = pipeline.decide(frame, model_version="7")
+    chunked = pd.read_csv(out, dtype={"ID_code": str})
+    assert chunked["ID_code"].tolist() == whole["ID_code"].tolist()
+    assert chunked["decision"].tolist() == whole["decision"].tolist()
+    np.testing.assert_allclose(chunked["score"], whole["score"], rtol=1e-9)
+    assert dict(counts) == whole["decision"].value_counts().to_dict()
+
+    bad = rows.round(4).astype({"var_3": object})
+    bad.iloc[-1, bad.columns.get_loc("var_3")] = "oops"  # in the last chunk
+    bad.to_csv(source, index=False)
+    before = out.read_bytes()
+    with pytest.raises(DataValidationError, match=r"'var_3': line 501: value is not a number"):
+        decide_file(pipeline, "7", source, out, chunk_rows=120)
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["apps.csv", "decided.csv"]

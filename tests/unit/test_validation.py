@@ -4,7 +4,7 @@ import pytest
 
 from credit_assets.core.contract import load_contract
 from credit_assets.core.errors import DataValidationError
-from credit_assets.core.io import read_csv
+from credit_assets.core.reading import read_csv
 from credit_assets.core.validation import FileKind, validate_frame
 
 CONTRACT = load_contract()
@@ -71,7 +71,8 @@ def test_unknown_protected_level():
 
 def test_outcomes_need_binary_target():
     frame = pd.DataFrame({"ID_code": ["a", "b", "c"], "target": [0, 1, 2]})
-    assert "binary" in _error(frame, FileKind.OUTCOMES).rule
+    err = _error(frame, FileKind.OUTCOMES)
+    assert err.rule == "target must be '1' or '0' (the contract's classes)" and err.lines == [4]
     ok = validate_frame(frame.iloc[:2], CONTRACT, FileKind.OUTCOMES, "o.csv")
     assert ok["target"].tolist() == [0, 1]
 
@@ -80,11 +81,11 @@ def test_header_only_and_empty_files(tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     with pytest.raises(DataValidationError, match=r"empty\.csv: file is empty"):
-        read_csv(empty)
+        read_csv(empty, CONTRACT)
     header = tmp_path / "header.csv"
     header.write_text("ID_code,var_0\n")
     with pytest.raises(DataValidationError, match="no rows"):
-        validate_frame(read_csv(header), CONTRACT, FileKind.APPLICATIONS, str(header))
+        validate_frame(read_csv(header, CONTRACT), CONTRACT, FileKind.APPLICATIONS, str(header))
 
 
 def test_unparseable_csv_names_the_file(tmp_path):
@@ -93,14 +94,19 @@ def test_unparseable_csv_names_the_file(tmp_path):
     with pytest.raises(
         DataValidationError, match=r"bad\.csv: line 3: row has 3 fields but the header has 2"
     ):
-        read_csv(bad)
+        read_csv(bad, CONTRACT)
 
 
 def test_target_is_normalized_to_positive_indicator(tmp_path):
     from credit_assets.core.contract import DatasetContract
 
     raw = CONTRACT.model_dump(mode="json")
-    raw["target"] = {"column": "target", "positive_class": "yes", "positive_means": "approve"}
+    raw["target"] = {
+        "column": "target",
+        "positive_class": "yes",
+        "negative_class": "no",
+        "positive_means": "approve",
+    }
     contract = DatasetContract.model_validate(raw)
     frame = pd.DataFrame({"ID_code": ["a", "b"], "target": ["no", "yes"]})
     out = validate_frame(frame, contract, FileKind.OUTCOMES, "o.csv")
