@@ -6,6 +6,7 @@ after it (``santander_ingest``), with jobs ``<name>__daily_decisions_job`` and
 nothing but the instance.
 """
 
+import warnings
 from dataclasses import dataclass
 
 import dagster as dg
@@ -17,6 +18,9 @@ DAILY_JOB, TRAINING_JOB = "daily_decisions_job", "training_job"
 # to start whatever its size, so days share it (docs/scaling.md). Runs of a backfill run in
 # parallel, so a backfill of D days keeps up to D / DAYS_PER_RUN runs' steps on the workers.
 DAYS_PER_RUN = 5
+# Backfill policies are "beta" in Dagster 1.13: said once here, not in every process (each
+# run's orchestrator, each worker, each command) that loads the code location.
+warnings.filterwarnings("ignore", message=".*`backfill_policy`.*", category=dg.BetaWarning)
 
 
 def job_name(dataset: str, job: str) -> str:
