@@ -6,6 +6,7 @@ after it (``santander_ingest``), with jobs ``<name>__daily_decisions_job`` and
 nothing but the instance.
 """
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -21,6 +22,11 @@ DAYS_PER_RUN = 5
 # Backfill policies are "beta" in Dagster 1.13: said once here, not in every process (each
 # run's orchestrator, each worker, each command) that loads the code location.
 warnings.filterwarnings("ignore", message=".*`backfill_policy`.*", category=dg.BetaWarning)
+
+
+def backfill_runs(days: int) -> int:
+    """How many runs a backfill of ``days`` consecutive days is split into."""
+    return math.ceil(days / DAYS_PER_RUN)
 
 
 def job_name(dataset: str, job: str) -> str:

@@ -1,15 +1,13 @@
 """Steps spread over Celery workers: training on its own queue, a backfill of ten days in runs
 of several days each, and the same decisions as the embedded profile."""
 
-import math
-
 import dagster as dg
 import pandas as pd
 import pytest
 
 from credit_assets.cli.graphql_client import BACKFILL_TAG
 from credit_assets.core.storage import LocalStore
-from credit_assets.defs.scope import DAYS_PER_RUN
+from credit_assets.defs.scope import backfill_runs
 from credit_assets.settings import Settings
 from tests.conftest import Env
 from tests.services.conftest import BACKFILL_DAYS, TRAIN_RUN_CONFIG
@@ -60,7 +58,7 @@ def test_backfill_runs_steps_on_workers_and_matches_embedded(
     stack, instance, client, store, training_run, service_data, tmp_path
 ):
     backfill_id = client.backfill(BACKFILL_DAYS)
-    runs_expected = math.ceil(len(BACKFILL_DAYS) / DAYS_PER_RUN)
+    runs_expected = backfill_runs(len(BACKFILL_DAYS))
     assert runs_expected > 1, "the backfill is more than one run"
     statuses = client.wait_backfill(backfill_id, runs_expected, timeout=900)
     assert set(statuses.values()) == {dg.DagsterRunStatus.SUCCESS}
