@@ -152,12 +152,15 @@ class CpuSampler:
     """CPU seconds of every process on the machine over a window, by role (workers,
     orchestrators, servers, everything else): where the cores went. A process is known by its
     pid and start time (pids are reused); one that ends inside the window is counted up to its
-    last sample, under the command line it had when first seen (an exited, unreaped process
-    shows none)."""
+    last sample, under the command line it had when last seen (an exited, unreaped process
+    shows none). A process of another deployment on the machine (its ``DAGSTER_HOME`` is not
+    ``home``: another benchmark, a test's stack) is "other", whatever its command line."""
 
-    def __init__(self, every: float = 0.5) -> None:
+    def __init__(self, home: Path, every: float = 0.5) -> None:
+        self.home = f"DAGSTER_HOME={home}".encode()
         self.every = every
-        self.first: dict[tuple[int, int], tuple[str, float]] = {}
+        self.first: dict[tuple[int, int], tuple[float, bool]] = {}  # CPU then, another's
+        self.cmd: dict[tuple[int, int], str] = {}
         self.last: dict[tuple[int, int], float] = {}
         self.others: dict[str, float] = {}
         self._machine_start: dict[str, float] = {}
@@ -180,11 +183,21 @@ class CpuSampler:
             out[(int(pid), int(fields[19]))] = (cmd, cpu)  # starttime tells reused pids apart
         return out
 
+    def _theirs(self, pid: int) -> bool:
+        """The process belongs to another deployment."""
+        try:
+            env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        homes = [v for v in env if v.startswith(b"DAGSTER_HOME=")]
+        return bool(homes) and self.home not in homes
+
     def _sample(self, baseline: bool = False) -> None:
         for key, (cmd, cpu) in self._read().items():
             if key not in self.first:  # started inside the window: all its CPU counts
-                self.first[key] = (cmd, cpu if baseline else 0.0)
+                self.first[key] = (cpu if baseline else 0.0, self._theirs(key[0]))
             self.last[key] = cpu
+            self.cmd[key] = cmd  # a worker's start command replaces itself with Celery's
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -216,8 +229,9 @@ class CpuSampler:
         self._sample()  # the processes still alive, up to now
         self._machine_end = self._machine()
         by_role: dict[str, float] = {}
-        for key, (cmd, start) in self.first.items():
+        for key, (start, theirs) in self.first.items():
             used = self.last[key] - start
+            cmd = "(another deployment)" if theirs else self.cmd[key]
             role = next((r for r, marker in ROLES if marker in cmd), "other")
             by_role[role] = by_role.get(role, 0.0) + used
             if role == "other" and used > 0.2:
@@ -299,7 +313,7 @@ def measure(
                 stack.procs[worker].stop()
         load_before = round(os.getloadavg()[0], 2)
         # from the launch: every orchestrator's start-up counts, whatever the clock
-        sampler = CpuSampler().start()
+        sampler = CpuSampler(stack.tmp / "dagster_home").start()
         launched = time.time()
         tags, runs_expected = launch(client, days, days_per_run)
         steps_began = None
