@@ -152,8 +152,8 @@ class CpuSampler:
     """CPU seconds of every process on the machine over a window, by role (workers,
     orchestrators, servers, everything else): where the cores went. A process is known by its
     pid and start time (pids are reused); one that ends inside the window is counted up to its
-    last sample, under the command line it had when last seen (an exited, unreaped process
-    shows none). A process of another deployment on the machine (its ``DAGSTER_HOME`` is not
+    last sample, under the last command line it showed (an exited, unreaped process shows
+    none). A process of another deployment on the machine (its ``DAGSTER_HOME`` is not
     ``home``: another benchmark, a test's stack) is "other", whatever its command line."""
 
     def __init__(self, home: Path, every: float = 0.5) -> None:
@@ -197,7 +197,8 @@ class CpuSampler:
             if key not in self.first:  # started inside the window: all its CPU counts
                 self.first[key] = (cpu if baseline else 0.0, self._theirs(key[0]))
             self.last[key] = cpu
-            self.cmd[key] = cmd  # a worker's start command replaces itself with Celery's
+            if cmd:  # a worker's start command replaces itself with Celery's; a zombie has none
+                self.cmd[key] = cmd
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -231,7 +232,7 @@ class CpuSampler:
         by_role: dict[str, float] = {}
         for key, (start, theirs) in self.first.items():
             used = self.last[key] - start
-            cmd = "(another deployment)" if theirs else self.cmd[key]
+            cmd = "(another deployment)" if theirs else self.cmd.get(key, "")
             role = next((r for r, marker in ROLES if marker in cmd), "other")
             by_role[role] = by_role.get(role, 0.0) + used
             if role == "other" and used > 0.2:
