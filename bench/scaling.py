@@ -146,6 +146,7 @@ ROLES = (
     ("RabbitMQ", "beam.smp"),
     ("Redis", "redis-server"),
 )
+SHARED_SERVERS = ROLES[-3:]  # the machine's, not the stack's
 
 
 class CpuSampler:
@@ -153,13 +154,15 @@ class CpuSampler:
     orchestrators, servers, everything else): where the cores went. A process is known by its
     pid and start time (pids are reused); one that ends inside the window is counted up to its
     last sample, under the last command line it showed (an exited, unreaped process shows
-    none). A process of another deployment on the machine (its ``DAGSTER_HOME`` is not
-    ``home``: another benchmark, a test's stack) is "other", whatever its command line."""
+    none). The stack's own processes count under their role only if they belong to this
+    deployment (their ``DAGSTER_HOME`` is ``home``); those of other deployments and programs
+    on the machine (another benchmark, a test's stack, any ``spawn_main``) are "other". The
+    shared servers (PostgreSQL, RabbitMQ, Redis) count whoever uses them."""
 
     def __init__(self, home: Path, every: float = 0.5) -> None:
         self.home = f"DAGSTER_HOME={home}".encode()
         self.every = every
-        self.first: dict[tuple[int, int], tuple[float, bool]] = {}  # CPU then, another's
+        self.first: dict[tuple[int, int], tuple[float, bool]] = {}  # CPU then, ours
         self.cmd: dict[tuple[int, int], str] = {}
         self.last: dict[tuple[int, int], float] = {}
         self.others: dict[str, float] = {}
@@ -183,19 +186,17 @@ class CpuSampler:
             out[(int(pid), int(fields[19]))] = (cmd, cpu)  # starttime tells reused pids apart
         return out
 
-    def _theirs(self, pid: int) -> bool:
-        """The process belongs to another deployment."""
+    def _ours(self, pid: int) -> bool:
+        """The process was started with this deployment's environment."""
         try:
-            env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            return self.home in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         except OSError:
             return False
-        homes = [v for v in env if v.startswith(b"DAGSTER_HOME=")]
-        return bool(homes) and self.home not in homes
 
     def _sample(self, baseline: bool = False) -> None:
         for key, (cmd, cpu) in self._read().items():
             if key not in self.first:  # started inside the window: all its CPU counts
-                self.first[key] = (cpu if baseline else 0.0, self._theirs(key[0]))
+                self.first[key] = (cpu if baseline else 0.0, self._ours(key[0]))
             self.last[key] = cpu
             if cmd:  # a worker's start command replaces itself with Celery's; a zombie has none
                 self.cmd[key] = cmd
@@ -230,10 +231,11 @@ class CpuSampler:
         self._sample()  # the processes still alive, up to now
         self._machine_end = self._machine()
         by_role: dict[str, float] = {}
-        for key, (start, theirs) in self.first.items():
+        for key, (start, ours) in self.first.items():
             used = self.last[key] - start
-            cmd = "(another deployment)" if theirs else self.cmd.get(key, "")
-            role = next((r for r, marker in ROLES if marker in cmd), "other")
+            cmd = self.cmd.get(key, "")
+            roles = ROLES if ours else SHARED_SERVERS
+            role = next((r for r, marker in roles if marker in cmd), "other")
             by_role[role] = by_role.get(role, 0.0) + used
             if role == "other" and used > 0.2:
                 self.others[cmd[:120]] = round(self.others.get(cmd[:120], 0.0) + used, 1)
