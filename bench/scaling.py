@@ -1,12 +1,14 @@
 """Scaling benchmark: a backfill of N daily scoring partitions on this machine.
 
-Three configurations, each on a fresh deployment started like the service tests (PostgreSQL
+Configurations, each on a fresh deployment started like the service tests (PostgreSQL
 instance, queued runs, daemon, code server, S3 store, MLflow server; see
 tests/services/stack.py):
 
 * ``multiprocess``: the embedded profile's executor (steps in processes of the run);
 * ``celery-1`` and ``celery-2``: the scale-out profile with 1 and 2 Celery workers, one step at
-  a time each.
+  a time each, on a backfill (several days per run: the daily assets' backfill policy);
+* ``celery-1-daily`` and ``celery-2-daily``: the same workers, one run per day (as the daily
+  schedule launches them), to compare with.
 
 Every process runs its numerical libraries on one thread (OMP_NUM_THREADS=1), so a worker
 is one core. Timing: see ``measure``. The event log gives each step's duration, the
@@ -27,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,14 +38,22 @@ sys.path.insert(0, str(ROOT))  # the service tests' stack is reused here
 import dagster as dg  # noqa: E402
 
 from credit_assets.cli.graphql_client import BACKFILL_TAG, CreditClient  # noqa: E402
+from credit_assets.defs.scope import DAYS_PER_RUN, backfill_runs  # noqa: E402
 from tests.services.stack import Stack, missing_services, wait_until  # noqa: E402
 
 START = dt.date(2026, 11, 1)
+ONE_WORKER = {"w1": ["dagster", "training"]}
+TWO_WORKERS = {"w1": ["dagster", "training"], "w2": ["dagster"]}
+# name: profile, workers, days per run (1: one run per day; else the backfill policy's)
 CONFIGS = {
-    "multiprocess": ("embedded", {}),
-    "celery-1": ("scaleout", {"w1": ["dagster", "training"]}),
-    "celery-2": ("scaleout", {"w1": ["dagster", "training"], "w2": ["dagster"]}),
+    "multiprocess": ("embedded", {}, DAYS_PER_RUN),
+    "celery-1": ("scaleout", ONE_WORKER, DAYS_PER_RUN),
+    "celery-2": ("scaleout", TWO_WORKERS, DAYS_PER_RUN),
+    "celery-1-daily": ("scaleout", ONE_WORKER, 1),
+    "celery-2-daily": ("scaleout", TWO_WORKERS, 1),
 }
+DEFAULT_CONFIGS = "celery-1,celery-2,celery-2-daily"
+BATCH_TAG = "credit-assets/bench-batch"  # the runs of one measurement launched day by day
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
@@ -65,10 +76,11 @@ def _events(instance: dg.DagsterInstance, run_id: str) -> list[dg.EventLogEntry]
     return [e for e in instance.all_logs(run_id) if e.is_dagster_event]
 
 
-def run_costs(instance: dg.DagsterInstance, run_ids: list[str]) -> dict:
+def run_costs(instance: dg.DagsterInstance, run_ids: list[str], partitions: int) -> dict:
     """What a partition costs, from the event log.
 
-    * step seconds: STEP_START to STEP_SUCCESS, the work itself;
+    * step seconds: STEP_START to STEP_SUCCESS, the work itself (a step does every day of
+      its run, so per partition is the total over the partitions);
     * worker overhead: a worker taking up a step to the step's start (loading the job,
       planning), paid once per step;
     * broker hand-over: submitted by the orchestrator to taken up by a worker (includes any
@@ -111,7 +123,7 @@ def run_costs(instance: dg.DagsterInstance, run_ids: list[str]) -> dict:
 
     return {
         "step_seconds": {k: median(v) for k, v in sorted(steps.items())},
-        "step_seconds_per_partition": round(sum(statistics.median(v) for v in steps.values()), 2),
+        "step_seconds_per_partition": round(sum(map(sum, steps.values())) / partitions, 2),
         "worker_overhead_seconds_per_step": median(overhead),
         "broker_handover_seconds": median(handover),
         "worker_busy_seconds": round(busy, 1),
@@ -134,18 +146,24 @@ ROLES = (
     ("RabbitMQ", "beam.smp"),
     ("Redis", "redis-server"),
 )
+SHARED_SERVERS = ROLES[-3:]  # the machine's, not the stack's
 
 
 class CpuSampler:
     """CPU seconds of every process on the machine over a window, by role (workers,
     orchestrators, servers, everything else): where the cores went. A process is known by its
     pid and start time (pids are reused); one that ends inside the window is counted up to its
-    last sample, under the command line it had when first seen (an exited, unreaped process
-    shows none)."""
+    last sample, under the last command line it showed (an exited, unreaped process shows
+    none). The stack's own processes count under their role only if they belong to this
+    deployment (their ``DAGSTER_HOME`` is ``home``); those of other deployments and programs
+    on the machine (another benchmark, a test's stack, any ``spawn_main``) are "other". The
+    shared servers (PostgreSQL, RabbitMQ, Redis) count whoever uses them."""
 
-    def __init__(self, every: float = 0.5) -> None:
+    def __init__(self, home: Path, every: float = 0.5) -> None:
+        self.home = f"DAGSTER_HOME={home}".encode()
         self.every = every
-        self.first: dict[tuple[int, int], tuple[str, float]] = {}
+        self.first: dict[tuple[int, int], tuple[float, bool]] = {}  # CPU then, ours
+        self.cmd: dict[tuple[int, int], str] = {}
         self.last: dict[tuple[int, int], float] = {}
         self.others: dict[str, float] = {}
         self._machine_start: dict[str, float] = {}
@@ -168,11 +186,20 @@ class CpuSampler:
             out[(int(pid), int(fields[19]))] = (cmd, cpu)  # starttime tells reused pids apart
         return out
 
+    def _ours(self, pid: int) -> bool:
+        """The process was started with this deployment's environment."""
+        try:
+            return self.home in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            return False
+
     def _sample(self, baseline: bool = False) -> None:
         for key, (cmd, cpu) in self._read().items():
             if key not in self.first:  # started inside the window: all its CPU counts
-                self.first[key] = (cmd, cpu if baseline else 0.0)
+                self.first[key] = (cpu if baseline else 0.0, self._ours(key[0]))
             self.last[key] = cpu
+            if cmd:  # a worker's start command replaces itself with Celery's; a zombie has none
+                self.cmd[key] = cmd
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -204,9 +231,11 @@ class CpuSampler:
         self._sample()  # the processes still alive, up to now
         self._machine_end = self._machine()
         by_role: dict[str, float] = {}
-        for key, (cmd, start) in self.first.items():
+        for key, (start, ours) in self.first.items():
             used = self.last[key] - start
-            role = next((r for r, marker in ROLES if marker in cmd), "other")
+            cmd = self.cmd.get(key, "")
+            roles = ROLES if ours else SHARED_SERVERS
+            role = next((r for r, marker in roles if marker in cmd), "other")
             by_role[role] = by_role.get(role, 0.0) + used
             if role == "other" and used > 0.2:
                 self.others[cmd[:120]] = round(self.others.get(cmd[:120], 0.0) + used, 1)
@@ -224,16 +253,28 @@ def at_once(stack: Stack, runs: int) -> None:
     path.write_text(yaml.safe_dump(config))
 
 
-def _wait_started(client: CreditClient, backfill: str, count: int) -> None:
-    """Until every run of the backfill has its orchestrator up and its first steps queued."""
+def _wait_started(client: CreditClient, tags: dict[str, str], count: int) -> None:
+    """Until every run has its orchestrator up and its first steps queued."""
     while True:
-        statuses = list(client.runs({BACKFILL_TAG: backfill}).values())
+        statuses = list(client.runs(tags).values())
         if len(statuses) == count and all(s == dg.DagsterRunStatus.STARTED for s in statuses):
             time.sleep(3)  # the orchestrators submit their first steps within a second or two
             return
         if any(s in {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED} for s in statuses):
-            raise RuntimeError(f"a run of backfill {backfill} failed before the workers started")
+            raise RuntimeError(f"a run of {tags} failed before the workers started")
         time.sleep(1)
+
+
+def launch(client: CreditClient, days: list[str], days_per_run: int) -> tuple[dict[str, str], int]:
+    """Launch the days' runs: a backfill (its policy puts up to ``DAYS_PER_RUN`` days in a
+    run), or one run per day as the daily schedule launches them. The tags that find the
+    runs, and how many there are."""
+    if days_per_run == 1:
+        batch = uuid.uuid4().hex[:8]
+        for day in days:
+            client.score(day, tags={BATCH_TAG: batch})
+        return {BATCH_TAG: batch}, len(days)
+    return {BACKFILL_TAG: client.backfill(days)}, backfill_runs(len(days))
 
 
 def measure(
@@ -248,8 +289,10 @@ def measure(
     """Two clocks. End to end: from the backfill's launch to its last run's end, with the
     orchestrators starting on the same two cores as the workers. Steps only (Celery): the
     workers are stopped while every run's orchestrator starts and queues its first steps,
-    then started; the clock runs from the workers being ready to the last run's end."""
-    profile, workers = CONFIGS[name]
+    then started; the clock runs from the workers being ready to the last run's end. The CPU
+    every process uses is counted from the launch with either clock, so the orchestrators'
+    start-up is in their cost per partition."""
+    profile, workers, days_per_run = CONFIGS[name]
     stack = Stack(
         tmp / name,
         data,
@@ -272,35 +315,42 @@ def measure(
             for worker in workers:
                 stack.procs[worker].stop()
         load_before = round(os.getloadavg()[0], 2)
+        # from the launch: every orchestrator's start-up counts, whatever the clock
+        sampler = CpuSampler(stack.tmp / "dagster_home").start()
         launched = time.time()
-        backfill = client.backfill(days)
+        tags, runs_expected = launch(client, days, days_per_run)
         steps_began = None
         if steps_only:
-            _wait_started(client, backfill, len(days))
+            _wait_started(client, tags, runs_expected)
             for worker in workers:
                 stack.start_worker(worker)
             wait_until(lambda: all(stack.worker_ready(w) for w in workers), 600, "workers")
             steps_began = time.time()
-        sampler = CpuSampler().start()
         # the end is read from the runs' records, so polling seldom loses no precision and
         # keeps the webserver (which answers the polls) off the two cores
-        statuses = client.wait_backfill(backfill, len(days), timeout=7200, poll=5)
+        statuses = client.wait_runs(tags, runs_expected, timeout=7200, poll=5)
         cpu_by_role = sampler.stop()
         with stack.environment():
             instance = dg.DagsterInstance.get()
         try:
-            runs = instance.get_run_records(dg.RunsFilter(tags={BACKFILL_TAG: backfill}))
+            runs = instance.get_run_records(dg.RunsFilter(tags=tags))
             ended = max(r.end_time for r in runs)
-            costs = run_costs(instance, [r.dagster_run.run_id for r in runs])
+            costs = run_costs(instance, [r.dagster_run.run_id for r in runs], len(days))
         finally:
             instance.dispose()
         failed = [k for k, s in statuses.items() if s != dg.DagsterRunStatus.SUCCESS]
         if failed:
             raise RuntimeError(f"{name}: runs {failed} did not succeed; logs in {stack.logs}")
         seconds = ended - (steps_began or launched)
+        per_partition = {
+            role: round(cpu_by_role.get(role, 0.0) / len(days), 2)
+            for role in ("worker", "orchestrators", "code server")
+        }
         return {
             "config": name,
             "workers": len(workers),
+            "days_per_run": days_per_run,
+            "runs": len(runs),
             "load_average_before": load_before,
             "load_average_after": round(os.getloadavg()[0], 2),
             "clock": "steps only" if steps_only else "end to end",
@@ -312,7 +362,15 @@ def measure(
             if workers
             else None,
             **costs,
-            # CPU seconds used in the window, by process role (the machine's two cores
+            # CPU seconds per partition from the launch on: the workers' (the steps'), the
+            # orchestrators' and the code server's (it starts each run's orchestrator)
+            "cpu_seconds_per_partition": per_partition,
+            "orchestrator_cpu_vs_steps": round(
+                per_partition["orchestrators"] / per_partition["worker"], 3
+            )
+            if per_partition["worker"]
+            else None,
+            # CPU seconds used from the launch to the end, by process role (the machine's two cores
             # give 2 x seconds in all)
             "cpu_seconds_by_role": cpu_by_role,
             "cpu_seconds_other": sampler.others,
@@ -325,16 +383,16 @@ def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--partitions", type=int, default=16)
+    parser.add_argument("--partitions", type=int, default=10)
     parser.add_argument("--rows", type=int, default=60_000, help="applications per partition")
     parser.add_argument("--features", type=int, default=90)
     parser.add_argument("--history", type=int, default=20_000, help="labelled history rows")
     parser.add_argument("--max-rounds", type=int, default=2_000, help="boosting rounds at most")
-    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--configs", default=DEFAULT_CONFIGS, help=", ".join(CONFIGS))
     parser.add_argument(
         "--clock",
         choices=["steps", "end-to-end"],
-        default="steps",
+        default="end-to-end",
         help="Celery: time the steps only, or from the backfill's launch (see measure)",
     )
     parser.add_argument(
@@ -371,30 +429,50 @@ def main() -> None:
                 )
                 print(json.dumps(result), flush=True)
                 rounds[-1][name] = result
-    speedups = [
-        round(r["celery-2"]["partitions_per_minute"] / r["celery-1"]["partitions_per_minute"], 2)
-        for r in rounds
-        if {"celery-1", "celery-2"} <= set(r)
-    ]
     summary = {
         "partitions": args.partitions,
         "rows_per_partition": args.rows,
         "features": args.features,
         "storage": args.storage,
+        "clock": args.clock,
         "rounds": rounds,
-        "speedup_2_vs_1_workers_by_round": speedups,
-        "speedup_2_vs_1_workers": statistics.median(speedups) if speedups else None,
+        # within each round (the shared machine's speed drifts between rounds), then the median
+        **ratios(rounds, "speedup_2_vs_1_workers", "celery-2", "celery-1"),
+        **ratios(rounds, "speedup_2_vs_1_workers_daily", "celery-2-daily", "celery-1-daily"),
+        **ratios(rounds, "speedup_days_per_run_vs_one_2_workers", "celery-2", "celery-2-daily"),
+        **ratios(rounds, "speedup_days_per_run_vs_one_1_worker", "celery-1", "celery-1-daily"),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2))
-    print(f"\n{'config':<14}{'seconds':>9}{'partitions/min':>16}")
+    print(
+        f"\n{'config':<16}{'days/run':>9}{'seconds':>9}{'partitions/min':>16}"
+        f"{'steps CPU/partition':>21}{'orchestrator CPU/partition':>28}"
+    )
     for i, results in enumerate(rounds, 1):
         for r in results.values():
-            print(f"{r['config']:<14}{r['seconds']:>9}{r['partitions_per_minute']:>16}  round {i}")
-    print(
-        f"2-worker speed-up: {summary['speedup_2_vs_1_workers']} "
-        f"(by round: {speedups})  ({args.out})"
-    )
+            cpu = r["cpu_seconds_per_partition"]
+            print(
+                f"{r['config']:<16}{r['days_per_run']:>9}{r['seconds']:>9}"
+                f"{r['partitions_per_minute']:>16}{cpu['worker']:>21}"
+                f"{cpu['orchestrators']:>20} ({r['orchestrator_cpu_vs_steps']:.1%})  round {i}"
+            )
+    for key, value in summary.items():
+        if key.startswith("speedup") and not key.endswith("_by_round"):
+            print(f"{key}: {value} (by round: {summary[key + '_by_round']})")
+    print(args.out)
+
+
+def ratios(rounds: list[dict[str, dict]], name: str, faster: str, slower: str) -> dict:
+    """Partitions a minute of ``faster`` over ``slower`` in each round that has both, and
+    their median (none if no round has both)."""
+    by_round = [
+        round(r[faster]["partitions_per_minute"] / r[slower]["partitions_per_minute"], 2)
+        for r in rounds
+        if {faster, slower} <= set(r)
+    ]
+    if not by_round:
+        return {}
+    return {name: statistics.median(by_round), f"{name}_by_round": by_round}
 
 
 if __name__ == "__main__":

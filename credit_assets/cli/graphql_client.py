@@ -126,8 +126,9 @@ class CreditClient:
             raise CreditAssetsError(f"could not launch {job}: {_explain(exc, self.url)}") from exc
 
     def backfill(self, partitions: Sequence[str], job: str | None = None) -> str:
-        """One run per partition of ``job`` (the scoring job), created by the daemon; the
-        backfill id."""
+        """Runs of ``job`` (the scoring job) over the partitions, created by the daemon: a
+        run takes up to ``DAYS_PER_RUN`` consecutive days (the daily assets' backfill policy,
+        ``defs/scope.py``). The backfill id."""
         job = job or self.scoring_job
         params = {
             "selector": {
@@ -169,7 +170,13 @@ class CreditClient:
         self, backfill_id: str, expected_runs: int, timeout: float = 3600, poll: float = 2.0
     ) -> dict[str, DagsterRunStatus]:
         """Poll until ``expected_runs`` runs of the backfill exist and all have ended."""
-        return _poll(lambda: self.runs({BACKFILL_TAG: backfill_id}), expected_runs, timeout, poll)
+        return self.wait_runs({BACKFILL_TAG: backfill_id}, expected_runs, timeout, poll)
+
+    def wait_runs(
+        self, tags: dict[str, str], expected_runs: int, timeout: float = 3600, poll: float = 2.0
+    ) -> dict[str, DagsterRunStatus]:
+        """Poll until ``expected_runs`` runs carrying ``tags`` exist and all have ended."""
+        return _poll(lambda: self.runs(tags), expected_runs, timeout, poll)
 
 
 def _poll(

@@ -136,7 +136,10 @@ def backfill(
     wait: Wait = False,
     timeout: Timeout = 3600,
 ) -> None:
-    """Score every day from --from to --to: one run per day, started by the daemon."""
+    """Score every day from --from to --to: runs of several days each, started by the
+    daemon."""
+    from credit_assets.defs.scope import backfill_runs
+
     first, last = dt.date.fromisoformat(_day(start)), dt.date.fromisoformat(_day(end))
     if last < first:
         raise typer.BadParameter("--to is before --from")
@@ -146,4 +149,4 @@ def backfill(
         backfill_id = client.backfill(days)
         console.print(f"launched backfill {backfill_id} of {len(days)} days")
         if wait:
-            _report(client.wait_backfill(backfill_id, len(days), timeout=timeout))
+            _report(client.wait_backfill(backfill_id, backfill_runs(len(days)), timeout=timeout))

@@ -12,6 +12,7 @@ from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.rules import RULE_ID, apply_rules, rule_hit_counts
 from credit_assets.core.validation import FileKind
 from credit_assets.defs.checks import Checked, check_specs, run_checks
+from credit_assets.defs.days import each_day
 from credit_assets.defs.resources import DatasetsResource, StorageResource
 from credit_assets.defs.scope import INGEST, Scope
 
@@ -94,104 +95,107 @@ def ingest_assets(scope: Scope) -> list[dg.AssetsDefinition]:
         key=scope.key("raw_applications"),
         group_name=scope.group(INGEST),
         partitions_def=scope.partitions,
+        backfill_policy=scope.backfill_policy,
         kinds={"csv", "parquet"},
         check_specs=check_specs(scope, "raw_applications"),
     )
     def raw_applications(
         context: dg.AssetExecutionContext, datasets: DatasetsResource, storage: StorageResource
     ) -> dg.MaterializeResult:
-        """One day's applications (no target), checked against the contract."""
+        """Each day's applications (no target), checked against the contract."""
         dataset = datasets.get(scope.name)
-        day = context.partition_key
-        data = dataset.data()
+        data, store = dataset.data(), storage.store(scope.name)
         files = data.application_files()
-        if day not in files:
-            raise CreditAssetsError(
-                f"no applications file for {day} in {data.root / 'applications'}"
+
+        def ingest(day: str) -> tuple[dict, list[dg.AssetCheckResult]]:
+            if day not in files:
+                raise CreditAssetsError(
+                    f"no applications file for {day} in {data.root / 'applications'}"
+                )
+            frame = load_file(
+                files[day],
+                dataset.contract(),
+                FileKind.APPLICATIONS,
+                expected_features=data.history_columns() or None,
             )
-        frame = load_file(
-            files[day],
-            dataset.contract(),
-            FileKind.APPLICATIONS,
-            expected_features=data.history_columns() or None,
-        )
-        store = storage.store(scope.name)
-        path = store.write_frame(frame, "raw_applications", day)
-        return dg.MaterializeResult(
-            metadata={
+            path = store.write_frame(frame, "raw_applications", day)
+            metadata = {
                 "rows": len(frame),
                 "file": str(files[day]),
                 "path": dg.MetadataValue.path(str(path)),
-            },
-            check_results=run_checks("raw_applications", day, frame, dataset, store),
-        )
+            }
+            return metadata, run_checks("raw_applications", day, frame, dataset, store)
+
+        return each_day(context, ingest)
 
     @dg.asset(
         key=scope.key("raw_outcomes"),
         group_name=scope.group(INGEST),
         partitions_def=scope.partitions,
+        backfill_policy=scope.backfill_policy,
         kinds={"csv", "parquet"},
         check_specs=check_specs(scope, "raw_outcomes"),
     )
     def raw_outcomes(
         context: dg.AssetExecutionContext, datasets: DatasetsResource, storage: StorageResource
     ) -> dg.MaterializeResult:
-        """Outcomes (id, target) that arrived on this day; none arrived means an empty table."""
+        """Outcomes (id, target) that arrived each day; none arrived means an empty table."""
         dataset = datasets.get(scope.name)
-        day = context.partition_key
-        contract = dataset.contract()
+        contract, store = dataset.contract(), storage.store(scope.name)
         files = dataset.data().outcome_files()
-        if day in files:
-            frame = load_file(files[day], contract, FileKind.OUTCOMES)
-            source = str(files[day])
-        else:
-            frame = pd.DataFrame(
-                {
-                    contract.id_column: pd.Series(dtype=str),
-                    contract.target.column: pd.Series(dtype="int8"),
-                }
-            )
-            source = "(no outcomes arrived)"
-        store = storage.store(scope.name)
-        path = store.write_frame(frame, "raw_outcomes", day)
-        return dg.MaterializeResult(
-            metadata={
+
+        def ingest(day: str) -> tuple[dict, list[dg.AssetCheckResult]]:
+            if day in files:
+                frame = load_file(files[day], contract, FileKind.OUTCOMES)
+                source = str(files[day])
+            else:
+                frame = pd.DataFrame(
+                    {
+                        contract.id_column: pd.Series(dtype=str),
+                        contract.target.column: pd.Series(dtype="int8"),
+                    }
+                )
+                source = "(no outcomes arrived)"
+            path = store.write_frame(frame, "raw_outcomes", day)
+            metadata = {
                 "rows": len(frame),
                 "file": source,
                 "path": dg.MetadataValue.path(str(path)),
-            },
-            check_results=run_checks("raw_outcomes", day, frame, dataset, store),
-        )
+            }
+            return metadata, run_checks("raw_outcomes", day, frame, dataset, store)
+
+        return each_day(context, ingest)
 
     @dg.asset(
         key=scope.key("rule_filtered_applications"),
         group_name=scope.group(INGEST),
         partitions_def=scope.partitions,
+        backfill_policy=scope.backfill_policy,
         deps=[raw_applications],
         kinds={"pandas", "parquet"},
     )
     def rule_filtered_applications(
         context: dg.AssetExecutionContext, datasets: DatasetsResource, storage: StorageResource
     ) -> dg.MaterializeResult:
-        """The day's applications with the contract's hard rules applied.
+        """Each day's applications with the contract's hard rules applied.
 
         Every row is kept; a rejected row carries the id and reason of the first rule it breaks.
         """
-        dataset = datasets.get(scope.name)
-        day = context.partition_key
-        contract = dataset.contract()
+        contract = datasets.get(scope.name).contract()
         store = storage.store(scope.name)
-        ruled = apply_rules(store.read_frame("raw_applications", day), contract)
-        path = store.write_frame(ruled, "rule_filtered_applications", day)
-        hits = rule_hit_counts(ruled, contract)
-        return dg.MaterializeResult(
-            metadata={
+
+        def apply(day: str) -> tuple[dict, list[dg.AssetCheckResult]]:
+            ruled = apply_rules(store.read_frame("raw_applications", day), contract)
+            path = store.write_frame(ruled, "rule_filtered_applications", day)
+            metadata = {
                 "rows": len(ruled),
                 "passed": int(ruled[RULE_ID].isna().sum()),
-                "rule_hits": hits,
+                "rule_hits": rule_hit_counts(ruled, contract),
                 "rules_version": contract.rules_version,
                 "path": dg.MetadataValue.path(str(path)),
             }
-        )
+            return metadata, []
+
+        return each_day(context, apply)
 
     return [raw_history, raw_applications, raw_outcomes, rule_filtered_applications]

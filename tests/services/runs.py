@@ -104,6 +104,16 @@ def champion_version(tracking_uri: str) -> str:
     return registry.resolve(CHAMPION).version
 
 
+# A run of several days (the daily assets' backfill policy) carries its first and last day.
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def days_tags(first: str, last: str) -> dict[str, str]:
+    """Tags of a daily-job run over the days ``first`` to ``last``."""
+    return {RANGE_START_TAG: first, RANGE_END_TAG: last}
+
+
 # Asset steps of the two jobs (their asset checks run as steps of their own besides these).
 DAILY_ASSETS = {"raw_applications", "raw_outcomes", "rule_filtered_applications", "decisions"}
 TRAINING_ASSETS = {

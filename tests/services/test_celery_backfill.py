@@ -1,5 +1,5 @@
-"""Steps spread over Celery workers: training on its own queue, a backfill of ten days, and
-the same decisions as the embedded profile."""
+"""Steps spread over Celery workers: training on its own queue, a backfill of ten days in runs
+of several days each, and the same decisions as the embedded profile."""
 
 import dagster as dg
 import pandas as pd
@@ -7,11 +7,14 @@ import pytest
 
 from credit_assets.cli.graphql_client import BACKFILL_TAG
 from credit_assets.core.storage import LocalStore
+from credit_assets.defs.scope import backfill_runs
 from credit_assets.settings import Settings
 from tests.conftest import Env
 from tests.services.conftest import BACKFILL_DAYS, TRAIN_RUN_CONFIG
 from tests.services.runs import (
     DAILY_ASSETS,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
     TRAINING_ASSETS,
     assert_decided,
     champion_version,
@@ -55,10 +58,22 @@ def test_backfill_runs_steps_on_workers_and_matches_embedded(
     stack, instance, client, store, training_run, service_data, tmp_path
 ):
     backfill_id = client.backfill(BACKFILL_DAYS)
-    statuses = client.wait_backfill(backfill_id, len(BACKFILL_DAYS), timeout=900)
+    runs_expected = backfill_runs(len(BACKFILL_DAYS))
+    assert runs_expected > 1, "the backfill is more than one run"
+    statuses = client.wait_backfill(backfill_id, runs_expected, timeout=900)
     assert set(statuses.values()) == {dg.DagsterRunStatus.SUCCESS}
     runs = instance.get_runs(dg.RunsFilter(tags={BACKFILL_TAG: backfill_id}))
-    assert sorted(r.tags["dagster/partition"] for r in runs) == BACKFILL_DAYS
+    # several days a run, the runs together cover every day once
+    ranges = sorted((r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in runs)
+    assert len(ranges) == runs_expected
+    starts = [BACKFILL_DAYS.index(first) for first, _ in ranges]
+    ends = [BACKFILL_DAYS.index(last) for _, last in ranges]
+    assert starts == [0, *(e + 1 for e in ends[:-1])] and ends[-1] == len(BACKFILL_DAYS) - 1
+    for day in BACKFILL_DAYS:  # each day's materialization recorded on its own
+        key = dg.AssetKey(["santander", "decisions"])
+        assert instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1
+        ).records
 
     worker_pids = {stack.procs[name].pid for name in ("w1", "w2")}
     hosts = set()
