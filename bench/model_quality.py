@@ -64,7 +64,7 @@ from credit_assets.core.dataset import (  # noqa: E402
 )
 from credit_assets.core.features import FeatureBuilder, fit_feature_builder  # noqa: E402
 from credit_assets.core.figures import band_on_holdout  # noqa: E402
-from credit_assets.core.io import read_csv  # noqa: E402
+from credit_assets.core.reading import read_csv  # noqa: E402
 from credit_assets.core.synthetic import SyntheticSpec, draw, make_shapes  # noqa: E402
 from credit_assets.core.thresholds import APPROVE, REJECT, choose_thresholds  # noqa: E402
 from credit_assets.core.training import TrainConfig, train, train_on_features  # noqa: E402
@@ -146,7 +146,7 @@ def loans_comparison(n_jobs: int = 1) -> dict:
     contract = load_contract(LOANS)
     with tempfile.TemporaryDirectory() as scratch:
         write_loans(Path(scratch))  # the fixture the loans tests run on
-        raw = read_csv(Path(scratch) / "history" / "loans.csv")
+        raw = read_csv(Path(scratch) / "history" / "loans.csv", contract)
     history = validate_frame(raw, contract, FileKind.HISTORY, "loans.csv")
     table = build_training_table(history, history.iloc[:0], contract).frame
     builder = fit_feature_builder(table, contract)

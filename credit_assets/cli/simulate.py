@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # Dagster loads with the replay, not with every command
     from credit_assets.cli.replay import DayRow
 
 # A cheaper model than the production default: a replay trains several times on two cores.
-CHEAP_MODEL = {"ops": {"model": {"config": {"max_rounds": 200}}}}
+CHEAP_MODEL = {"ops": {"model": {"config": {"max_rounds": 200, "candidates": ["additive"]}}}}
 
 
 def _cell(value: Any, fmt: str = "") -> str:

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -153,10 +156,8 @@ class ModelRegistry(RegistryReader):
     ) -> RegisteredVersion:
         """Log ``pipeline`` as one pyfunc model in ``run_id``, register it, set ``alias``
         (``challenger``: a new version never becomes champion without the gates)."""
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.tracking_uri)
         signature = infer_signature(example, pipeline.decide(example, model_version="0"))
-        with tempfile.TemporaryDirectory() as tmp:
+        with _tracking(self.tracking_uri), tempfile.TemporaryDirectory() as tmp:
             artifact = Path(tmp) / _ARTIFACT
             joblib.dump(pipeline, artifact)
             with mlflow.start_run(run_id=run_id):
@@ -317,7 +318,27 @@ def _load_pipeline(
 ) -> DecisionPipeline:
     """Download and unpickle one registered version. The run id is in the key so that a
     registry recreated at the same URI (its numbering restarting) is never served stale."""
-    mlflow.set_registry_uri(tracking_uri)
-    mlflow.set_tracking_uri(tracking_uri)
-    model = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
+    with _tracking(tracking_uri):
+        model = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
     return model.unwrap_python_model().pipeline
+
+
+@contextmanager
+def _tracking(uri: str) -> Iterator[None]:
+    """MLflow's fluent API at ``uri`` for the block only: ``mlflow.set_tracking_uri`` also
+    sets ``MLFLOW_TRACKING_URI`` in the environment, which would point every later reader of
+    the settings in this process (and its subprocesses) at this registry."""
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    tracking, registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(tracking)
+        mlflow.set_registry_uri(registry)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -358,14 +358,14 @@ def test_bad_input(lab, case, tmp_path, monkeypatch):
 
 def test_unknown_outcome_ids_never_reach_training(lab):
     """The WARN case is safe: labelling joins on application ids, so unknown ids drop out."""
-    from credit_assets.defs.training import _labelled_applications
+    from credit_assets.defs.training import labelled_applications
 
     store = LocalStore(Path(Settings.from_env().dataset_storage("santander")))
     outcomes = store.read_frame("raw_outcomes", DAY)
     ghost = pd.DataFrame({"ID_code": ["ghost_9"], "target": [1]}).astype(outcomes.dtypes)
     store.write_frame(pd.concat([outcomes, ghost], ignore_index=True), "raw_outcomes", DAY)
     try:
-        labelled = _labelled_applications(store, load_contract())
+        labelled = labelled_applications(store, load_contract())
         assert "ghost_9" not in set(labelled["ID_code"])
         assert len(labelled) > 0
     finally:

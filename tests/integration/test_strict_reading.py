@@ -202,9 +202,11 @@ def test_a_history_too_small_is_refused_before_training(tmp_path):
         storage = _storage()
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
-    last = result.stderr.strip().splitlines()[-1]
-    first = f"error: santander/raw_history: {data / 'history'}: 3 problems: history has 5 "
-    assert last.startswith(first)
+    lines = result.stderr.strip().splitlines()
+    # every problem a line, the one that names the dataset and asset first, the summary last
+    assert lines[0].startswith(f"error: santander/raw_history: {data / 'history'}: ")
+    last = lines[-1]
+    assert last.startswith(f"{data / 'history'}: 3 problems: history has 5 ")
     assert "the contract's min_history_rows is 200;" in last
     assert "the contract's min_rows_per_class is 20" in last
     stored = {p.name for p in storage.glob("*")}

@@ -111,3 +111,9 @@ def test_server_reader_sees_what_the_database_reader_sees(registry):
     finally:
         os.killpg(server.pid, 15)
         server.wait(30)
+
+
+def test_registering_leaves_the_processes_tracking_uri_as_it_was(registry):
+    """MLflow's set_tracking_uri writes MLFLOW_TRACKING_URI: registering must not leave it
+    pointing every later Settings.from_env() of this process at this registry."""
+    assert os.environ.get("MLFLOW_TRACKING_URI") != registry.tracking_uri
