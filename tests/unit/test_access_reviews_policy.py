@@ -19,7 +19,11 @@ from credit_assets.core.reviews import (
     queue,
     review_labels,
 )
-from tests.unit.test_decision_log import _record, fitted, log  # noqa: F401 (fixtures)
+from tests.unit import test_decision_log
+from tests.unit.test_decision_log import _record
+
+# the decision log's fixtures: a fitted pipeline, a log on SQLite and on PostgreSQL
+fitted, log = test_decision_log.fitted, test_decision_log.log
 
 PASSWORD = "correct-horse-battery"
 
@@ -97,7 +101,7 @@ def test_a_review_leaves_the_queue_keeps_the_models_row_and_becomes_a_label(log,
     )
     assert (decided.source, decided.actor, decided.decision) == ("review", "rita", "reject")
     assert decided.score == first.score and decided.model_version == first.model_version
-    assert [q.case.application_id for q in queue(log, "santander")][0] == second.application_id
+    assert queue(log, "santander")[0].case.application_id == second.application_id
     history = log.history("santander", first.application_id)
     assert [h.decision for h in history] == ["review", "reject"]
     decide_case(
