@@ -12,6 +12,7 @@ import pandas as pd
 from pydantic import Field
 
 from credit_assets.code_version import git_revision
+from credit_assets.core.audit import AuditLog
 from credit_assets.core.contract import DatasetContract
 from credit_assets.core.dataset import (
     HOLDOUT,
@@ -26,11 +27,13 @@ from credit_assets.core.dataset import (
 )
 from credit_assets.core.fencing import begin, check_stamp, stamp
 from credit_assets.core.figures import band_on_holdout, describe_band
+from credit_assets.core.gate_policy import GatePolicies
 from credit_assets.core.gates import (
     GateConfig,
     fairness_summary,
     gates_markdown,
 )
+from credit_assets.core.governance import LAUNCHED_BY_TAG, record_alias_move
 from credit_assets.core.metrics import quality
 from credit_assets.core.promotion import decide_promotion
 from credit_assets.core.registry_names import (
@@ -59,6 +62,7 @@ from credit_assets.defs.recovery import (
 from credit_assets.defs.resources import (
     Dataset,
     DatasetsResource,
+    DecisionLogResource,
     MlflowResource,
     StorageResource,
 )
@@ -132,7 +136,9 @@ _GATES = GateConfig()
 
 
 class PromotionConfig(dg.Config):
-    """Promotion gates: a challenger becomes champion only if every gate passes."""
+    """Promotion gates: a challenger becomes champion only if every gate passes. These run
+    settings can only make the dataset's gate policy (set by an admin in the web app) stricter,
+    never looser."""
 
     min_auc: float = Field(
         default=_GATES.min_auc, description="absolute: holdout AUC must reach at least this"
@@ -177,9 +183,16 @@ class PromotionConfig(dg.Config):
 
 
 def _who(context: dg.AssetExecutionContext) -> str:
-    """Who changed an alias through Dagster: the launching user or tool, and the run."""
+    """Who changed an alias through Dagster: the user the web app's gate authenticated (it
+    stamps the tag over whatever the launcher sent), else the schedule or sensor, and the
+    run."""
     tags = context.run.tags
-    who = tags.get("dagster/user") or tags.get("launched_by") or "dagster"
+    who = (
+        tags.get(LAUNCHED_BY_TAG)
+        or tags.get("dagster/schedule_name")
+        or tags.get("dagster/sensor_name")
+        or f"{tags.get('launched_by', 'dagster')} (unauthenticated)"
+    )
     return f"{who} (dagster run {context.run_id[:8]})"
 
 
@@ -633,9 +646,11 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
         datasets: DatasetsResource,
         storage: StorageResource,
         mlflow: MlflowResource,
+        decision_log: DecisionLogResource,
     ) -> dg.MaterializeResult:
         """The version that decides: the ``champion`` alias, moved to the challenger only if
-        every promotion gate passes.
+        every promotion gate passes (the dataset's gate policy, made stricter by the run's
+        settings where they are).
 
         Both models are scored on the current holdout (the champion is re-scored, since the
         holdout moves as outcomes arrive). A failed gate leaves the champion as it was and fails
@@ -661,7 +676,9 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
                 previous,
                 holdout,
                 bad,
-                GateConfig(**config.model_dump()),
+                GatePolicies(decision_log.log())
+                .current(scope.name)
+                .tighten(GateConfig(**config.model_dump())),
             )
             results, passed, challenger_eval = (
                 decision.results,
@@ -720,7 +737,8 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
 
             who, why = _who(context), decision.reason
             if decision.promote:
-                registry.promote(challenger.version, by=who, reason=why)
+                change = registry.promote(challenger.version, by=who, reason=why)
+                record_alias_move(AuditLog(decision_log.log()), scope.name, change)
                 context.log.info(
                     f"alias {CHAMPION}: v{previous or '-'} -> v{challenger.version} by {who}: {why}"
                 )

@@ -25,6 +25,7 @@ from credit_assets.core.dashboard import status
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.figures import describe_automation
 from credit_assets.core.gate_policy import GatePolicies
+from credit_assets.core.governance import LAUNCHED_BY_TAG
 from credit_assets.core.reviews import (
     AlreadyDecidedError,
     ReviewError,
@@ -351,7 +352,7 @@ def create_web_app(
     ) -> Response:
         check_csrf(who, csrf_token)
         _known(dataset, datasets())
-        tags = {"credit/launched_by": who.username}
+        tags = {LAUNCHED_BY_TAG: who.username}
 
         def go() -> str:
             c = client(request, dataset)
@@ -427,8 +428,28 @@ def create_web_app(
                 principal_of, access, cookies.get(SESSION_COOKIE), headers.get("authorization")
             )
 
-        app.mount(DAGSTER_PATH, DagsterGate(dagster, authenticate, "/login"))
+        # Before routing: Dagster's app knows its prefix and wants the whole path, which a
+        # Starlette mount would strip.
+        app.add_middleware(
+            PathDispatch, prefix=DAGSTER_PATH, other=DagsterGate(dagster, authenticate, "/login")
+        )
     return app
+
+
+class PathDispatch:
+    """Send requests under ``prefix`` to ``other``, the rest to the wrapped app."""
+
+    def __init__(self, app: ASGIApp, prefix: str, other: ASGIApp) -> None:
+        self.app, self.prefix, self.other = app, prefix, other
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "lifespan" and (
+            path == self.prefix or path.startswith(f"{self.prefix}/")
+        ):
+            await self.other(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def _lang(request: Request) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from credit_assets.core.access import Principal, Role
+from credit_assets.core.governance import LAUNCHED_BY_TAG
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -100,7 +101,7 @@ class DagsterGate:
                 return
             await _deny(send, 401, "log in or send an access token")
             return
-        if scope["path"].endswith("/graphql") and not principal.may(MUTATING_ROLE):
+        if scope["path"].endswith("/graphql"):
             if scope["method"] == "GET":
                 query = parse_qs(scope.get("query_string", b"").decode())
                 payloads = [{"query": q} for q in query.get("query", [])]
@@ -110,8 +111,11 @@ class DagsterGate:
                     await _deny(send, 413, "request too large")
                     return
                 payloads = _requests(body)
+                if principal.may(MUTATING_ROLE):
+                    body = stamp_launcher(body, principal.username)
+                    scope = _with_length(scope, len(body))
                 receive = _replay(body)
-            if _mutates(payloads):
+            if not principal.may(MUTATING_ROLE) and _mutates(payloads):
                 await _deny(send, 403, f"role {principal.role} may run GraphQL queries only")
                 return
         await self.app(scope, receive, send)
@@ -133,6 +137,32 @@ class DagsterGate:
             return message
 
         return guarded
+
+
+def stamp_launcher(body: bytes, username: str) -> bytes:
+    """The request with every launch's ``credit/launched_by`` tag set to the authenticated
+    user, over whatever the launcher wrote: the tag the promotion records as who promoted."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return body
+    changed = False
+    for item in data if isinstance(data, list) else [data]:
+        variables = item.get("variables") if isinstance(item, dict) else None
+        params = variables.get("executionParams") if isinstance(variables, dict) else None
+        if not isinstance(params, dict):
+            continue
+        metadata = params.setdefault("executionMetadata", {}) or {}
+        params["executionMetadata"] = metadata
+        tags = [t for t in metadata.get("tags") or [] if t.get("key") != LAUNCHED_BY_TAG]
+        metadata["tags"] = [*tags, {"key": LAUNCHED_BY_TAG, "value": username}]
+        changed = True
+    return json.dumps(data).encode() if changed else body
+
+
+def _with_length(scope: Scope, length: int) -> Scope:
+    headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+    return {**scope, "headers": [*headers, (b"content-length", str(length).encode())]}
 
 
 async def _read(receive: Receive) -> bytes | None:
