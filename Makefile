@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.credit/dagster_home
 export CREDIT_HOME ?= $(CURDIR)/.credit
 export CREDIT_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: install demo data run ui test test-all lint format bench bench-quality bench-scaling bench-decisions bench-drift bench-serving clean
+.PHONY: install browser web demo data run ui test test-all lint format bench bench-quality bench-scaling bench-decisions bench-drift bench-serving clean
 
 # Bytecode is compiled at install: where PYTHONDONTWRITEBYTECODE is set, every process would
 # compile Dagster, MLflow and GX again (import dagster: 4.0 s instead of 1.8 s).
@@ -17,6 +17,10 @@ $(BIN)/.installed: pyproject.toml uv.lock
 	@touch $@
 
 install: $(BIN)/.installed
+
+## browser: Debian's headless Chromium for the browser tests (tests/browser), once
+browser:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
@@ -33,12 +37,16 @@ demo: install data $(DAGSTER_HOME)/dagster.yaml
 ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
 
+## web: the review department's web app, with Dagster behind its login at /dagster
+web: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/credit-assets web --insecure-cookies
+
 ## test: the default suite (what CI runs)
-test: install
+test: install browser
 	$(BIN)/python -m pytest
 
 ## test-all: also the slow tests
-test-all: install
+test-all: install browser
 	$(BIN)/python -m pytest -m ""
 
 lint: install
