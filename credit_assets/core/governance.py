@@ -38,7 +38,7 @@ def record_alias_move(audit: AuditLog, dataset: str, change: AliasChange) -> Non
         change.by,
         ALIAS_MOVE,
         f"{dataset}/{change.alias}",
-        action=change.action,
+        move=change.action,
         version=change.version,
         previous=change.previous,
         reason=change.reason,

@@ -137,7 +137,7 @@ def test_operator_promotes_and_rolls_back(lifecycle, tokens):
 
     audit = AuditLog(Settings.from_env().decision_log())
     moves = [
-        (e.actor, e.detail["action"], e.detail["version"]) for e in audit.events(action=ALIAS_MOVE)
+        (e.actor, e.detail["move"], e.detail["version"]) for e in audit.events(action=ALIAS_MOVE)
     ]
     assert moves[:2] == [("bob", "rollback", "1"), ("alice", "promote", "2")]
 
