@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from credit_assets.cli.common import configure, console, fail
 from credit_assets.core.errors import CreditAssetsError
+
+if TYPE_CHECKING:
+    from credit_assets.web.app import DagsterMount
 
 WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"
 
@@ -52,7 +55,7 @@ def web(
 
 
 @contextmanager
-def _dagster_app(workspace: Path, path_prefix: str) -> Iterator[Any]:
+def _dagster_app(workspace: Path, path_prefix: str) -> Iterator[DagsterMount]:
     """Dagster's webserver as an ASGI app over this instance and workspace."""
     from dagster import DagsterInstance
     from dagster._core.workspace.context import WorkspaceProcessContext
@@ -66,4 +69,6 @@ def _dagster_app(workspace: Path, path_prefix: str) -> Iterator[Any]:
             instance, WorkspaceFileTarget([str(workspace)]), version=__version__
         ) as context,
     ):
-        yield create_app_from_workspace_process_context(context, path_prefix)
+        yield DagsterMount(
+            create_app_from_workspace_process_context(context, path_prefix), instance
+        )

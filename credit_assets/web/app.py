@@ -48,6 +48,34 @@ class WebOptions:
     secure_cookies: bool = True  # False only for plain-HTTP trials on one's own machine
 
 
+@dataclass(frozen=True)
+class DagsterMount:
+    """The Dagster webserver's ASGI app (path prefix ``/dagster``) and its instance."""
+
+    app: ASGIApp
+    instance: Any  # DagsterInstance: runs for the dashboard
+
+
+@dataclass(frozen=True)
+class RecentRun:
+    run_id: str
+    job: str
+    status: str
+    started: str
+
+
+def recent_runs(instance: Any, limit: int = 10) -> list[RecentRun]:
+    """The newest runs of the instance, for the dashboard's links into Dagster."""
+    out = []
+    for record in instance.get_run_records(limit=limit):
+        run, start = record.dagster_run, record.start_time
+        started = (
+            dt.datetime.fromtimestamp(start, dt.UTC).strftime("%Y-%m-%d %H:%M") if start else "–"
+        )
+        out.append(RecentRun(run.run_id, run.job_name, run.status.value, started))
+    return out
+
+
 class LoginRequired(Exception):
     pass
 
@@ -95,10 +123,10 @@ def _age(delta: dt.timedelta | None) -> str:
 def create_web_app(
     settings: Settings,
     options: WebOptions | None = None,
-    dagster: ASGIApp | None = None,
+    dagster: DagsterMount | None = None,
 ) -> FastAPI:
-    """The web app over ``settings``' decision log and catalog; ``dagster`` (the Dagster
-    webserver's ASGI app, built with path prefix ``/dagster``) is mounted behind the login."""
+    """The web app over ``settings``' decision log and catalog, with ``dagster`` mounted
+    behind the login."""
     options = options or WebOptions()
     log = settings.decision_log()
     log.migrate()
@@ -239,8 +267,14 @@ def create_web_app(
             return out
 
         rows = await run_in_threadpool(read)
+        runs = await run_in_threadpool(recent_runs, dagster.instance) if dagster else []
         return render(
-            request, "dashboard.html", who, rows=rows, dagster=DAGSTER_PATH if dagster else None
+            request,
+            "dashboard.html",
+            who,
+            rows=rows,
+            runs=runs,
+            dagster=DAGSTER_PATH if dagster else None,
         )
 
     # -- review ----------------------------------------------------------------------------
@@ -431,7 +465,9 @@ def create_web_app(
         # Before routing: Dagster's app knows its prefix and wants the whole path, which a
         # Starlette mount would strip.
         app.add_middleware(
-            PathDispatch, prefix=DAGSTER_PATH, other=DagsterGate(dagster, authenticate, "/login")
+            PathDispatch,
+            prefix=DAGSTER_PATH,
+            other=DagsterGate(dagster.app, authenticate, "/login"),
         )
     return app
 
@@ -466,8 +502,23 @@ def _known(dataset: str, names: list[str]) -> None:
         raise HTTPException(404, f"no dataset {dataset!r}")
 
 
-def _champion(settings: Settings, dataset: str) -> str | None:
+@dataclass(frozen=True)
+class ChampionStatus:
+    version: str
+    gates: str  # passed | failed | forced: the champion's own gate results
+    fairness: str  # the one-line fairness summary the gates recorded
+
+
+def _champion(settings: Settings, dataset: str) -> ChampionStatus | None:
+    from credit_assets.core.registry_names import CHAMPION, FAIRNESS_TAG
+
     try:
-        return settings.registry(dataset).alias_version("champion")
+        registry = settings.registry(dataset)
+        version = registry.alias_version(CHAMPION)
+        if version is None:
+            return None
+        tags = registry.version_info(version).tags
     except Exception:  # a registry that does not answer leaves the cell empty
         return None
+    gates = {"true": "passed", "false": "failed"}.get(tags.get("gates_passed", ""), "not evaluated")
+    return ChampionStatus(version, gates, tags.get(FAIRNESS_TAG, "fairness: not evaluated"))
