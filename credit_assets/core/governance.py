@@ -18,9 +18,6 @@ if TYPE_CHECKING:  # the registry imports MLflow; the code location must not
     from credit_assets.core.registry import AliasChange
 
 ALIAS_MOVE = "model.alias"
-# The run tag naming who launched a run; the web app's Dagster gate sets it to the
-# authenticated user on every launch, over whatever the launcher sent.
-LAUNCHED_BY_TAG = "credit/launched_by"
 
 
 def admin_of(access: Access, token: str | None) -> Principal:

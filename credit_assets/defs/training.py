@@ -12,7 +12,6 @@ import pandas as pd
 from pydantic import Field
 
 from credit_assets.code_version import git_revision
-from credit_assets.core.audit import AuditLog
 from credit_assets.core.contract import DatasetContract
 from credit_assets.core.dataset import (
     HOLDOUT,
@@ -27,13 +26,11 @@ from credit_assets.core.dataset import (
 )
 from credit_assets.core.fencing import begin, check_stamp, stamp
 from credit_assets.core.figures import band_on_holdout, describe_band
-from credit_assets.core.gate_policy import GatePolicies
 from credit_assets.core.gates import (
     GateConfig,
     fairness_summary,
     gates_markdown,
 )
-from credit_assets.core.governance import LAUNCHED_BY_TAG, record_alias_move
 from credit_assets.core.metrics import quality
 from credit_assets.core.promotion import decide_promotion
 from credit_assets.core.registry_names import (
@@ -42,6 +39,7 @@ from credit_assets.core.registry_names import (
     FAIRNESS_TAG,
     GATES_PASSED_TAG,
     GATES_TAG,
+    LAUNCHED_BY_TAG,
     LINEAGE_TAGS,
 )
 from credit_assets.core.storage import Store
@@ -657,6 +655,10 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
         the ``promotion_gates`` check with the gate, the value, the bound and the shortfall. The
         model report (HTML) of the challenger is written either way.
         """
+        # the platform's database (SQLAlchemy): imported by the step, not at load
+        from credit_assets.core.audit import AuditLog
+        from credit_assets.core.gate_policy import GatePolicies
+        from credit_assets.core.governance import record_alias_move
         from credit_assets.core.report import ReportInputs, build_report
 
         dataset = datasets.get(scope.name)

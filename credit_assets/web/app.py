@@ -25,7 +25,7 @@ from credit_assets.core.dashboard import status
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.figures import describe_automation
 from credit_assets.core.gate_policy import GatePolicies
-from credit_assets.core.governance import LAUNCHED_BY_TAG
+from credit_assets.core.registry_names import LAUNCHED_BY_TAG
 from credit_assets.core.reviews import (
     AlreadyDecidedError,
     ReviewError,

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from credit_assets.core.access import Principal, Role
-from credit_assets.core.governance import LAUNCHED_BY_TAG
+from credit_assets.core.registry_names import LAUNCHED_BY_TAG
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
