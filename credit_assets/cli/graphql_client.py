@@ -64,21 +64,16 @@ query($filter: RunsFilter!) {
 """
 
 
-_REFUSED = {
-    401: "send an access token (--token, 'credit-assets users token')",
-    403: "the token's role may not do this (launching runs needs data_scientist)",
-}
-
-
 def _explain(exc: DagsterGraphQLClientError, url: str) -> str:
     """One line instead of the client's message, which repeats the whole query."""
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, requests.ConnectionError | ConnectionError):
             return f"cannot reach the Dagster webserver at {url}"
-        code = getattr(cause, "code", None)  # gql's TransportServerError: the HTTP status
-        if code in _REFUSED:
-            return f"refused by the login in front of Dagster (HTTP {code}): {_REFUSED[code]}"
+        errors = getattr(cause, "errors", None)  # gql's TransportQueryError: the reply's errors
+        if errors and isinstance(errors[0], dict) and errors[0].get("message"):
+            # e.g. the login in front of Dagster: "role reviewer may run GraphQL queries only"
+            return str(errors[0]["message"]).splitlines()[0]
         cause = cause.__cause__ or cause.__context__
     return " ".join(str(a) for a in exc.args[:2]).strip().splitlines()[0]
 

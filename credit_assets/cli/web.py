@@ -63,6 +63,8 @@ def _dagster_app(workspace: Path, path_prefix: str) -> Iterator[DagsterMount]:
     from dagster_webserver.app import create_app_from_workspace_process_context
     from dagster_webserver.version import __version__
 
+    from credit_assets.web.app import DagsterMount
+
     with (
         DagsterInstance.get() as instance,
         WorkspaceProcessContext(
