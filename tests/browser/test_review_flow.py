@@ -56,8 +56,8 @@ def _login(page, url: str, username: str) -> None:
     page.keyboard.type(username)  # the user name field has the focus
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
 
 
 def test_a_reviewer_decides_a_case_is_refused_runs_and_logs_out(browser, url):
@@ -76,13 +76,13 @@ def test_a_reviewer_decides_a_case_is_refused_runs_and_logs_out(browser, url):
     app_id = first.inner_text()
     page.screenshot(path=SHOTS / "queue.png", full_page=False)
 
-    first.click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        first.click()
     assert page.get_by_role("heading", name=re.compile(app_id)).is_visible()
     page.get_by_label("Comment (required)").fill("Income confirmed by phone")
     page.screenshot(path=SHOTS / "case.png")
-    page.get_by_role("button", name="Approve").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Approve").click()
     assert page.url.endswith(f"/queue/{DATASET}")
     assert int(page.locator("#queue-size").inner_text()) == size - 1
     assert page.locator("table a", has_text=re.compile(f"^{re.escape(app_id)}$")).count() == 0
@@ -98,8 +98,8 @@ def test_a_reviewer_decides_a_case_is_refused_runs_and_logs_out(browser, url):
     )
     assert mutation == 403
 
-    page.get_by_role("button", name="Log out").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log out").click()
     page.goto(f"{url}/queue/{DATASET}")
     assert page.url.startswith(f"{url}/login"), "the session ended with the logout"
     context.close()
