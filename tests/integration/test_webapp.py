@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 
+import dagster as dg
 import httpx
 import pytest
 import uvicorn
@@ -18,8 +19,10 @@ from typer.testing import CliRunner
 
 from credit_assets.cli.app import app as cli
 from credit_assets.cli.common import console
+from credit_assets.cli.graphql_client import CreditClient
 from credit_assets.cli.web import WORKSPACE, _dagster_app
 from credit_assets.core.access import MAX_FAILED_LOGINS, Access, Role
+from credit_assets.core.registry_names import LAUNCHED_BY_TAG
 from credit_assets.settings import Settings
 from credit_assets.web.app import DAGSTER_PATH, SESSION_COOKIE, WebOptions, create_web_app
 from tests.conftest import START, copy_env
@@ -242,6 +245,7 @@ def test_a_token_carries_its_role_and_trigger_sends_it(url, access, env):
     runner = CliRunner()
 
     def trigger(token: str):
+        # the instance queues runs for the daemon (not running here): launch, do not wait
         return runner.invoke(
             cli,
             [
@@ -257,9 +261,6 @@ def test_a_token_carries_its_role_and_trigger_sends_it(url, access, env):
                 "score",
                 "--partition",
                 START.isoformat(),
-                "--wait",
-                "--timeout",
-                "300",
             ],
         )
 
@@ -268,7 +269,15 @@ def test_a_token_carries_its_role_and_trigger_sends_it(url, access, env):
     assert "role reviewer may run GraphQL queries only" in refused.output
     done = trigger(scientist_token)
     assert done.exit_code == 0, done.output
-    assert "SUCCESS" in done.output
+    launched = [re.search(r"launched run (\S+):", done.output).group(1)]
+    # a launcher that names someone else as the launcher
+    client = CreditClient(DATASET, "127.0.0.1", int(port), path=DAGSTER_PATH, token=scientist_token)
+    launched.append(client.launch(client.training_job, {LAUNCHED_BY_TAG: "chief.risk.officer"}))
+    with dg.DagsterInstance.get() as instance:
+        for run_id in launched:
+            instance.report_run_canceled(instance.get_run_by_id(run_id))  # no daemon here
+            # the gate stamped the token's user: what a promotion records as who promoted
+            assert instance.get_run_by_id(run_id).tags[LAUNCHED_BY_TAG] == "data_scientist"
 
 
 def test_forms_without_the_csrf_token_are_refused(sessions, access):
