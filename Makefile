@@ -18,9 +18,10 @@ $(BIN)/.installed: pyproject.toml uv.lock
 
 install: $(BIN)/.installed
 
-## browser: Debian's headless Chromium for the browser tests (tests/browser), once
+## browser: Debian's headless Chromium and Japanese fonts for the browser tests, once
 browser:
-	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	@(command -v chromium && fc-list :lang=ja | grep -q .) >/dev/null 2>&1 || \
+		(apt-get update && apt-get install -y chromium fonts-noto-cjk)
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
