@@ -164,7 +164,14 @@ def create_web_app(
 
     @app.exception_handler(HTTPException)
     async def error_page(request: Request, exc: HTTPException) -> Response:
-        return render(request, "error.html", None, exc.status_code, message=exc.detail)
+        # the menu and the logout button stay on a refusal
+        who = await run_in_threadpool(
+            principal_of,
+            access,
+            request.cookies.get(SESSION_COOKIE),
+            request.headers.get("authorization"),
+        )
+        return render(request, "error.html", who, exc.status_code, message=exc.detail)
 
     @app.exception_handler(CreditAssetsError)
     async def one_line(request: Request, exc: CreditAssetsError) -> Response:

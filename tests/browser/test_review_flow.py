@@ -98,8 +98,7 @@ def test_a_reviewer_decides_a_case_is_refused_runs_and_logs_out(browser, url):
     )
     assert mutation == 403
 
-    page.goto(f"{url}/")
-    with page.expect_navigation():
+    with page.expect_navigation():  # from the refusal page: its menu stays
         page.get_by_role("button", name="Log out").click()
     page.goto(f"{url}/queue/{DATASET}")
     assert page.url.startswith(f"{url}/login"), "the session ended with the logout"
