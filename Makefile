@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.credit/dagster_home
 export CREDIT_HOME ?= $(CURDIR)/.credit
 export CREDIT_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: install demo data run ui image test test-all lint format bench bench-quality bench-scaling bench-decisions bench-drift bench-serving clean
+.PHONY: install browser web demo data run ui image test test-all lint format bench bench-quality bench-scaling bench-decisions bench-drift bench-serving clean
 
 # Bytecode is compiled at install: where PYTHONDONTWRITEBYTECODE is set, every process would
 # compile Dagster, MLflow and GX again (import dagster: 4.0 s instead of 1.8 s).
@@ -17,6 +17,11 @@ $(BIN)/.installed: pyproject.toml uv.lock
 	@touch $@
 
 install: $(BIN)/.installed
+
+## browser: Debian's headless Chromium and Japanese fonts for the browser tests, once
+browser:
+	@(command -v chromium && fc-list :lang=ja | grep -q .) >/dev/null 2>&1 || \
+		(apt-get update && apt-get install -y chromium fonts-noto-cjk)
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
@@ -34,12 +39,16 @@ PORT ?= 3000
 ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/credit-assets ui --port $(PORT)
 
+## web: the review department's web app, with Dagster behind its login at /dagster
+web: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/credit-assets web --insecure-cookies
+
 ## test: the default suite (what CI runs)
-test: install
+test: install browser
 	$(BIN)/python -m pytest
 
 ## test-all: also the slow tests
-test-all: install
+test-all: install browser
 	$(BIN)/python -m pytest -m ""
 
 lint: install

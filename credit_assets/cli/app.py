@@ -28,6 +28,9 @@ from credit_assets.cli.serve import serve
 from credit_assets.cli.simulate import simulate
 from credit_assets.cli.trigger import app as trigger_app
 from credit_assets.cli.ui import ui
+from credit_assets.cli.users import app as users_app
+from credit_assets.cli.users import audit
+from credit_assets.cli.web import web
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.scaleout.workers import app as workers_app
 
@@ -44,6 +47,9 @@ app.add_typer(apikeys_app, name="apikeys")
 app.add_typer(decisions_app, name="decisions")
 app.command()(serve)
 app.command()(simulate)
+app.add_typer(users_app, name="users")
+app.command()(audit)
+app.command()(web)
 
 
 class Product(StrEnum):

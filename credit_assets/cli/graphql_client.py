@@ -8,7 +8,8 @@ mutations posted to the same endpoint.
     run_id = client.score("2026-11-03")
     status = client.wait(run_id)          # DagsterRunStatus.SUCCESS / FAILURE / CANCELED
 
-The endpoint has no authentication of its own: put it behind a proxy that has.
+The endpoint has no authentication of its own: ``credit-assets web`` serves it behind the
+platform's login at ``/dagster``; systems send an access token (``token=``).
 """
 
 from __future__ import annotations
@@ -69,6 +70,10 @@ def _explain(exc: DagsterGraphQLClientError, url: str) -> str:
     while cause is not None:
         if isinstance(cause, requests.ConnectionError | ConnectionError):
             return f"cannot reach the Dagster webserver at {url}"
+        errors = getattr(cause, "errors", None)  # gql's TransportQueryError: the reply's errors
+        if errors and isinstance(errors[0], dict) and errors[0].get("message"):
+            # e.g. the login in front of Dagster: "role reviewer may run GraphQL queries only"
+            return str(errors[0]["message"]).splitlines()[0]
         cause = cause.__cause__ or cause.__context__
     return " ".join(str(a) for a in exc.args[:2]).strip().splitlines()[0]
 
@@ -78,19 +83,37 @@ class CreditClient:
     their end."""
 
     def __init__(
-        self, dataset: str, host: str = "localhost", port: int = 3000, timeout: int = 60
+        self,
+        dataset: str,
+        host: str = "localhost",
+        port: int = 3000,
+        timeout: int = 60,
+        *,
+        path: str = "",
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
+        """``path``: where Dagster is mounted (``/dagster`` behind ``credit-assets web``);
+        ``token``: an access token (``credit-assets users token``) sent as a bearer token."""
         self.dataset = dataset
         self.scoring_job = job_name(dataset, DAILY_JOB)
         self.training_job = job_name(dataset, TRAINING_JOB)
-        self.url = f"http://{host}:{port}/graphql"
+        self.url = f"http://{host}:{port}{path}/graphql"
         self.timeout = timeout
-        self.dagster = DagsterGraphQLClient(host, port_number=port, timeout=timeout)
+        self.headers = dict(headers or {})
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
+        self.dagster = DagsterGraphQLClient(
+            f"{host}:{port}{path}", timeout=timeout, headers=self.headers
+        )
 
     def _post(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         try:
             reply = requests.post(
-                self.url, json={"query": query, "variables": variables}, timeout=self.timeout
+                self.url,
+                json={"query": query, "variables": variables},
+                headers=self.headers,
+                timeout=self.timeout,
             )
             reply.raise_for_status()
         except requests.ConnectionError as exc:

@@ -1,15 +1,15 @@
 """``credit-assets model``: the registry for operators: list, show, promote, roll back.
 
-Every alias change is recorded with who (``--by``, default ``$USER``), when and why
-(``--reason``) as MLflow tags, and as a materialization of the ``champion_model`` asset in the
-Dagster event log, so the UI shows it beside the promotions the gates made.
+Moving an alias by hand takes an admin's access token (``--token``); the change is recorded
+with that admin's name, when and why (``--reason``) in the platform's append-only audit log,
+as MLflow tags, and as a materialization of the ``champion_model`` asset in the Dagster event
+log, so the UI shows it beside the promotions the gates made. ``model show`` flags a champion
+whose alias was moved outside the platform.
 """
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,7 +19,7 @@ from rich.table import Table
 from credit_assets.cli.common import ContractOpt, DatasetOpt, console, err, fail, resolve_dataset
 from credit_assets.core.catalog import dataset_of, model_name
 from credit_assets.core.errors import CreditAssetsError
-from credit_assets.core.registry_names import FAIRNESS_TAG, LINEAGE_TAGS
+from credit_assets.core.registry_names import CHAMPION, FAIRNESS_TAG, LINEAGE_TAGS
 from credit_assets.core.registry_view import RunRecord
 
 if TYPE_CHECKING:
@@ -31,8 +31,13 @@ app = typer.Typer(
     help="Model registry: list versions, show one, promote one to champion, roll back.",
 )
 ReasonOpt = Annotated[str, typer.Option("--reason", help="why: recorded with the change")]
-ByOpt = Annotated[
-    str | None, typer.Option("--by", help="who: recorded with the change [default $USER]")
+TokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar="CREDIT_ACCESS_TOKEN",
+        help="an admin's access token: its user is recorded with the change",
+    ),
 ]
 
 
@@ -54,13 +59,26 @@ def _registry(dataset: str | None, contract: Path | None) -> ModelRegistry:
     return Settings.from_env().registry(entry.name)
 
 
-def _who(by: str | None) -> str:
-    if by:
-        return by
-    try:
-        return os.environ.get("USER") or getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+def _audit():
+    from credit_assets.core.audit import AuditLog
+    from credit_assets.settings import Settings
+
+    return AuditLog(Settings.from_env().decision_log())
+
+
+def _admin(token: str | None) -> str:
+    """The admin a token belongs to, or a one-line refusal."""
+    from credit_assets.core.access import Access
+    from credit_assets.core.governance import admin_of
+
+    return admin_of(Access(_audit().log), token).username
+
+
+def _record(registry, change) -> None:
+    from credit_assets.core.governance import record_alias_move
+
+    record_alias_move(_audit(), dataset_of(registry.model_name), change)
+    _record_in_dagster(registry, change)
 
 
 def _metric(registry: RegistryReader, run_id: str, *names: str) -> float | None:
@@ -209,13 +227,20 @@ def show(
         console.print(table)
     if "report_path" in info.tags:
         console.print(f"report: {info.tags['report_path']} (MLflow: {info.tags.get('report')})")
+    if CHAMPION in info.aliases:
+        from credit_assets.core.governance import moved_outside, recorded_alias
+
+        dataset_name = dataset_of(registry.model_name)
+        outside = moved_outside(info.version, recorded_alias(_audit(), dataset_name, CHAMPION))
+        if outside:
+            err.print(f"[bold red]warning:[/] champion: {outside}", highlight=False)
 
 
 @app.command()
 def promote(
     version: Annotated[str, typer.Argument(help="the version to make champion")],
     reason: ReasonOpt,
-    by: ByOpt = None,
+    token: TokenOpt = None,
     force: bool = typer.Option(
         False, "--force", help="promote even though the version did not pass the gates"
     ),
@@ -224,6 +249,7 @@ def promote(
 ) -> None:
     """Make VERSION the champion (scorers pick it up at once; rollback can undo it)."""
     try:
+        who = _admin(token)
         registry = _registry(dataset, contract)
         info = registry.version_info(version)
         passed = info.tags.get("gates_passed")
@@ -238,10 +264,10 @@ def promote(
                 f"version {info.version} {what}; use --force to promote it anyway"
             )
         why = reason if passed == "true" else f"{reason} [forced: gates not passed]"
-        change = registry.promote(info.version, by=_who(by), reason=why)
+        change = registry.promote(info.version, by=who, reason=why)
     except CreditAssetsError as exc:
         raise fail(str(exc)) from None
-    _record_in_dagster(registry, change)
+    _record(registry, change)
     console.print(
         f"champion of {registry.model_name}: version {change.previous or '–'} -> "
         f"[bold]{change.version}[/] (by {change.by}, {change.at}: {change.reason})"
@@ -250,15 +276,19 @@ def promote(
 
 @app.command()
 def rollback(
-    reason: ReasonOpt, by: ByOpt = None, dataset: DatasetOpt = None, contract: ContractOpt = None
+    reason: ReasonOpt,
+    token: TokenOpt = None,
+    dataset: DatasetOpt = None,
+    contract: ContractOpt = None,
 ) -> None:
     """Move the champion back to the version that was champion before the current one."""
     try:
+        who = _admin(token)
         registry = _registry(dataset, contract)
-        change = registry.rollback(by=_who(by), reason=reason)
+        change = registry.rollback(by=who, reason=reason)
     except CreditAssetsError as exc:
         raise fail(str(exc)) from None
-    _record_in_dagster(registry, change)
+    _record(registry, change)
     console.print(
         f"rolled back {registry.model_name}: champion version {change.previous} -> "
         f"[bold]{change.version}[/] (by {change.by}, {change.at}: {change.reason})"

@@ -36,6 +36,20 @@ def webserver(
     port: Annotated[
         int, typer.Option(envvar="CREDIT_WEBSERVER_PORT", help="Dagster webserver port")
     ] = 3000,
+    path: Annotated[
+        str,
+        typer.Option(
+            envvar="CREDIT_WEBSERVER_PATH",
+            help="where Dagster is mounted: /dagster behind 'credit-assets web'",
+        ),
+    ] = "",
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CREDIT_ACCESS_TOKEN",
+            help="access token ('credit-assets users token'); its user's role must allow runs",
+        ),
+    ] = None,
     dataset: Annotated[
         str | None,
         typer.Option(
@@ -50,7 +64,9 @@ def webserver(
     if ctx.resilient_parsing or ctx.invoked_subcommand is None:
         return
     with _errors():
-        ctx.obj = CreditClient(dataset or resolve_dataset(None).name, host, port)
+        ctx.obj = CreditClient(
+            dataset or resolve_dataset(None).name, host, port, path=path, token=token
+        )
 
 
 def _day(text: str) -> str:

@@ -71,3 +71,94 @@ WHERE d.decision = 'review' AND d.source <> 'review'
       AND later.seq > d.seq
   )
 """
+
+# -- the web app: people, sessions, tokens, reviews, the audit log, governed gate policy ---
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=False),  # argon2
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locked_until", sa.DateTime(timezone=True)),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("session_hash", sa.String(64), primary_key=True),  # SHA-256 of the cookie's id
+    sa.Column("username", sa.String(64), sa.ForeignKey("users.username"), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_at", sa.DateTime(timezone=True)),
+)
+
+access_tokens = sa.Table(
+    "access_tokens",
+    metadata,
+    sa.Column("token_id", sa.String(32), primary_key=True),
+    sa.Column("username", sa.String(64), sa.ForeignKey("users.username"), nullable=False),
+    sa.Column("secret_hash", sa.Text, nullable=False),  # argon2
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+)
+
+# One row per reviewed queue entry: the primary key is what makes a second reviewer lose.
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    sa.Column("reviewed_decision_id", sa.String(36), primary_key=True),
+    sa.Column("decision_id", sa.String(36), nullable=False, unique=True),  # the review's row
+    sa.Column("dataset", sa.String(64), nullable=False),
+    sa.Column("application_id", sa.String(128), nullable=False),
+    sa.Column("reviewer", sa.String(64), nullable=False),
+    sa.Column("decision", sa.String(16), nullable=False),
+    sa.Column("comment", sa.Text, nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_reviews_application", "dataset", "application_id"),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(256), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),  # JSON object
+    sa.Index("ix_audit_target", "action", "target"),
+)
+
+gate_policy = sa.Table(
+    "gate_policy",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dataset", sa.String(64), nullable=False),
+    sa.Column("bounds", sa.Text, nullable=False),  # JSON: GateConfig's fields
+    sa.Column("set_by", sa.String(64), nullable=False),
+    sa.Column("set_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+)
+
+# Rows of these tables are never changed or removed: the database refuses it.
+APPEND_ONLY = ("audit_log", "gate_policy", "reviews")
+
+
+def append_only_sql(table: str, dialect: str) -> list[str]:
+    """Triggers that make ``table`` refuse UPDATE and DELETE on ``dialect``."""
+    if dialect == "sqlite":
+        return [
+            f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+            for op in ("UPDATE", "DELETE")
+        ]
+    return [
+        f"CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger AS $$ "
+        f"BEGIN RAISE EXCEPTION '{table} is append-only'; END $$ LANGUAGE plpgsql",
+        f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+        f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()",
+    ]

@@ -18,3 +18,7 @@ LINEAGE_TAGS = (
 GATES_TAG = "gates"  # version tag: every gate's result (JSON)
 GATES_PASSED_TAG = "gates_passed"  # version tag: "true" | "false"
 FAIRNESS_TAG = "fairness"  # version tag: the fairness gates in one line (gates.fairness_summary)
+
+# The run tag naming who launched a run; the web app's Dagster gate sets it to the
+# authenticated user on every launch, over whatever the launcher sent.
+LAUNCHED_BY_TAG = "credit/launched_by"

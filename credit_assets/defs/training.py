@@ -40,6 +40,7 @@ from credit_assets.core.registry_names import (
     FAIRNESS_TAG,
     GATES_PASSED_TAG,
     GATES_TAG,
+    LAUNCHED_BY_TAG,
     LINEAGE_TAGS,
 )
 from credit_assets.core.storage import Store
@@ -60,6 +61,7 @@ from credit_assets.defs.recovery import (
 from credit_assets.defs.resources import (
     Dataset,
     DatasetsResource,
+    DecisionLogResource,
     MlflowResource,
     StorageResource,
 )
@@ -133,7 +135,9 @@ _GATES = GateConfig()
 
 
 class PromotionConfig(dg.Config):
-    """Promotion gates: a challenger becomes champion only if every gate passes."""
+    """Promotion gates: a challenger becomes champion only if every gate passes. These run
+    settings can only make the dataset's gate policy (set by an admin in the web app) stricter,
+    never looser."""
 
     min_auc: float = Field(
         default=_GATES.min_auc, description="absolute: holdout AUC must reach at least this"
@@ -178,9 +182,16 @@ class PromotionConfig(dg.Config):
 
 
 def _who(context: dg.AssetExecutionContext) -> str:
-    """Who changed an alias through Dagster: the launching user or tool, and the run."""
+    """Who changed an alias through Dagster: the user the web app's gate authenticated (it
+    stamps the tag over whatever the launcher sent), else the schedule or sensor, and the
+    run."""
     tags = context.run.tags
-    who = tags.get("dagster/user") or tags.get("launched_by") or "dagster"
+    who = (
+        tags.get(LAUNCHED_BY_TAG)
+        or tags.get("dagster/schedule_name")
+        or tags.get("dagster/sensor_name")
+        or f"{tags.get('launched_by', 'dagster')} (unauthenticated)"
+    )
     return f"{who} (dagster run {context.run_id[:8]})"
 
 
@@ -629,15 +640,21 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
         datasets: DatasetsResource,
         storage: StorageResource,
         mlflow: MlflowResource,
+        decision_log: DecisionLogResource,
     ) -> dg.MaterializeResult:
         """The version that decides: the ``champion`` alias, moved to the challenger only if
-        every promotion gate passes.
+        every promotion gate passes (the dataset's gate policy, made stricter by the run's
+        settings where they are).
 
         Both models are scored on the current holdout (the champion is re-scored, since the
         holdout moves as outcomes arrive). A failed gate leaves the champion as it was and fails
         the ``promotion_gates`` check with the gate, the value, the bound and the shortfall. The
         model report (HTML) of the challenger is written either way.
         """
+        # the platform's database (SQLAlchemy): imported by the step, not at load
+        from credit_assets.core.audit import AuditLog
+        from credit_assets.core.gate_policy import GatePolicies
+        from credit_assets.core.governance import record_alias_move
         from credit_assets.core.report import ReportInputs, build_report
 
         dataset = datasets.get(scope.name)
@@ -657,7 +674,9 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
                 previous,
                 holdout,
                 bad,
-                GateConfig(**config.model_dump()),
+                GatePolicies(decision_log.log())
+                .current(scope.name)
+                .tighten(GateConfig(**config.model_dump())),
             )
             results, passed, challenger_eval = (
                 decision.results,
@@ -716,7 +735,8 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
 
             who, why = _who(context), decision.reason
             if decision.promote:
-                registry.promote(challenger.version, by=who, reason=why)
+                change = registry.promote(challenger.version, by=who, reason=why)
+                record_alias_move(AuditLog(decision_log.log()), scope.name, change)
                 context.log.info(
                     f"alias {CHAMPION}: v{previous or '-'} -> v{challenger.version} by {who}: {why}"
                 )

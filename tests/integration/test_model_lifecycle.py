@@ -81,12 +81,34 @@ def test_report_written_for_each_version(lifecycle):
     assert "<h2>Fairness</h2>" in page
 
 
-def test_operator_promotes_and_rolls_back(lifecycle):
-    result = _cli("model", "promote", "2", "--reason", "try it")
+@pytest.fixture(scope="module")
+def tokens(lifecycle) -> dict[str, str]:
+    """Access tokens of two admins and a data scientist."""
+    from credit_assets.core.access import Access, Role
+
+    access = Access(Settings.from_env().decision_log())
+    made = {"alice": Role.admin, "bob": Role.admin, "dana": Role.data_scientist}
+    for name, role in made.items():
+        access.create_user(name, role, "correct-horse-battery", by="test")
+    return {name: access.create_token(name, by="test") for name in made}
+
+
+def test_operator_promotes_and_rolls_back(lifecycle, tokens):
+    result = _cli("model", "promote", "2", "--reason", "try it", "--token", tokens["alice"])
     assert result.exit_code == 1
     assert "failed gate(s) auc_vs_champion; use --force" in result.stderr
+    for token in (None, tokens["dana"], "ct_forged_token"):
+        refused = _cli("model", "promote", "2", "--reason", "x", "--force", "--token", token or "")
+        assert refused.exit_code == 1 and "admin" in refused.stderr
     result = _cli(
-        "model", "promote", "2", "--reason", "approved by risk", "--by", "alice", "--force"
+        "model",
+        "promote",
+        "2",
+        "--reason",
+        "approved by risk",
+        "--token",
+        tokens["alice"],
+        "--force",
     )
     assert result.exit_code == 0, result.stderr
     registry = _registry()
@@ -97,7 +119,7 @@ def test_operator_promotes_and_rolls_back(lifecycle):
     assert tags["promoted_reason"] == "approved by risk [forced: gates not passed]"
     assert registry.champion_history() == ["1", "2"]
 
-    result = _cli("model", "rollback", "--reason", "complaints", "--by", "bob")
+    result = _cli("model", "rollback", "--reason", "complaints", "--token", tokens["bob"])
     assert result.exit_code == 0, result.stderr
     assert "champion version 2 -> 1" in result.stdout
     assert registry.alias_version(CHAMPION) == "1"
@@ -107,8 +129,17 @@ def test_operator_promotes_and_rolls_back(lifecycle):
         ("promote", CHAMPION, "2", "1", "alice"),
         ("rollback", CHAMPION, "1", "2", "bob"),
     ]
-    result = _cli("model", "rollback", "--reason", "again")
+    result = _cli("model", "rollback", "--reason", "again", "--token", tokens["bob"])
     assert result.exit_code == 1 and "no previous champion" in result.stderr
+    # and in the platform's own append-only audit log, with the authenticated admins
+    from credit_assets.core.audit import AuditLog
+    from credit_assets.core.governance import ALIAS_MOVE
+
+    audit = AuditLog(Settings.from_env().decision_log())
+    moves = [
+        (e.actor, e.detail["move"], e.detail["version"]) for e in audit.events(action=ALIAS_MOVE)
+    ]
+    assert moves[:2] == [("bob", "rollback", "1"), ("alice", "promote", "2")]
 
     # the alias changes are in the Dagster event log too
     with dg.DagsterInstance.get() as instance:
@@ -128,6 +159,20 @@ def test_list_and_show(lifecycle):
     assert result.exit_code == 0, result.stderr
     for text in ("data_fingerprint", "auc_vs_champion", "FAIL", "rollback", "report-v2.html"):
         assert text in result.stdout, text
+
+
+def test_show_flags_a_champion_moved_outside_the_platform(lifecycle, tokens):
+    registry = _registry()
+    champion = registry.alias_version(CHAMPION)
+    assert "outside the platform" not in _cli("model", "show", champion).stderr
+    # a direct alias change through MLflow: no event on the platform's record
+    registry.client.set_registered_model_alias(registry.model_name, CHAMPION, "2")
+    try:
+        result = _cli("model", "show", "2")
+        assert result.exit_code == 0, result.stderr
+        assert "moved outside the platform" in result.stderr
+    finally:
+        registry.client.set_registered_model_alias(registry.model_name, CHAMPION, champion)
     assert "fairness: selection_rate_ratio" in result.stdout
     assert "fairness_selection_rate" in result.stdout
     result = _cli("model", "show", "9")
