@@ -259,6 +259,31 @@ def label_applications(
     )
 
 
+def with_review_labels(
+    labelled: pd.DataFrame,
+    applications: pd.DataFrame,
+    reviews: pd.DataFrame,
+    contract: DatasetContract,
+) -> pd.DataFrame:
+    """``labelled`` (applications with an arrived outcome) plus the applications without one
+    that a reviewer decided: a reviewer's reject labels the application a bad outcome, an
+    approval a good one. A real outcome always wins over a reviewer's label.
+
+    ``reviews``: ``application_id`` and ``bad`` (``core.reviews.review_labels``).
+    """
+    id_col, target = contract.id_column, contract.target.column
+    unlabelled = ~applications[id_col].isin(labelled[id_col])
+    reviewed = reviews.set_index("application_id")["bad"]
+    candidates = applications[unlabelled & applications[id_col].isin(reviewed.index)]
+    if candidates.empty:
+        return labelled
+    bad = candidates[id_col].map(reviewed).to_numpy().astype(bool)
+    # the validated target holds 1 for the contract's positive class
+    positive = bad if contract.target.positive_means == "default" else ~bad
+    added = candidates.assign(**{target: positive.astype(labelled[target].dtype)})
+    return pd.concat([labelled, added], ignore_index=True)
+
+
 @dataclass(frozen=True)
 class TrainingTable:
     frame: pd.DataFrame  # contract columns + target + split

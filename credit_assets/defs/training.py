@@ -24,6 +24,7 @@ from credit_assets.core.dataset import (
     data_fingerprint,
     fingerprint,
     label_applications,
+    with_review_labels,
 )
 from credit_assets.core.fencing import begin, check_stamp, stamp
 from credit_assets.core.figures import band_on_holdout, describe_band
@@ -195,8 +196,11 @@ def _who(context: dg.AssetExecutionContext) -> str:
     return f"{who} (dagster run {context.run_id[:8]})"
 
 
-def labelled_applications(store: Store, contract: DatasetContract) -> pd.DataFrame:
-    """Applications joined with their outcomes, over every partition not rejected by a check.
+def labelled_applications(
+    store: Store, contract: DatasetContract, reviews: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Applications joined with their outcomes, over every partition not rejected by a check,
+    and (with ``reviews``) the reviewers' decisions as labels where no outcome arrived.
 
     An id on two days (in either kind of file) is an error naming both days.
     """
@@ -204,13 +208,18 @@ def labelled_applications(store: Store, contract: DatasetContract) -> pd.DataFra
         p: store.read_frame("raw_applications", p) for p in store.partitions("raw_applications")
     }
     outs = {p: store.read_frame("raw_outcomes", p) for p in store.partitions("raw_outcomes")}
-    if not apps or not outs:
-        return pd.DataFrame(columns=[contract.id_column, contract.target.column])
-    return label_applications(
-        concat_partitions(apps, contract, "applications"),
-        concat_partitions(outs, contract, "outcomes"),
-        contract,
+    empty = pd.DataFrame(columns=[contract.id_column, contract.target.column])
+    if not apps:
+        return empty
+    applications = concat_partitions(apps, contract, "applications")
+    labelled = (
+        label_applications(applications, concat_partitions(outs, contract, "outcomes"), contract)
+        if outs
+        else applications.iloc[:0].assign(**{contract.target.column: pd.Series(dtype="int8")})
     )
+    if reviews is None or reviews.empty:
+        return labelled if outs else empty
+    return with_review_labels(labelled, applications, reviews, contract)
 
 
 def _partition_span(partitions: dict[str, list[str]]) -> str:
@@ -291,20 +300,27 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
         datasets: DatasetsResource,
         storage: StorageResource,
         mlflow: MlflowResource,
+        decision_log: DecisionLogResource,
     ) -> dg.MaterializeResult:
         """History plus every labelled application, time-ordered and split
-        train / validation / holdout.
+        train / validation / holdout. An application is labelled by its outcome or, while
+        none has arrived, by a reviewer's decision (a real outcome always wins).
 
         Rule-rejected rows are left out: the model never scores them. A training starts by
         marking failed what earlier runs of the dataset left unfinished when they died.
         """
+        from credit_assets.core.reviews import review_labels
+
         dataset = datasets.get(scope.name)
         contract, store = dataset.contract(), storage.store(scope.name)
         with _training_step(context, dataset, store, "training_data", None):
             recover_dead_runs(context.instance, scope.name)
             fail_orphaned_mlflow_runs(context.instance, mlflow.registry(contract))
+            reviews = review_labels(decision_log.log(), scope.name)
             table = build_training_table(
-                store.read_frame("raw_history"), labelled_applications(store, contract), contract
+                store.read_frame("raw_history"),
+                labelled_applications(store, contract, reviews),
+                contract,
             )
             path = store.write_frame(table.frame, "training_data")
             counts = table.frame[SPLIT].value_counts()
@@ -338,6 +354,7 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
                     **{f"rows_{s}": int(counts.get(s, 0)) for s in (TRAIN, VALIDATION, HOLDOUT)},
                     "rows_by_source": table.rows_by_source,
                     "rule_hits_excluded": table.rule_hits,
+                    "reviewer_labels_on_record": len(reviews),
                     "application_partitions": partitions["applications"],
                     "outcome_partitions": partitions["outcomes"],
                     "fingerprint": table_fingerprint,

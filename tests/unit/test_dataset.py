@@ -15,6 +15,7 @@ from credit_assets.core.dataset import (
     source_fingerprint,
 )
 from credit_assets.core.errors import CreditAssetsError, DataValidationError
+from tests.conftest import FIXTURES
 
 CONTRACT = load_contract()
 
@@ -93,3 +94,20 @@ def test_source_fingerprint_follows_content_names_and_versions(tmp_path):
     assert source_fingerprint([a, b], "contract-1", "suite-1") != base
     a.write_text("id,x\n1,3\n")
     assert source_fingerprint([a], "contract-1", "suite-1") != base
+
+
+def test_reviewers_label_what_no_outcome_labels_yet_and_outcomes_win():
+    from credit_assets.core.dataset import with_review_labels
+
+    contract = load_contract()
+    apps = pd.DataFrame({"ID_code": ["a", "b", "c", "d"], "var_0": [1.0, 2.0, 3.0, 4.0]})
+    labelled = apps.iloc[:1].assign(target=pd.Series([0], dtype="int8"))  # a's outcome: good
+    reviews = pd.DataFrame({"application_id": ["a", "b", "c"], "bad": [1, 1, 0]})
+    out = with_review_labels(labelled, apps, reviews, contract).set_index("ID_code")
+    assert out["target"].to_dict() == {"a": 0, "b": 1, "c": 0}  # d: neither outcome nor review
+    assert out["target"].dtype == "int8"
+    loans = load_contract(FIXTURES / "loans.yaml")  # the positive class is a good outcome
+    apps = apps.rename(columns={"ID_code": "application_id"})
+    none = apps.iloc[:0].assign(repaid=pd.Series(dtype="int8"))
+    out = with_review_labels(none, apps, reviews, loans).set_index("application_id")
+    assert out["repaid"].to_dict() == {"a": 0, "b": 0, "c": 1}
