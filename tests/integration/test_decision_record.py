@@ -53,9 +53,7 @@ def test_a_reviewers_decision_labels_the_application_for_the_next_training(train
     with copy_env(env, tmp_path):
         log = Settings.from_env().decision_log()
         last_day = "2026-11-04"  # its outcomes arrive after the data ends
-        case = next(
-            e.case for e in queue(log, "santander") if e.case.partition_day == last_day
-        )
+        case = next(e.case for e in queue(log, "santander") if e.case.partition_day == last_day)
         decide_case(
             log, "santander", case.application_id, case.decision_id, "reject", "fraud", "rita"
         )
