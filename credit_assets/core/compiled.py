@@ -101,7 +101,17 @@ class AdditiveModel:
         return stepped, edges, values
 
     def raw_score(self, x: np.ndarray) -> np.ndarray:
-        return self.contributions(x).sum(axis=1)
+        return row_sums(self.contributions(x))
+
+
+def row_sums(contributions: np.ndarray) -> np.ndarray:
+    """Each row's sum, added feature after feature in the same order for one row as for a
+    million: numpy's own sum picks pairwise or sequential order by the array's shape and
+    layout, so an application decided alone could differ in its last bit from the batch."""
+    total = contributions[:, 0].copy()
+    for j in range(1, contributions.shape[1]):
+        total += contributions[:, j]
+    return total
 
 
 def _grid_lookup(x: np.ndarray, edges: np.ndarray, values: np.ndarray) -> np.ndarray:

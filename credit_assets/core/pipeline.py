@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from credit_assets.core.compiled import row_sums
 from credit_assets.core.contract import DatasetContract
 from credit_assets.core.reasons import TOP_REASONS, reason_arrays, reason_columns
 from credit_assets.core.rules import RULE_ID, RULE_REASON, first_broken_rules
@@ -65,7 +66,7 @@ class DecisionPipeline:
         # out of the frame); a rule reject's score and model reasons are then left out.
         built = self.model.build(frame)
         contrib = self.model.raw_contributions(built)
-        p_positive = positive_probability(contrib.sum(axis=1))
+        p_positive = positive_probability(row_sums(contrib))
         risk = p_positive if contract.target.positive_means == "default" else 1 - p_positive
         score = np.where(passed, risk, np.nan)
         decision = np.where(passed, self.thresholds.decide(risk), RULE_REJECT).astype(object)
