@@ -11,8 +11,8 @@ import typer
 from rich.table import Table
 
 from credit_assets.cli.common import configure, console, fail
-from credit_assets.core.access import Role
 from credit_assets.core.errors import CreditAssetsError
+from credit_assets.core.roles import Role
 
 app = typer.Typer(no_args_is_help=True, help="Users of the web app and of Dagster, with roles.")
 

@@ -11,7 +11,6 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
-from enum import StrEnum
 
 import sqlalchemy as sa
 
@@ -19,25 +18,13 @@ from credit_assets.core.audit import AuditLog
 from credit_assets.core.decision_log import DecisionLog
 from credit_assets.core.decision_log_schema import access_tokens, sessions, users
 from credit_assets.core.errors import CreditAssetsError
+from credit_assets.core.roles import Role
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = dt.timedelta(minutes=15)
 SESSION_LIFETIME = dt.timedelta(hours=8)
 MIN_PASSWORD_LENGTH = 12
 _TOKEN_PREFIX = "ct"
-
-
-class Role(StrEnum):
-    """Each role may do what the ones before it may, and more."""
-
-    viewer = "viewer"  # dashboards
-    reviewer = "reviewer"  # works the review queue
-    data_scientist = "data_scientist"  # launches runs, reads models and reports
-    admin = "admin"  # users, gate policy, promote and roll back models
-
-    def at_least(self, other: Role) -> bool:
-        order = list(Role)
-        return order.index(self) >= order.index(other)
 
 
 class AccessError(CreditAssetsError):

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from credit_assets.cli.runner import run_all
+from credit_assets.core.gate_policy import GatePolicies
 from credit_assets.core.storage import LocalStore
 from credit_assets.core.synthetic_cards import contract_path, generate_cards
 from credit_assets.settings import Settings
@@ -15,11 +16,14 @@ from tests.conftest import START, Env
 def cards_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("cards")
     generate_cards(root, rows=1000, days=3, rows_per_day=100, start=START, seed=0)
-    # A 1,000-row product has a ~200-row holdout: its calibration sits near the ECE gate's
-    # bound, and this test is about the dataset, not the gates.
-    gates = {"ops": {"champion_model": {"config": {"max_ece": 0.1}}}}
     with Env(root / "home", root, contract_path()) as env:
-        yield env, run_all(run_config=gates)
+        # A 1,000-row product has a ~200-row holdout: its calibration sits near the ECE gate's
+        # bound, and this test is about the dataset, not the gates. Gate bounds are policy
+        # that an admin sets; a run's own settings may only tighten them, so both say 0.1.
+        GatePolicies(Settings.from_env().decision_log()).set(
+            "cards", {"max_ece": 0.1}, by="admin", reason="a small product's holdout"
+        )
+        yield env, run_all(run_config={"ops": {"champion_model": {"config": {"max_ece": 0.1}}}})
 
 
 def test_cards_train_and_decide_every_application(cards_run):

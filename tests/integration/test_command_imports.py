@@ -73,7 +73,9 @@ def test_model_list_and_show_import_no_modelling_library(env, tmp_path):
     assert loaded == set()
     assert "credit-santander versions" in out and "champion history" in out
     loaded, out = _loaded("model", "show", "champion", env=env, cwd=tmp_path)
-    assert loaded == set()
+    # show reads the platform's audit log (alias moves made outside the platform) through
+    # the decision log's database layer, which loads pandas: no modelling library though
+    assert loaded <= {"pandas", "pyarrow"}
     assert "version 1 (champion)" in out and "holdout_auc" in out
 
 
