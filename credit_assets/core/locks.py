@@ -5,21 +5,28 @@ that other writers of the same dataset read. Whoever starts such work (the comma
 UI, a schedule, a sensor, a Celery worker) takes the dataset's writer lock first; a second
 writer waits for it, or is refused with a message naming the first.
 
+A lock is taken exclusively (training, promotion, a whole ``credit-assets run``) or shared
+(work that only reads the dataset's shared state, such as deciding days with the champion):
+shared holders run side by side and keep exclusive ones out, so days are decided in parallel
+while no training or promotion can change the champion under them. Two decisions of the
+same day are kept apart by a lock of that day (``day_lock``).
+
 Two places hold the lock, both released by the operating system or the database when their
 holder dies, so a killed process never leaves a stale lock:
 
-- the embedded profile: an OS file lock (``filelock``) under ``$CREDIT_HOME/locks``;
+- the embedded profile: an OS file lock (``flock``) under ``$CREDIT_HOME/locks``;
 - the scale-out profile: a PostgreSQL session advisory lock in the instance's database, held
   by a connection of the holding process, seen from every host.
 
 Beside the lock, the holder writes who it is (``Holder``), so the refused writer can name it.
-The lock is re-entrant within a process: a command that holds it runs Dagster steps in the
-same process, and those take it again without waiting for themselves.
+The lock is re-entrant within a thread: a command that holds it runs Dagster steps in the
+same thread, and those take it again (in either mode) without waiting for themselves.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
@@ -33,6 +40,11 @@ from pathlib import Path
 from typing import Any
 
 from credit_assets.core.errors import CreditAssetsError
+
+
+def day_lock(dataset: str, day: str) -> str:
+    """The name of the lock that keeps two decisions of one day apart."""
+    return f"{dataset}@{day}"
 
 
 class LockHeldError(CreditAssetsError):
@@ -57,8 +69,26 @@ class Holder:
         return f"{self.what} (pid {self.pid} on {self.host}, since {self.since})"
 
 
-# Re-entrancy: dataset locks this process holds, with a count (and the thread that took them).
-_HELD: dict[str, list[Any]] = {}
+def _describe(holders: list[Holder]) -> str:
+    if not holders:
+        return "another process"
+    others = f" and {len(holders) - 1} other(s)" if len(holders) > 1 else ""
+    return holders[0].describe() + others
+
+
+@dataclass
+class _Held:
+    """A lock this process holds: the backend's handle, how often it was taken, by which
+    thread, and in which mode."""
+
+    handle: Any
+    count: int
+    thread: int
+    shared: bool
+
+
+# Re-entrancy: the locks this process holds, by name.
+_HELD: dict[str, _Held] = {}
 _GUARD = threading.Lock()
 
 
@@ -66,31 +96,78 @@ class _FileBackend:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def _paths(self, dataset: str) -> tuple[Path, Path]:
-        return self.folder / f"{dataset}.lock", self.folder / f"{dataset}.holder.json"
+    def _lock_path(self, name: str) -> Path:
+        return self.folder / f"{name}.lock"
 
-    def try_acquire(self, dataset: str, holder: Holder) -> Any | None:
-        from filelock import FileLock, Timeout
+    def _holder_path(self, name: str, shared: bool) -> Path:
+        if shared:  # one file per shared holder
+            return self.folder / f"{name}.shared" / f"{os.getpid()}-{threading.get_ident()}.json"
+        return self.folder / f"{name}.holder.json"
 
-        lock_path, holder_path = self._paths(dataset)
+    def try_acquire(self, name: str, holder: Holder, shared: bool) -> Any | None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(lock_path, is_singleton=False)
+        fd = os.open(self._lock_path(name), os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            lock.acquire(timeout=0)
-        except Timeout:
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
             return None
-        holder_path.write_text(json.dumps(asdict(holder)))
-        return lock
+        path = self._holder_path(name, shared)
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(asdict(holder)))
+        return fd, path
 
-    def release(self, dataset: str, handle: Any) -> None:
-        self._paths(dataset)[1].unlink(missing_ok=True)
-        handle.release()
+    def release(self, name: str, handle: Any) -> None:
+        fd, path = handle
+        path.unlink(missing_ok=True)
+        os.close(fd)  # closing the descriptor releases the flock
 
-    def holder(self, dataset: str) -> Holder | None:
-        try:
-            return Holder(**json.loads(self._paths(dataset)[1].read_text()))
-        except (OSError, ValueError, TypeError):
-            return None
+    def holders(self, name: str) -> list[Holder]:
+        """The exclusive holder, else the shared ones still alive on this host."""
+        found = _read_holder(self._holder_path(name, shared=False))
+        if found is not None and _held_exclusively(self._lock_path(name)):
+            return [found]
+        readers = []
+        for path in sorted((self.folder / f"{name}.shared").glob("*.json")):
+            reader = _read_holder(path)
+            if reader is not None and _alive(reader):
+                readers.append(reader)
+        return readers
+
+
+def _read_holder(path: Path) -> Holder | None:
+    try:
+        return Holder(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _held_exclusively(path: Path) -> bool:
+    """Whether someone holds the lock file exclusively (a holder file left by a killed process
+    names no one): a shared lock is then refused."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def _alive(holder: Holder) -> bool:
+    if holder.host != socket.gethostname():
+        return True
+    try:
+        os.kill(holder.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class _PostgresBackend:
@@ -111,42 +188,57 @@ class _PostgresBackend:
         conn.autocommit = True
         return conn
 
-    def try_acquire(self, dataset: str, holder: Holder) -> Any | None:
+    def try_acquire(self, name: str, holder: Holder, shared: bool) -> Any | None:
         conn = self._connect()
+        take = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
         with conn.cursor() as cur:
-            cur.execute("SELECT pg_try_advisory_lock(%s)", (self._key(dataset),))
+            cur.execute(f"SELECT {take}(%s)", (self._key(name),))
             (ok,) = cur.fetchone()
             if not ok:
                 conn.close()
                 return None
             cur.execute(
-                "CREATE TABLE IF NOT EXISTS credit_lock_holders "
-                "(dataset text PRIMARY KEY, holder jsonb NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS credit_locks_held (name text, backend_pid int, "
+                "shared boolean NOT NULL, holder jsonb NOT NULL, PRIMARY KEY (name, backend_pid))"
+            )
+            cur.execute(  # rows of holders whose connection died with them
+                "DELETE FROM credit_locks_held WHERE name = %s "
+                "AND backend_pid NOT IN (SELECT pid FROM pg_stat_activity)",
+                (name,),
             )
             cur.execute(
-                "INSERT INTO credit_lock_holders VALUES (%s, %s) "
-                "ON CONFLICT (dataset) DO UPDATE SET holder = EXCLUDED.holder",
-                (dataset, json.dumps(asdict(holder))),
+                "INSERT INTO credit_locks_held VALUES (%s, pg_backend_pid(), %s, %s)",
+                (name, shared, json.dumps(asdict(holder))),
             )
-        return conn
+        return conn, shared
 
-    def release(self, dataset: str, handle: Any) -> None:
-        with handle.cursor() as cur:
-            cur.execute("DELETE FROM credit_lock_holders WHERE dataset = %s", (dataset,))
-            cur.execute("SELECT pg_advisory_unlock(%s)", (self._key(dataset),))
-        handle.close()
+    def release(self, name: str, handle: Any) -> None:
+        conn, shared = handle
+        release = "pg_advisory_unlock_shared" if shared else "pg_advisory_unlock"
+        with conn.cursor() as cur:
+            cur.execute(
+                "DELETE FROM credit_locks_held WHERE name = %s AND backend_pid = pg_backend_pid()",
+                (name,),
+            )
+            cur.execute(f"SELECT {release}(%s)", (self._key(name),))
+        conn.close()
 
-    def holder(self, dataset: str) -> Holder | None:
+    def holders(self, name: str) -> list[Holder]:
+        """The exclusive holder, else the shared ones (only holders whose connection lives)."""
         conn = self._connect()
         try:
             with conn.cursor() as cur:
-                cur.execute("SELECT holder FROM credit_lock_holders WHERE dataset = %s", (dataset,))
-                row = cur.fetchone()
+                cur.execute(
+                    "SELECT holder FROM credit_locks_held JOIN pg_stat_activity "
+                    "ON pid = backend_pid WHERE name = %s ORDER BY shared, backend_pid",
+                    (name,),
+                )
+                rows = cur.fetchall()
         except Exception:  # no table yet: nobody ever held a lock here
-            return None
+            return []
         finally:
             conn.close()
-        return Holder(**row[0]) if row else None
+        return [Holder(**row[0]) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -161,47 +253,55 @@ class WriterLocks:
             return _PostgresBackend(self.where)
         return _FileBackend(Path(self.where))
 
-    def holder(self, dataset: str) -> Holder | None:
-        return self._backend().holder(dataset)
+    def holder(self, name: str) -> Holder | None:
+        """Who holds the lock ``name`` (the first of its shared holders), or None."""
+        holders = self._backend().holders(name)
+        return holders[0] if holders else None
 
     @contextmanager
-    def hold(self, dataset: str, what: str, wait: float = 0.0) -> Iterator[None]:
-        """Hold ``dataset``'s writer lock for the block; wait up to ``wait`` seconds for it,
-        then raise :class:`LockHeldError` naming the holder."""
+    def hold(self, name: str, what: str, wait: float = 0.0, shared: bool = False) -> Iterator[None]:
+        """Hold the lock ``name`` (a dataset, or ``day_lock(dataset, day)``) for the block,
+        exclusively or ``shared``; wait up to ``wait`` seconds for it, then raise
+        :class:`LockHeldError` naming the holder. A thread that holds it exclusively takes it
+        again in either mode; one that holds it shared cannot take it exclusively."""
+        mine = (name, threading.get_ident())
         with _GUARD:
-            held = _HELD.get(dataset)
-            if held is not None and held[2] == threading.get_ident():
-                held[1] += 1
-                mine = True
-            else:
-                mine = False
-        if mine:
+            held = _HELD.get(mine)
+            if held is not None:
+                if held.shared and not shared:
+                    raise RuntimeError(f"lock {name!r} is held shared by this thread")
+                held.count += 1
+        if held is not None:
             try:
                 yield
             finally:
                 with _GUARD:
-                    _HELD[dataset][1] -= 1
+                    held.count -= 1
             return
         backend = self._backend()
         deadline = time.monotonic() + wait
-        while (handle := backend.try_acquire(dataset, Holder.me(what))) is None:
+        while (handle := backend.try_acquire(name, Holder.me(what), shared)) is None:
             if time.monotonic() >= deadline:
-                holder = backend.holder(dataset)
-                who = holder.describe() if holder else "another process"
+                holders = backend.holders(name)
                 raise LockHeldError(
-                    f"dataset {dataset!r} is being written by {who}; try again when it is done"
+                    f"{_subject(name)} is being written by {_describe(holders)}; "
+                    "try again when it is done"
                 )
             time.sleep(0.2)
+        held = _Held(handle, 1, threading.get_ident(), shared)
         with _GUARD:
-            _HELD[dataset] = [handle, 1, threading.get_ident()]
+            _HELD[mine] = held
         try:
             yield
         finally:
             with _GUARD:
-                count = _HELD[dataset][1] - 1
-                if count == 0:
-                    del _HELD[dataset]
-                else:
-                    _HELD[dataset][1] = count
-            if count == 0:
-                backend.release(dataset, handle)
+                held.count -= 1
+                if held.count == 0:
+                    del _HELD[mine]
+            if held.count == 0:
+                backend.release(name, handle)
+
+
+def _subject(name: str) -> str:
+    dataset, _, day = name.partition("@")
+    return f"dataset {dataset!r}" + (f", day {day}," if day else "")

@@ -49,7 +49,7 @@ def decision_assets(scope: Scope) -> list[dg.AssetsDefinition]:
         dataset = datasets.get(scope.name)
         contract, store = dataset.contract(), storage.store(scope.name)
         log = decision_log.log()
-        with dataset.writing(context):  # re-deciding a day writes what others read
+        with dataset.deciding(context, context.partition_keys):
             # loaded once for every day of the run
             pipeline, version = mlflow.registry(contract).load(CHAMPION)
 

@@ -173,7 +173,7 @@ def monitoring_assets(scope: Scope) -> list[dg.AssetsDefinition]:
             # A refused challenger leaves the champion's reference as it was: rebuilt on the
             # newer holdout, it would take the drift it should reveal for the norm.
             return dg.MaterializeResult(metadata={"model_version": champion, "kept": True})
-        with dataset.writing(context):  # training rewrites the tables read here
+        with dataset.writing(context, shared=True):  # training rewrites the tables read here
             pipeline, version = registry.load(CHAMPION)
             rows = pd.concat(
                 [store.read_frame("raw_history"), labelled_applications(store, contract)],

@@ -5,8 +5,8 @@ name (``defs/scope.py``) and ask the resources for what belongs to it, so severa
 share one code location and one instance without sharing any state.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -18,7 +18,7 @@ from credit_assets.core.catalog import Catalog, DatasetEntry, model_name, storag
 from credit_assets.core.contract import DatasetContract
 from credit_assets.core.dataset import DataDir
 from credit_assets.core.expectations import LoadedSuite, load_suite
-from credit_assets.core.locks import WriterLocks
+from credit_assets.core.locks import WriterLocks, day_lock
 from credit_assets.core.storage import Store, open_store
 from credit_assets.settings import Settings
 
@@ -58,14 +58,37 @@ class Dataset:
         return load_suite(self.contract(), asset, self.expectations_dir)
 
     @contextmanager
-    def writing(self, context: dg.AssetExecutionContext) -> Iterator[None]:
+    def writing(self, context: dg.AssetExecutionContext, shared: bool = False) -> Iterator[None]:
         """Hold the dataset's writer lock while a step writes shared state (waiting up to
-        ``LOCK_WAIT_S`` for another writer to finish)."""
+        ``LOCK_WAIT_S`` for another writer to finish); ``shared`` when the step only reads it
+        (other such steps run beside it, training and promotion wait)."""
+        with self._locked(context, [self.name], shared):
+            yield
+
+    @contextmanager
+    def deciding(self, context: dg.AssetExecutionContext, days: Sequence[str]) -> Iterator[None]:
+        """Decide ``days`` with the champion: the dataset's lock shared (days of other runs are
+        decided beside these, the champion cannot change under them) and each day's own lock
+        (the same day is never decided twice at once), taken in date order so that runs of
+        overlapping ranges cannot wait for each other."""
+        days_locks = [day_lock(self.name, day) for day in sorted(days)]
+        with (
+            self._locked(context, [self.name], shared=True),
+            self._locked(context, days_locks, shared=False),
+        ):
+            yield
+
+    @contextmanager
+    def _locked(
+        self, context: dg.AssetExecutionContext, names: list[str], shared: bool
+    ) -> Iterator[None]:
         if self.locks is None:
             yield
             return
         what = f"dagster run {context.run_id[:8]} step {context.op_def.name}"
-        with self.locks.hold(self.name, what, wait=LOCK_WAIT_S):
+        with ExitStack() as stack:
+            for name in names:
+                stack.enter_context(self.locks.hold(name, what, wait=LOCK_WAIT_S, shared=shared))
             yield
 
 

@@ -1,6 +1,7 @@
 """The writer lock of a dataset, in both places it lives: an OS file lock (embedded) and a
 PostgreSQL advisory lock (scale-out). A second writer is refused naming the first; the holder
-may take it again; a killed holder leaves no stale lock."""
+may take it again; a killed holder leaves no stale lock; shared holders (days decided with
+the champion) run side by side and keep exclusive ones (training, promotion) out."""
 
 import os
 import signal
@@ -11,7 +12,7 @@ import uuid
 
 import pytest
 
-from credit_assets.core.locks import LockHeldError, WriterLocks
+from credit_assets.core.locks import LockHeldError, WriterLocks, day_lock
 
 PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -37,11 +38,13 @@ def locks(request, tmp_path):
     return WriterLocks(PG)
 
 
-def _holder_process(where: str, dataset: str) -> subprocess.Popen:
+def _holder_process(
+    where: str, dataset: str, shared: bool = False, what: str = "credit-assets run"
+) -> subprocess.Popen:
     """Another process that takes the lock and keeps it until killed."""
     code = (
         "import sys, time; from credit_assets.core.locks import WriterLocks\n"
-        f"with WriterLocks({where!r}).hold({dataset!r}, 'credit-assets run'):\n"
+        f"with WriterLocks({where!r}).hold({dataset!r}, {what!r}, shared={shared}):\n"
         "    print('held', flush=True); time.sleep(600)\n"
     )
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -76,3 +79,55 @@ def test_the_holder_takes_its_lock_again_and_other_datasets_are_free(locks):
             assert locks.holder("beta").what == "another dataset"
         assert locks.holder("alpha").what == "outer"  # the inner release kept it
     assert locks.holder("alpha") is None
+
+
+def test_shared_holders_run_side_by_side_and_keep_a_writer_out(locks):
+    dataset = f"d{uuid.uuid4().hex[:8]}"
+    reader = _holder_process(locks.where, dataset, shared=True, what="decisions of day 1")
+    try:
+        with locks.hold(dataset, "decisions of day 2", shared=True):  # a second reader: at once
+            assert {locks.holder(dataset).what} <= {"decisions of day 1", "decisions of day 2"}
+        with pytest.raises(LockHeldError) as refused, locks.hold(dataset, "training"):
+            pass
+        assert str(refused.value).startswith(
+            f"dataset '{dataset}' is being written by decisions of day 1 (pid {reader.pid} on "
+        )
+    finally:
+        os.kill(reader.pid, signal.SIGKILL)
+        reader.wait()
+    with locks.hold(dataset, "training", wait=30):  # the dead reader left nothing behind
+        assert locks.holder(dataset).what == "training"
+        with locks.hold(dataset, "a decisions step of the same run", shared=True):  # re-entrant
+            pass
+
+
+def test_a_reader_waits_for_the_writer_and_days_are_locked_apart(locks):
+    dataset = f"d{uuid.uuid4().hex[:8]}"
+    writer = _holder_process(locks.where, dataset, what="training")
+    try:
+        with pytest.raises(LockHeldError, match="is being written by training"):
+            with locks.hold(dataset, "decisions", shared=True):
+                pass
+    finally:
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait()
+    day = _holder_process(locks.where, day_lock(dataset, "2026-11-01"), what="decisions")
+    try:
+        with locks.hold(day_lock(dataset, "2026-11-02"), "decisions of another day"):
+            pass
+        with pytest.raises(LockHeldError) as refused:
+            with locks.hold(day_lock(dataset, "2026-11-01"), "deciding the day again"):
+                pass
+        assert str(refused.value).startswith(
+            f"dataset '{dataset}', day 2026-11-01, is being written by decisions (pid {day.pid}"
+        )
+    finally:
+        os.kill(day.pid, signal.SIGKILL)
+        day.wait()
+
+
+def test_a_shared_holder_cannot_take_the_lock_exclusively(locks):
+    with locks.hold("gamma", "reader", shared=True):
+        with pytest.raises(RuntimeError, match="held shared by this thread"):
+            with locks.hold("gamma", "writer"):
+                pass
