@@ -136,7 +136,10 @@ def run_costs(instance: dg.DagsterInstance, run_ids: list[str], partitions: int)
 ROLES = (
     ("worker", "celery"),
     ("orchestrators", "execute_run"),
-    ("orchestrators", "spawn_main"),  # the code server starts each run's process this way
+    # the code server forks each run's process from its forkserver (scaleout/code_server.py)
+    ("orchestrators", "multiprocessing.forkserver"),
+    ("orchestrators", "spawn_main"),  # Dagster's own code server spawns them
+    ("code server", "code_server"),
     ("code server", "api grpc"),
     ("webserver", "dagster-webserver"),
     ("daemon", "dagster-daemon"),

@@ -294,9 +294,9 @@ class Stack:
         self._spawn(
             "code",
             [
-                str(BIN / "dagster"),
-                "api",
-                "grpc",
+                str(BIN / "python"),
+                "-m",
+                "credit_assets.scaleout.code_server",
                 "-m",
                 "credit_assets.definitions",
                 "-h",

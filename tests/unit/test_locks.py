@@ -105,9 +105,9 @@ def test_a_reader_waits_for_the_writer_and_days_are_locked_apart(locks):
     dataset = f"d{uuid.uuid4().hex[:8]}"
     writer = _holder_process(locks.where, dataset, what="training")
     try:
-        with pytest.raises(LockHeldError, match="is being written by training"):
-            with locks.hold(dataset, "decisions", shared=True):
-                pass
+        refused = pytest.raises(LockHeldError, match="is being written by training")
+        with refused, locks.hold(dataset, "decisions", shared=True):
+            pass
     finally:
         os.kill(writer.pid, signal.SIGKILL)
         writer.wait()
@@ -115,9 +115,9 @@ def test_a_reader_waits_for_the_writer_and_days_are_locked_apart(locks):
     try:
         with locks.hold(day_lock(dataset, "2026-11-02"), "decisions of another day"):
             pass
-        with pytest.raises(LockHeldError) as refused:
-            with locks.hold(day_lock(dataset, "2026-11-01"), "deciding the day again"):
-                pass
+        again = locks.hold(day_lock(dataset, "2026-11-01"), "deciding the day again")
+        with pytest.raises(LockHeldError) as refused, again:
+            pass
         assert str(refused.value).startswith(
             f"dataset '{dataset}', day 2026-11-01, is being written by decisions (pid {day.pid}"
         )
@@ -127,7 +127,9 @@ def test_a_reader_waits_for_the_writer_and_days_are_locked_apart(locks):
 
 
 def test_a_shared_holder_cannot_take_the_lock_exclusively(locks):
-    with locks.hold("gamma", "reader", shared=True):
-        with pytest.raises(RuntimeError, match="held shared by this thread"):
-            with locks.hold("gamma", "writer"):
-                pass
+    with (
+        locks.hold("gamma", "reader", shared=True),
+        pytest.raises(RuntimeError, match="held shared by this thread"),
+        locks.hold("gamma", "writer"),
+    ):
+        pass
