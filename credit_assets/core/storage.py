@@ -1,11 +1,13 @@
 """Asset files on storage every step can see: one folder per asset, one file per partition.
 
-Two places, one interface: a local path (one host, or a mount every host shares) and
-S3-compatible object storage (several hosts). ``open_store`` picks by the location string.
+Two places, one interface, both through fsspec: a local path (one host, or a mount every
+host shares) and S3-compatible object storage through s3fs (several hosts). ``open_store``
+picks by the location string.
 
-Writes are atomic: locally a temporary file is renamed into place; on S3 a single PUT
-replaces the object whole. A failed or killed step leaves the previous file as it was and a
-reader never sees half a file.
+Writes are atomic: locally a temporary file beside the target is renamed into place; on S3
+a single PUT (or, for a large file, the completion of a multipart upload) replaces the
+object whole. A failed or killed step leaves the previous file as it was and a reader never
+sees half a file.
 
 A file that a blocking quality check rejected gets a marker beside it
 (``<partition>.rejected.json``, with the reason): readers treat it as absent, so no later
@@ -13,7 +15,9 @@ run (a scheduled retraining, say) can build on it. Writing the asset again remov
 marker; its checks then run again.
 
 Reads fetch only what they need: a row count or a schema reads the Parquet footer, and a
-read of some columns reads the footer and those columns' chunks (on S3, as ranged GETs).
+read of some columns reads the footer and those columns' chunks (on S3, as ranged GETs, each
+conditional on the ETag seen on opening, so an object replaced meanwhile fails the read
+instead of mixing bytes of two versions).
 """
 
 from __future__ import annotations
@@ -22,11 +26,11 @@ import io
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
 
 import joblib
 import pandas as pd
@@ -35,6 +39,11 @@ import pyarrow.parquet as pq
 
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.io import to_parquet, write_bytes_atomic, write_parquet_atomic
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
+    from fsspec.implementations.local import LocalFileSystem
+    from s3fs import S3FileSystem
 
 S3_SCHEME = "s3://"
 _MARKER = "rejected.json"
@@ -45,6 +54,14 @@ Source = pa.NativeFile | io.IOBase
 class Store(ABC):
     """Frames as Parquet, objects as joblib, dicts as JSON, under ``asset/name.suffix``."""
 
+    @property
+    @abstractmethod
+    def fs(self) -> AbstractFileSystem: ...
+
+    @abstractmethod
+    def _path(self, asset: str, name: str | None, suffix: str) -> str:
+        """The file's path on ``fs``."""
+
     @abstractmethod
     def location(
         self, asset: str, partition: str | None = None, suffix: str = "parquet"
@@ -52,25 +69,37 @@ class Store(ABC):
         """Where the file for ``asset`` (and ``partition``) lives, for metadata and messages."""
 
     @abstractmethod
-    def _put(self, data: bytes, asset: str, name: str | None, suffix: str) -> Path | str: ...
+    def _put(self, data: bytes, asset: str, name: str | None, suffix: str) -> Path | str:
+        """Write the file atomically."""
 
     @abstractmethod
+    def _open(self, path: str, whole: bool) -> Source:
+        """The file, seekable; FileNotFoundError if it does not exist. Unless ``whole``, a
+        remote store fetches only the byte ranges that are read (a Parquet footer, some
+        columns)."""
+
     def _get(self, asset: str, name: str | None, suffix: str) -> bytes | None:
         """The file's bytes, or None if it does not exist."""
+        try:
+            return self.fs.cat_file(self._path(asset, name, suffix))
+        except FileNotFoundError:
+            return None
 
-    @abstractmethod
-    def _open(self, asset: str, name: str | None, suffix: str, whole: bool) -> Source | None:
-        """The file, seekable, or None if it does not exist. Unless ``whole``, a remote store
-        fetches only the byte ranges that are read (a Parquet footer, some columns)."""
+    def _delete(self, asset: str, name: str | None, suffix: str) -> None:
+        with suppress(FileNotFoundError):
+            self.fs.rm_file(self._path(asset, name, suffix))
 
-    @abstractmethod
-    def _delete(self, asset: str, name: str | None, suffix: str) -> None: ...
+    def _stems(self, asset: str, suffix: str) -> list[str]:
+        folder = str(PurePosixPath(self._path(asset, None, suffix)).parent)
+        try:
+            names = [PurePosixPath(p).name for p in self.fs.ls(folder, detail=False)]
+        except FileNotFoundError:
+            return []
+        # temporary files of unfinished local writes end in .tmp, so they never match
+        return [n[: -len(suffix) - 1] for n in names if n.endswith(f".{suffix}")]
 
-    @abstractmethod
-    def _stems(self, asset: str, suffix: str) -> list[str]: ...
-
-    @abstractmethod
-    def exists(self, asset: str, name: str | None = None, suffix: str = "parquet") -> bool: ...
+    def exists(self, asset: str, name: str | None = None, suffix: str = "parquet") -> bool:
+        return self.fs.isfile(self._path(asset, name, suffix))
 
     def _missing(self, asset: str, name: str | None, suffix: str) -> CreditAssetsError:
         what = f"{asset} for {name}" if name else asset
@@ -84,10 +113,18 @@ class Store(ABC):
         return data
 
     @contextmanager
-    def _parquet(self, asset: str, partition: str | None, whole: bool = False) -> Iterator[Source]:
-        source = self._open(asset, partition, "parquet", whole)
-        if source is None:
-            raise self._missing(asset, partition, "parquet")
+    def open(
+        self, asset: str, name: str | None = None, suffix: str = "parquet", whole: bool = False
+    ) -> Iterator[Source]:
+        """The stored file, seekable and open for reading (``pq.ParquetFile(source)``, say).
+
+        Unless ``whole``, only the bytes read are fetched. A missing file, or an S3 object
+        replaced while it is read, is a CreditAssetsError.
+        """
+        try:
+            source = self._open(self._path(asset, name, suffix), whole)
+        except FileNotFoundError:
+            raise self._missing(asset, name, suffix) from None
         with source:
             yield source
 
@@ -114,7 +151,7 @@ class Store(ABC):
         skipping the row groups that hold none.
         """
         whole = columns is None and where is None
-        with self._parquet(asset, partition, whole=whole) as source:
+        with self.open(asset, partition, whole=whole) as source:
             if (reason := self.rejected(asset, partition)) is not None:
                 what = f"{asset} for {partition}" if partition else asset
                 raise CreditAssetsError(
@@ -131,11 +168,11 @@ class Store(ABC):
 
     def row_count(self, asset: str, partition: str | None = None) -> int:
         """Rows in the asset's file, from the Parquet footer."""
-        with self._parquet(asset, partition) as source:
+        with self.open(asset, partition) as source:
             return pq.ParquetFile(source).metadata.num_rows
 
     def columns(self, asset: str, partition: str | None = None) -> list[str]:
-        with self._parquet(asset, partition) as source:
+        with self.open(asset, partition) as source:
             return list(pq.read_schema(source).names)
 
     def reject(self, asset: str, partition: str | None, reason: str) -> Path | str:
@@ -175,16 +212,25 @@ class Store(ABC):
 class LocalStore(Store):
     root: Path
 
+    @cached_property
+    def fs(self) -> LocalFileSystem:
+        # imported here: commands that only import this module do not pay for fsspec
+        from fsspec.implementations.local import LocalFileSystem
+
+        return LocalFileSystem()
+
     def path(self, asset: str, partition: str | None = None, suffix: str = "parquet") -> Path:
         name = partition or asset
         return self.root / asset / f"{name}.{suffix}"
 
+    def _path(self, asset: str, name: str | None, suffix: str) -> str:
+        return str(self.path(asset, name, suffix))
+
     def location(self, asset: str, partition: str | None = None, suffix: str = "parquet") -> Path:
         return self.path(asset, partition, suffix)
 
-    def exists(self, asset: str, name: str | None = None, suffix: str = "parquet") -> bool:
-        return self.path(asset, name, suffix).is_file()
-
+    # Writes go through core.io, not fsspec: fsspec's local transactions stage the file in
+    # the system temp folder, and a move from there to another disk is a copy, not a rename.
     def write_frame(self, frame: pd.DataFrame, asset: str, partition: str | None = None) -> Path:
         # straight to disk, without a copy in memory
         path = write_parquet_atomic(frame, self.path(asset, partition))
@@ -194,29 +240,16 @@ class LocalStore(Store):
     def _put(self, data: bytes, asset: str, name: str | None, suffix: str) -> Path:
         return write_bytes_atomic(data, self.path(asset, name, suffix))
 
-    def _get(self, asset: str, name: str | None, suffix: str) -> bytes | None:
-        path = self.path(asset, name, suffix)
-        return path.read_bytes() if path.is_file() else None
-
-    def _open(self, asset: str, name: str | None, suffix: str, whole: bool) -> pa.NativeFile | None:
-        try:  # a native file: pyarrow reads what it needs without the Python layer
-            return pa.OSFile(str(self.path(asset, name, suffix)))
-        except FileNotFoundError:
-            return None
-
-    def _delete(self, asset: str, name: str | None, suffix: str) -> None:
-        self.path(asset, name, suffix).unlink(missing_ok=True)
-
-    def _stems(self, asset: str, suffix: str) -> list[str]:
-        # temporary files of unfinished writes end in .tmp, so they never match
-        return [p.name[: -len(suffix) - 1] for p in (self.root / asset).glob(f"*.{suffix}")]
+    def _open(self, path: str, whole: bool) -> pa.NativeFile:
+        # a native file: pyarrow reads what it needs without the Python layer
+        return pa.OSFile(path)
 
 
 @dataclass(frozen=True)
 class S3Store(Store):
     """S3 or any S3-compatible server (MinIO, Ceph, GCS's XML API, ...).
 
-    The endpoint and credentials come from boto3's usual environment variables
+    The endpoint and credentials come from botocore's usual environment variables
     (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``).
     """
 
@@ -224,113 +257,56 @@ class S3Store(Store):
     prefix: str = ""
 
     @cached_property
-    def _client(self) -> Any:
-        import boto3  # only object-store deployments pay for the import
+    def fs(self) -> S3FileSystem:
+        from s3fs import S3FileSystem  # only object-store deployments pay for the import
 
-        return boto3.client("s3")
+        # No listings cache: a listing would otherwise answer later opens with the sizes and
+        # ETags of objects replaced since. One request at a time per file: a whole read is
+        # then one GET (split into concurrent ranges, it would not be conditional on one
+        # version). A filesystem of its own, not fsspec's shared instance: the endpoint is
+        # read from the environment when its client is made.
+        return S3FileSystem(use_listings_cache=False, max_concurrency=1, skip_instance_cache=True)
 
     def key(self, asset: str, name: str | None, suffix: str) -> str:
         return "/".join(p for p in (self.prefix, asset, f"{name or asset}.{suffix}") if p)
 
+    def _path(self, asset: str, name: str | None, suffix: str) -> str:
+        return f"{self.bucket}/{self.key(asset, name, suffix)}"
+
     def location(self, asset: str, partition: str | None = None, suffix: str = "parquet") -> str:
-        return f"{S3_SCHEME}{self.bucket}/{self.key(asset, partition, suffix)}"
-
-    def _put(self, data: bytes, asset: str, name: str | None, suffix: str) -> str:
-        self._client.put_object(Bucket=self.bucket, Key=self.key(asset, name, suffix), Body=data)
-        return self.location(asset, name, suffix)
-
-    def _get(self, asset: str, name: str | None, suffix: str) -> bytes | None:
-        try:
-            reply = self._client.get_object(Bucket=self.bucket, Key=self.key(asset, name, suffix))
-        except self._client.exceptions.NoSuchKey:
-            return None
-        return reply["Body"].read()
-
-    def _head(self, key: str) -> dict[str, Any] | None:
-        try:
-            return self._client.head_object(Bucket=self.bucket, Key=key)
-        except self._client.exceptions.ClientError as exc:
-            if exc.response["Error"]["Code"] in ("404", "NoSuchKey"):
-                return None
-            raise
+        return S3_SCHEME + self._path(asset, partition, suffix)
 
     def exists(self, asset: str, name: str | None = None, suffix: str = "parquet") -> bool:
-        # a HEAD, not a GET: the history file alone can be hundreds of MB
-        return self._head(self.key(asset, name, suffix)) is not None
-
-    def _open(self, asset: str, name: str | None, suffix: str, whole: bool) -> io.IOBase | None:
-        if whole:  # one GET beats many ranged ones when every byte is wanted
-            data = self._get(asset, name, suffix)
-            return None if data is None else io.BytesIO(data)
-        key = self.key(asset, name, suffix)
-        head = self._head(key)
-        if head is None:
-            return None
-        return _S3Object(self._client, self.bucket, key, head["ContentLength"], head["ETag"])
-
-    def _delete(self, asset: str, name: str | None, suffix: str) -> None:
-        self._client.delete_object(Bucket=self.bucket, Key=self.key(asset, name, suffix))
-
-    def _stems(self, asset: str, suffix: str) -> list[str]:
-        folder = "/".join(p for p in (self.prefix, asset) if p) + "/"
-        pages = self._client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=folder, Delimiter="/"
-        )
-        keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
-        return [k[len(folder) : -len(suffix) - 1] for k in keys if k.endswith(f".{suffix}")]
-
-
-class _S3Object(io.RawIOBase):
-    """An S3 object as a seekable file that GETs only the byte ranges read.
-
-    Each GET names the ETag seen on opening, so an object replaced meanwhile fails the read
-    instead of mixing bytes of two versions.
-    """
-
-    def __init__(self, client: Any, bucket: str, key: str, size: int, etag: str) -> None:
-        super().__init__()
-        self._client, self._bucket, self._key = client, bucket, key
-        self._size, self._etag, self._pos = size, etag, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        start = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        if start + offset < 0:
-            raise ValueError(f"negative seek position {start + offset}")
-        self._pos = start + offset
-        return self._pos
-
-    def read(self, size: int | None = -1) -> bytes:
-        end = self._size if size is None or size < 0 else min(self._size, self._pos + size)
-        if end <= self._pos:
-            return b""
-        where = f"{S3_SCHEME}{self._bucket}/{self._key}"
+        # one HEAD (s3fs's isfile lists the prefix too when the object is missing)
         try:
-            reply = self._client.get_object(
-                Bucket=self._bucket,
-                Key=self._key,
-                Range=f"bytes={self._pos}-{end - 1}",
-                IfMatch=self._etag,
-            )
-        except self._client.exceptions.ClientError as exc:
-            if exc.response["Error"]["Code"] != "PreconditionFailed":
-                raise
+            self.fs.call_s3("head_object", Bucket=self.bucket, Key=self.key(asset, name, suffix))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _put(self, data: bytes, asset: str, name: str | None, suffix: str) -> str:
+        self.fs.pipe_file(self._path(asset, name, suffix), data)
+        return self.location(asset, name, suffix)
+
+    def _open(self, path: str, whole: bool) -> io.IOBase:
+        if whole:  # one GET beats many ranged ones when every byte is wanted
+            return io.BytesIO(self.fs.cat_file(path))
+        # no read-ahead cache: each read is one ranged GET of exactly the bytes asked for,
+        # naming the ETag seen on opening (s3fs sends If-Match)
+        return self.fs.open(path, "rb", cache_type="none")
+
+    @contextmanager
+    def open(
+        self, asset: str, name: str | None = None, suffix: str = "parquet", whole: bool = False
+    ) -> Iterator[Source]:
+        from s3fs.utils import FileExpired
+
+        try:
+            with super().open(asset, name, suffix, whole) as source:
+                yield source
+        except FileExpired as exc:
+            where = self.location(asset, name, suffix)
             raise CreditAssetsError(f"{where} was replaced while being read") from exc
-        data = reply["Body"].read()
-        if len(data) != end - self._pos:  # a server that ignored the range
-            raise CreditAssetsError(
-                f"{where}: asked for {end - self._pos} bytes from {self._pos}, got {len(data)}"
-            )
-        self._pos = end
-        return data
 
 
 def open_store(location: str | Path) -> Store:

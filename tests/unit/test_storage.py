@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from credit_assets.core.errors import CreditAssetsError
@@ -140,12 +141,9 @@ def test_row_selection_reads_the_matching_rows(store):
 def test_s3_reads_fetch_only_the_footer_and_the_columns_asked_for(s3_store):
     frame = _wide()
     s3_store.write_frame(frame, "raw_history")
-    client = s3_store._client
-    size = client.head_object(
-        Bucket=s3_store.bucket, Key=s3_store.key("raw_history", None, "parquet")
-    )["ContentLength"]
+    size = s3_store.fs.size(s3_store._path("raw_history", None, "parquet"))
     fetched: list[int] = []  # body bytes of every GET reply (none for a 404)
-    client.meta.events.register(
+    s3_store.fs.s3.meta.events.register(
         "after-call.s3.GetObject",
         lambda parsed, **_: fetched.append(parsed.get("ContentLength", 0)),
     )
@@ -160,11 +158,72 @@ def test_s3_reads_fetch_only_the_footer_and_the_columns_asked_for(s3_store):
     assert bytes_for(lambda: s3_store.row_count("raw_history")) < size / 50
     assert bytes_for(lambda: s3_store.columns("raw_history")) < size / 50
     assert bytes_for(lambda: s3_store.exists("raw_history")) == 0
+    with s3_store.open("raw_history") as source:  # a streaming reader's first batch
+        batch = next(pq.ParquetFile(source).iter_batches(batch_size=100, columns=["ID_code"]))
+    assert batch.num_rows == 100 and sum(fetched) < size / 20
 
 
 def test_s3_object_replaced_mid_read_fails_the_read(s3_store):
+    replaced = r"raw/raw\.parquet was replaced while being read"
     s3_store.write_frame(pd.DataFrame({"x": [1, 2]}), "raw")
-    with s3_store._parquet("raw", None) as source:
+    with pytest.raises(CreditAssetsError, match=replaced), s3_store.open("raw") as source:
         s3_store.write_frame(pd.DataFrame({"x": [3]}), "raw")
-        with pytest.raises(CreditAssetsError, match=r"raw/raw\.parquet was replaced while being"):
-            source.read(4)
+        source.read(4)
+    with pytest.raises(CreditAssetsError, match=replaced), s3_store.open("raw") as source:
+        s3_store.write_frame(pd.DataFrame({"x": [4, 5, 6]}), "raw")
+        pq.read_table(source)  # through pyarrow, as readers do
+    assert s3_store.read_frame("raw", columns=["x"])["x"].tolist() == [4, 5, 6]
+
+
+def test_large_s3_write_is_one_object_or_none(s3_store, monkeypatch):
+    """Above the single-PUT size a file goes up in parts and appears only when complete."""
+    import s3fs
+
+    real = s3fs.S3FileSystem._pipe_file
+
+    async def in_small_parts(self, path, data, **kwargs):
+        return await real(self, path, data, chunksize=5 * 2**20, **kwargs)
+
+    calls: list[str] = []
+
+    def record(model, **_):
+        calls.append(model.name)
+        if model.name == "UploadPart" and calls.count("UploadPart") == 2 and fail_second_part:
+            raise OSError("connection reset")
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "_pipe_file", in_small_parts)
+    s3_store.fs.s3.meta.events.register("before-call.s3", record)
+    small = _wide(rows=2_000)
+    s3_store.write_frame(small, "raw", "2026-11-01")
+    big = _wide(rows=40_000)  # about 13 MB: three parts of 5 MB
+    fail_second_part = True
+    calls.clear()
+    with pytest.raises(OSError, match="connection reset"):
+        s3_store.write_frame(big, "raw", "2026-11-01")
+    assert "AbortMultipartUpload" in calls
+    pd.testing.assert_frame_equal(s3_store.read_frame("raw", "2026-11-01"), small)
+    fail_second_part = False
+    calls.clear()
+    s3_store.write_frame(big, "raw", "2026-11-01")
+    assert calls.count("UploadPart") == 3 and "CompleteMultipartUpload" in calls
+    pd.testing.assert_frame_equal(s3_store.read_frame("raw", "2026-11-01"), big)
+
+
+def test_s3_requests_per_operation(s3_store):
+    """Each operation costs what the plain S3 calls would: no hidden HEADs or listings."""
+    calls: list[str] = []  # the S3 operations sent, in order
+    s3_store.fs.s3.meta.events.register(
+        "before-call.s3", lambda model, **_: calls.append(model.name)
+    )
+
+    def calls_for(operation) -> list[str]:
+        calls.clear()
+        operation()
+        return sorted(calls)
+
+    frame = pd.DataFrame({"x": [1, 2]})
+    assert calls_for(lambda: s3_store.write_frame(frame, "raw")) == ["DeleteObject", "PutObject"]
+    assert calls_for(lambda: s3_store.read_frame("raw")) == ["GetObject", "GetObject"]
+    assert calls_for(lambda: s3_store.exists("raw")) == ["HeadObject"]
+    assert calls_for(lambda: s3_store.exists("raw", "2026-11-01")) == ["HeadObject"]
+    assert calls_for(lambda: s3_store.rejected("raw")) == ["GetObject"]
