@@ -134,10 +134,11 @@ def run_costs(instance: dg.DagsterInstance, run_ids: list[str], partitions: int)
 
 # What a process is, from its command line: the first match names it.
 ROLES = (
+    # the code server forks each run's process from its forkserver (scaleout/code_server.py),
+    # whose command line names the modules it preloads, the Celery executor's among them
+    ("orchestrators", "multiprocessing.forkserver"),
     ("worker", "celery"),
     ("orchestrators", "execute_run"),
-    # the code server forks each run's process from its forkserver (scaleout/code_server.py)
-    ("orchestrators", "multiprocessing.forkserver"),
     ("orchestrators", "spawn_main"),  # Dagster's own code server spawns them
     ("code server", "code_server"),
     ("code server", "api grpc"),
