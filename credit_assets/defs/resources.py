@@ -93,15 +93,16 @@ class Dataset:
 
 
 class DatasetsResource(dg.ConfigurableResource):
-    """The datasets known to the platform (``core/catalog.py``), where their suites are and
-    where their writer locks live (``core/locks.py``)."""
+    """The datasets known to the platform (``core/catalog.py``) and where their suites are.
+    Their writer locks (``core/locks.py``) are found from the environment of the process that
+    writes: scaled out, that is a database URL with its password, and a resource's config is
+    stored with every run's job snapshot, which Dagster's UI and GraphQL show."""
 
     datasets_file: str
     default_name: str
     default_data_dir: str
     default_contract_path: str | None = None
     expectations_dir: str | None = None
-    locks: str | None = None
 
     def catalog(self) -> Catalog:
         default = DatasetEntry(
@@ -113,8 +114,7 @@ class DatasetsResource(dg.ConfigurableResource):
 
     def get(self, name: str) -> Dataset:
         root = Path(self.expectations_dir) if self.expectations_dir else None
-        locks = WriterLocks(self.locks) if self.locks else None
-        return Dataset(self.catalog().get(name), root, locks)
+        return Dataset(self.catalog().get(name), root, Settings.from_env().writer_locks())
 
 
 class StorageResource(dg.ConfigurableResource):
@@ -146,19 +146,20 @@ class MlflowResource(dg.ConfigurableResource):
 
 class DecisionLogResource(dg.ConfigurableResource):
     """The platform's one record of decisions (``core/decision_log.py``): every decision of
-    every dataset and source is appended, never overwritten."""
+    every dataset and source is appended, never overwritten. Its URL (with a password) comes
+    from the environment of the step that writes, for the reason given at ``DatasetsResource``."""
 
-    url: str
     redact_protected: bool = False
 
     def log(self) -> "DecisionLog":
         from credit_assets.core.decision_log import DecisionLog
 
-        return DecisionLog(self.url, redact_protected=self.redact_protected)
+        url = Settings.from_env().decision_log_url
+        return DecisionLog(url, redact_protected=self.redact_protected)
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
-    default, log = settings.catalog().default, settings.decision_log()
+    default = settings.catalog().default
     return {
         "datasets": DatasetsResource(
             datasets_file=str(settings.catalog().path),
@@ -166,12 +167,13 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             default_data_dir=str(default.data_dir),
             default_contract_path=str(default.contract_path) if default.contract_path else None,
             expectations_dir=str(settings.expectations_dir),
-            locks=settings.writer_locks().where,
         ),
         "storage": StorageResource(root=settings.storage_location),
         "mlflow": MlflowResource(
             tracking_uri=settings.mlflow_tracking_uri,
             artifact_location=settings.mlflow_artifact_location,
         ),
-        "decision_log": DecisionLogResource(url=log.url, redact_protected=log.redact_protected),
+        "decision_log": DecisionLogResource(
+            redact_protected=settings.decision_log_redact_protected
+        ),
     }

@@ -128,3 +128,30 @@ def test_trigger_without_a_webserver_is_one_line():
         app, ["trigger", "backfill", "--from", "2026-11-05", "--to", "2026-11-01"]
     )
     assert result.exit_code == 2 and "--to is before --from" in result.output
+
+
+def test_job_snapshots_hold_no_password(scaleout, tmp_path):
+    """Dagster stores each run's job snapshot, resource config included, where its UI and
+    GraphQL show it to every viewer: no password of the environment may end up there."""
+    from dagster._core.snap import JobSnap
+    from dagster._serdes import serialize_value
+
+    from credit_assets.definitions import defs
+
+    passwords = {
+        "CREDIT_CELERY_BROKER": "pyamqp://u:broker-pw@broker:5672//",
+        "CREDIT_CELERY_BACKEND": "redis://:redis-pw@redis:6379/0",
+        "CREDIT_DECISION_LOG_URL": "postgresql+psycopg2://u:decisions-pw@pg/decisions",
+        "DAGSTER_PG_PASSWORD": "instance-pw",
+    }
+    scaleout.setenv("CREDIT_HOME", str(tmp_path))
+    scaleout.setenv("DAGSTER_PG_HOST", "pg")
+    for key, value in passwords.items():
+        scaleout.setenv(key, value)
+    definitions = defs()
+    settings = Settings.from_env()
+    assert "instance-pw" in settings.writer_locks().where  # the steps still find them
+    for job in definitions.resolve_all_job_defs():
+        snapshot = serialize_value(JobSnap.from_job_def(job))
+        for secret in ("broker-pw", "redis-pw", "decisions-pw", "instance-pw"):
+            assert secret not in snapshot, (job.name, secret)
