@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -34,7 +35,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from credit_assets.core.errors import CreditAssetsError
-from credit_assets.core.io import to_parquet, write_bytes_atomic, write_parquet_atomic
+from credit_assets.core.io import (
+    ROW_GROUP_ROWS,
+    atomic_path,
+    parquet_chunks,
+    to_parquet,
+    write_bytes_atomic,
+    write_parquet_atomic,
+)
 
 S3_SCHEME = "s3://"
 _MARKER = "rejected.json"
@@ -65,6 +73,12 @@ class Store(ABC):
 
     @abstractmethod
     def _delete(self, asset: str, name: str | None, suffix: str) -> None: ...
+
+    @abstractmethod
+    @contextmanager
+    def _staged(self, asset: str, partition: str | None) -> Iterator[Path]:
+        """A local temporary file that becomes the asset's Parquet file, replacing it whole,
+        when the block ends without error, and is discarded otherwise."""
 
     @abstractmethod
     def _stems(self, asset: str, suffix: str) -> list[str]: ...
@@ -100,6 +114,42 @@ class Store(ABC):
         self._delete(asset, partition, _MARKER)
         return where
 
+    @contextmanager
+    def frame_writer(
+        self, asset: str, partition: str | None = None
+    ) -> Iterator[Callable[[pd.DataFrame], None]]:
+        """A function that appends a chunk to the asset's table; the file is written only
+        when the block ends without error (the chunks of a failed block are discarded and
+        the previous file stays as it was). The block must write at least one chunk."""
+        with self._staged(asset, partition) as tmp, parquet_chunks(tmp) as write:
+            yield write
+        self._delete(asset, partition, _MARKER)
+
+    def iter_frames(
+        self, asset: str, partition: str | None = None, rows: int = ROW_GROUP_ROWS
+    ) -> Iterator[pd.DataFrame]:
+        """The asset's table in chunks of at most ``rows`` rows, read one at a time (on S3,
+        as ranged GETs, failing if the object is replaced meanwhile); a table with no rows is
+        one empty chunk. A file rejected by a quality check is an error."""
+        with self._parquet(asset, partition) as source:
+            self._refuse_rejected(asset, partition)
+            # pre-buffered (coalesced reads: few GETs on S3) one row group at a time
+            file = pq.ParquetFile(source, pre_buffer=True)
+            if file.metadata.num_rows == 0:
+                yield file.schema_arrow.empty_table().to_pandas()
+                return
+            for group in range(file.num_row_groups):
+                for batch in file.iter_batches(rows, [group], use_pandas_metadata=True):
+                    yield batch.to_pandas()
+
+    def _refuse_rejected(self, asset: str, partition: str | None) -> None:
+        if (reason := self.rejected(asset, partition)) is not None:
+            what = f"{asset} for {partition}" if partition else asset
+            raise CreditAssetsError(
+                f"{what} was rejected by a quality check: {reason} "
+                "(fix the input and materialize it again)"
+            )
+
     def read_frame(
         self,
         asset: str,
@@ -115,12 +165,7 @@ class Store(ABC):
         """
         whole = columns is None and where is None
         with self._parquet(asset, partition, whole=whole) as source:
-            if (reason := self.rejected(asset, partition)) is not None:
-                what = f"{asset} for {partition}" if partition else asset
-                raise CreditAssetsError(
-                    f"{what} was rejected by a quality check: {reason} "
-                    "(fix the input and materialize it again)"
-                )
+            self._refuse_rejected(asset, partition)
             filters = None if where is None else [(where[0], "==", where[1])]
             return pd.read_parquet(source, columns=columns, filters=filters)
 
@@ -194,6 +239,11 @@ class LocalStore(Store):
     def _put(self, data: bytes, asset: str, name: str | None, suffix: str) -> Path:
         return write_bytes_atomic(data, self.path(asset, name, suffix))
 
+    @contextmanager
+    def _staged(self, asset: str, partition: str | None) -> Iterator[Path]:
+        with atomic_path(self.path(asset, partition)) as tmp:  # renamed into place
+            yield tmp
+
     def _get(self, asset: str, name: str | None, suffix: str) -> bytes | None:
         path = self.path(asset, name, suffix)
         return path.read_bytes() if path.is_file() else None
@@ -238,6 +288,14 @@ class S3Store(Store):
     def _put(self, data: bytes, asset: str, name: str | None, suffix: str) -> str:
         self._client.put_object(Bucket=self.bucket, Key=self.key(asset, name, suffix), Body=data)
         return self.location(asset, name, suffix)
+
+    @contextmanager
+    def _staged(self, asset: str, partition: str | None) -> Iterator[Path]:
+        with tempfile.TemporaryDirectory() as folder:
+            tmp = Path(folder) / "staged.parquet"
+            yield tmp
+            # from disk, in parts if large: the object appears whole once the upload completes
+            self._client.upload_file(str(tmp), self.bucket, self.key(asset, partition, "parquet"))
 
     def _get(self, asset: str, name: str | None, suffix: str) -> bytes | None:
         try:

@@ -99,6 +99,7 @@ class StorageResource(dg.ConfigurableResource):
     dataset has its own folder (prefix) below it."""
 
     root: str
+    chunk_rows: int | None = None  # rows a streaming step reads at a time (CREDIT_CHUNK_ROWS)
 
     def store(self, dataset: str) -> Store:
         return open_store(storage_location(self.root, dataset))
@@ -145,7 +146,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             expectations_dir=str(settings.expectations_dir),
             locks=settings.writer_locks().where,
         ),
-        "storage": StorageResource(root=settings.storage_location),
+        "storage": StorageResource(root=settings.storage_location, chunk_rows=settings.chunk_rows),
         "mlflow": MlflowResource(
             tracking_uri=settings.mlflow_tracking_uri,
             artifact_location=settings.mlflow_artifact_location,
