@@ -14,6 +14,8 @@ marker; its checks then run again.
 
 Reads fetch only what they need: a row count or a schema reads the Parquet footer, and a
 read of some columns reads the footer and those columns' chunks (on S3, as ranged GETs).
+A large table is read a row group at a time (``iter_frames``) and written a chunk at a time
+(``frame_writer``), into a temporary file put in place only when every chunk is written.
 """
 
 from __future__ import annotations
