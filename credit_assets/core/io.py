@@ -101,8 +101,8 @@ def to_parquet(frame: pd.DataFrame, where: str | Path | BinaryIO) -> None:
 @contextmanager
 def parquet_chunks(path: Path) -> Iterator[Callable[[pd.DataFrame], None]]:
     """A function that appends a frame to the Parquet file ``path`` (as :func:`to_parquet`
-    writes, one row group per frame); the file is complete when the block ends. A block
-    given no frame writes nothing."""
+    writes, one row group per frame); the file is complete when the block ends. A block that
+    gives no frame is an error: a Parquet file needs the schema of a first frame."""
     writer: pq.ParquetWriter | None = None
     schema: pa.Schema | None = None
 
@@ -119,6 +119,8 @@ def parquet_chunks(path: Path) -> Iterator[Callable[[pd.DataFrame], None]]:
     finally:
         if writer is not None:
             writer.close()
+    if writer is None:
+        raise ValueError(f"no frame was written to {path}")
 
 
 def write_parquet_atomic(frame: pd.DataFrame, target: str | Path) -> Path:

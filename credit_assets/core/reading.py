@@ -7,8 +7,9 @@ typed read fails; the file is then read again all as text, so that validation ca
 bad cell. A file that cannot be read even as text (a row of the wrong width, text that is not
 UTF-8, a cell over :data:`CELL_LIMIT`) is diagnosed with Python's csv module and refused with
 its lines and columns. A number cell over the limit (a long run of digits) does parse, as an
-infinite number: the cells read as infinite are measured in the file. Line numbers are physical (the header and blank lines count); they
-are worked out only when there is something to report.
+infinite number: the cells read as infinite are measured in the file. Line numbers are
+physical (the header and blank lines count); they are worked out only when there is something
+to report.
 """
 
 from __future__ import annotations

@@ -122,7 +122,7 @@ class Store(ABC):
     ) -> Iterator[Callable[[pd.DataFrame], None]]:
         """A function that appends a chunk to the asset's table; the file is written only
         when the block ends without error (the chunks of a failed block are discarded and
-        the previous file stays as it was). The block must write at least one chunk."""
+        the previous file stays as it was). A block that writes no chunk is an error."""
         with self._staged(asset, partition) as tmp, parquet_chunks(tmp) as write:
             yield write
         self._delete(asset, partition, _MARKER)

@@ -199,6 +199,8 @@ def test_a_chunked_write_that_fails_leaves_the_previous_file(store):
     with store.frame_writer("decisions", "2026-11-02") as write:
         write(pd.DataFrame({"x": [3.0]}))
     assert store.read_frame("decisions", "2026-11-02")["x"].tolist() == [3.0]
+    with pytest.raises(ValueError, match="no frame"), store.frame_writer("decisions", "x"):
+        pass
     assert set(store.partitions("decisions")) == {"2026-11-02"}  # no temporary file left
 
 
