@@ -1,10 +1,14 @@
-"""Memory benchmark: the peak memory of ``credit-assets score`` follows the chunk, not the file.
+"""Memory benchmark: the peak memory of ``credit-assets score`` and of the daily ``decisions``
+step follows the chunk, not the file.
 
 ``score`` reads, validates, decides and writes a file ``CHUNK_ROWS`` rows at a time
-(``credit_assets/core/offline_scoring.py``). This trains a champion on generated history in a
-scratch home (``credit-assets generate`` and ``run``), writes application files of ``--small``
-and ``--large`` rows in the packaged contract's layout, scores each in its own process and
-reports that process's peak resident memory (``ru_maxrss``), against the file's size and
+(``credit_assets/core/offline_scoring.py``); the ``decisions`` step does the same with a day's
+``rule_filtered_applications`` (``credit_assets/defs/decisions.py``). This trains a champion on
+generated history in a scratch home (``credit-assets generate`` and ``run``), writes application
+files of ``--small`` and ``--large`` rows in the packaged contract's layout, scores each in its
+own process, then makes each a day of its own and materializes that day's
+``raw_applications``, ``rule_filtered_applications`` and ``decisions`` one step per process.
+It reports each process's peak resident memory (``ru_maxrss``), against the file's size and
 between the two files, as ratios measured in the same run.
 
     python bench/memory.py [--small 30000] [--large 300000] [--features 200]
@@ -21,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,21 +47,41 @@ def _cli(env: dict[str, str], *args: str) -> None:
 
 def write_applications(path: Path, rows: int, features: int) -> None:
     """In a process of its own: a child's ``ru_maxrss`` counts what its parent held when it
-    forked, so the parent stays small (it imports neither pandas nor the platform)."""
+    forked, so the parent stays small (it imports neither pandas nor the platform). Ids start
+    with the row count: two files' ids differ, as two days' must."""
     code = (
         "import sys; sys.path[:0] = [sys.argv[1]]; from decisions import make_frame; "
-        "make_frame(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[2]))[0]"
-        ".to_csv(sys.argv[4], index=False)"
+        "f = make_frame(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[2]))[0]; "
+        "f['ID_code'] = 'n' + sys.argv[2] + '_' + f['ID_code']; f.to_csv(sys.argv[4], index=False)"
     )
     args = [str(ROOT / "bench"), str(rows), str(features), str(path)]
     subprocess.run([sys.executable, "-c", code, *args], check=True, cwd=ROOT)
 
 
+# One daily step of one day, alone in its process (the in-process executor).
+_STEP = (
+    "import sys, dagster as dg; from credit_assets.definitions import defs; d = defs(); "
+    "r = dg.materialize([d.get_assets_def(dg.AssetKey(['santander', sys.argv[1]]))], "
+    "partition_key=sys.argv[2], resources=d.resources, raise_on_error=False); "
+    "sys.exit(0 if r.success else 1)"
+)
+STEPS = ("raw_applications", "rule_filtered_applications", "decisions")
+
+
 def peak_rss(env: dict[str, str], *args: str) -> tuple[int, float]:
     """(peak resident bytes, seconds) of one ``credit-assets`` process."""
+    return _peak(env, "-m", "credit_assets", *args)
+
+
+def step_peak_rss(env: dict[str, str], step: str, day: str) -> tuple[int, float]:
+    """(peak resident bytes, seconds) of one daily step of one day."""
+    return _peak(env, "-c", _STEP, step, day)
+
+
+def _peak(env: dict[str, str], *args: str) -> tuple[int, float]:
     start = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "credit_assets", *args],
+        [sys.executable, *args],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -66,7 +91,7 @@ def peak_rss(env: dict[str, str], *args: str) -> tuple[int, float]:
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(
-            f"score failed:\n{process.stderr.read().decode() if process.stderr else ''}"
+            f"{args} failed:\n{process.stderr.read().decode() if process.stderr else ''}"
         )
     return usage.ru_maxrss * 1024, seconds  # Linux reports KiB
 
@@ -78,6 +103,7 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=200)
     parser.add_argument("--history", type=int, default=4_000)
     args = parser.parse_args()
+    sizes = (args.small, args.large)
 
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
         root = Path(tmp)
@@ -89,37 +115,53 @@ def main() -> None:
         }
         for key in ("CREDIT_STORAGE_DIR", "MLFLOW_TRACKING_URI", "CREDIT_CONTRACT"):
             env.pop(key, None)
-        today = dt.date.today().isoformat()
+        today = dt.date.today()
+        # the trained day first, then a day for each file (today's is the last partition)
+        days = {n: (today - dt.timedelta(days=i)).isoformat() for i, n in enumerate(sizes)}
         print(f"training a champion on {args.history} generated rows ...", flush=True)
         _cli(
             env,
             *("generate", str(root / "data"), "--history-rows", str(args.history)),
             *("--days", "1", "--rows-per-day", "200", "--features", str(args.features)),
-            *("--start", today),
+            *("--start", (today - dt.timedelta(days=len(sizes))).isoformat()),
         )
         _cli(env, "run", "--data", str(root / "data"))
-        rows = {}
-        for n in (args.small, args.large):
-            path = root / f"applications-{n}.csv"
+        rows: dict[int, dict[str, dict]] = {}
+        for n in sizes:
+            path = root / "data" / "applications" / f"{days[n]}.csv"
             write_applications(path, n, args.features)
-            peak, seconds = peak_rss(
-                env, "score", "--in", str(path), "--out", str(root / "out.csv")
-            )
             size = path.stat().st_size
-            rows[n] = {"file_bytes": size, "peak_rss_bytes": peak, "seconds": round(seconds, 1)}
-            print(
-                f"{n:>9,} rows  file {size / MB:8.1f} MB  peak RSS {peak / MB:8.1f} MB  "
-                f"peak/file {peak / size:5.2f}  {seconds:6.1f} s",
-                flush=True,
-            )
+            rows[n] = {}
+            out = str(root / "out.csv")
+            runs = {"score": partial(peak_rss, env, "score", "--in", str(path), "--out", out)}
+            runs |= {step: partial(step_peak_rss, env, step, days[n]) for step in STEPS}
+            for what, run in runs.items():
+                peak, seconds = run()
+                rows[n][what] = {
+                    "file_bytes": size,
+                    "peak_rss_bytes": peak,
+                    "seconds": round(seconds, 1),
+                }
+                print(
+                    f"{what:>26} {n:>9,} rows  file {size / MB:8.1f} MB  "
+                    f"peak RSS {peak / MB:8.1f} MB  peak/file {peak / size:5.2f}  "
+                    f"{seconds:6.1f} s",
+                    flush=True,
+                )
     from credit_assets.core.dataset import CHUNK_ROWS
 
     small, large = rows[args.small], rows[args.large]
-    ratio = large["peak_rss_bytes"] / small["peak_rss_bytes"]
-    print(
-        f"peak RSS, {args.large:,} rows against {args.small:,} rows: {ratio:.2f}x "
-        f"(files {large['file_bytes'] / small['file_bytes']:.1f}x); chunk {CHUNK_ROWS:,} rows"
-    )
+    ratios = {
+        what: round(large[what]["peak_rss_bytes"] / small[what]["peak_rss_bytes"], 3)
+        for what in small
+    }
+    files = large["score"]["file_bytes"] / small["score"]["file_bytes"]
+    for what, ratio in ratios.items():
+        print(
+            f"{what}: peak RSS, {args.large:,} rows against {args.small:,} rows: {ratio:.2f}x "
+            f"(files {files:.1f}x)"
+        )
+    print(f"chunk {CHUNK_ROWS:,} rows; load average {os.getloadavg()}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(
@@ -130,7 +172,7 @@ def main() -> None:
                 "chunk_rows": CHUNK_ROWS,
                 "features": args.features,
                 "rows": rows,
-                "large_over_small_peak": round(ratio, 3),
+                "large_over_small_peak": ratios,
                 "load_average": os.getloadavg(),
             },
             indent=2,

@@ -18,6 +18,7 @@ checkout runs with no configuration at all.
 | CREDIT_DECISION_LOG_URL | ``sqlite:///$CREDIT_HOME/decisions.db`` (every decision on record) |
 | CREDIT_DECISION_LOG_REDACT_PROTECTED | ``false``: store protected attributes with inputs |
 | CREDIT_ALERT_WEBHOOK  | unset: alerts only go to ``$CREDIT_HOME/alerts.log``    |
+| CREDIT_CHUNK_ROWS     | 20,000: rows ``score`` and the daily decisions hold at a time |
 
 The ``scaleout`` profile (see ``deploy/`` and ``docs/operations.md``) runs steps on Celery
 workers; it adds:
@@ -86,6 +87,8 @@ class Settings(BaseSettings):
     decision_log_url: str = Field(None, validate_default=True)
     decision_log_redact_protected: bool = False  # store no protected attribute with inputs
     alert_webhook: str | None = None  # alerts are POSTed here as well as logged
+    # rows a streaming step holds at a time; None: ``core.dataset.CHUNK_ROWS``
+    chunk_rows: int | None = Field(None, gt=0)
     # the scale-out instance's database, where the writer locks live too
     dagster_pg_host: str | None = _named("DAGSTER_PG_HOST")
     dagster_pg_port: str = _named("DAGSTER_PG_PORT", "5432")

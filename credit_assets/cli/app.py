@@ -241,15 +241,18 @@ def score(
     passed the contract (otherwise every problem is listed and no output is written).
     """
     from credit_assets.core.catalog import model_name
+    from credit_assets.core.dataset import CHUNK_ROWS
     from credit_assets.core.offline_scoring import decide_file
     from credit_assets.core.registry_view import load_decision_pipeline
     from credit_assets.settings import Settings
 
     try:
         entry = resolve_dataset(dataset, contract)
-        name, uri = model_name(entry.name), Settings.from_env().mlflow_tracking_uri
+        settings = Settings.from_env()
+        name, uri = model_name(entry.name), settings.mlflow_tracking_uri
         pipeline, version = load_decision_pipeline(uri, name, model)
-        counts = decide_file(pipeline, version.version, in_file, out_file)
+        rows = settings.chunk_rows or CHUNK_ROWS
+        counts = decide_file(pipeline, version.version, in_file, out_file, chunk_rows=rows)
     except CreditAssetsError as exc:
         raise fail(str(exc)) from None
     console.print(

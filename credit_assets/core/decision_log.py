@@ -15,6 +15,8 @@ import datetime as dt
 import hashlib
 import json
 import math
+import pickle
+import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -346,6 +348,33 @@ class DecisionLog:
         self.append(rows)
         return len(rows)
 
+    @contextmanager
+    def batch(
+        self,
+        dataset: str,
+        contract: DatasetContract,
+        thresholds: Thresholds | None = None,
+        *,
+        actor: str,
+        partition_day: str | None = None,
+        decided_at: dt.datetime | None = None,
+    ) -> Iterator[StagedBatch]:
+        """A batch recorded a chunk at a time (:meth:`StagedBatch.add`) and put on record
+        whole by :meth:`StagedBatch.commit`: one transaction, as :meth:`record_batch`. Until
+        then the rows wait in a local temporary file, not in memory; a batch not committed
+        leaves nothing on record."""
+        with tempfile.TemporaryFile() as staging:
+            yield StagedBatch(
+                self,
+                staging,
+                dataset,
+                contract,
+                thresholds,
+                actor,
+                partition_day,
+                decided_at or dt.datetime.now(dt.UTC),
+            )
+
     def record_idempotent(
         self, dataset: str, rows: list[dict[str, Any]]
     ) -> tuple[list[RecordedDecision], bool]:
@@ -455,6 +484,52 @@ class DecisionLog:
         table["decided_at"] = pd.to_datetime(table["decided_at"], utc=True)
         table = table.drop(columns=["seq"])
         return pd.concat([table, inputs.drop(columns=table.columns, errors="ignore")], axis=1)
+
+
+@dataclass
+class StagedBatch:
+    """The rows of a batch of decisions, staged chunk by chunk (see :meth:`DecisionLog.batch`)."""
+
+    log: DecisionLog
+    staging: IO[bytes]
+    dataset: str
+    contract: DatasetContract
+    thresholds: Thresholds | None
+    actor: str
+    partition_day: str | None
+    decided_at: dt.datetime
+    staged: int = 0
+    committed: bool = False
+
+    def add(self, decided: pd.DataFrame, inputs: pd.DataFrame) -> None:
+        """Stage the log rows of one chunk (``pipeline.decide``'s output for ``inputs``)."""
+        if self.committed:
+            raise ValueError("the batch is on record already")
+        rows = self.log.rows(
+            self.dataset,
+            decided,
+            inputs,
+            self.contract,
+            self.thresholds,
+            source="batch",
+            actor=self.actor,
+            partition_day=self.partition_day,
+            decided_at=self.decided_at,
+        )
+        if rows:
+            pickle.dump(rows, self.staging, protocol=pickle.HIGHEST_PROTOCOL)
+            self.staged += len(rows)
+
+    def commit(self) -> int:
+        """Put every staged row on record in one transaction, a chunk at a time; return the
+        rows added."""
+        end = self.staging.tell()
+        self.staging.seek(0)
+        with self.log.transaction() as conn:
+            while self.staging.tell() < end:
+                conn.execute(decisions.insert(), pickle.load(self.staging))
+        self.committed = True
+        return self.staged
 
 
 def _recorded(row: dict[str, Any]) -> RecordedDecision:

@@ -22,6 +22,7 @@ location or the CLI should not pay for it.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 import time
@@ -546,33 +547,168 @@ def run_suite(
 ) -> SuiteReport:
     """Validate ``frame`` against ``suite``: a fast pass for every expectation, then a
     detailed pass (bad-row counts, sample ids) only for those that failed."""
-    started = time.perf_counter()
-    plan = expand(suite.data["expectations"], [str(c) for c in frame.columns], reserved)
-    failures = list(plan.failures)
-    has_id = id_column is not None and id_column in frame.columns
-    if plan.runnable:
-        quick = _validate(frame, plan.runnable, "BOOLEAN_ONLY")
-        failed = [e for e, r in zip(plan.runnable, quick, strict=True) if not r.success]
-        if failed:
-            detail_format: dict[str, Any] = {
-                "result_format": "SUMMARY",
-                "partial_unexpected_count": SAMPLE_IDS,
-            }
-            if has_id:
-                detail_format["unexpected_index_column_names"] = [id_column]
-            detailed = _validate(frame, failed, detail_format)
-            failures += [
-                _failure(e, r, len(frame), id_column if has_id else None)
-                for e, r in zip(failed, detailed, strict=True)
-            ]
-    return SuiteReport(
-        suite=suite.data["name"],
-        source=suite.source,
-        rows=len(frame),
-        evaluated=len(plan.runnable) + len(plan.failures),
-        failures=tuple(failures),
-        seconds=time.perf_counter() - started,
-        id_label=id_column if has_id else "rows",
+    run = ChunkedSuiteRun(suite, id_column, reserved, whole=True)
+    run.add(frame)
+    return run.report()
+
+
+# Expectations whose result on a table is the sum of their results on its chunks: each row is
+# judged alone, or the table's columns are (the same in every chunk). The others (uniqueness,
+# aggregates such as a mean, row counts, an order) need every row at once.
+_ROW_BY_ROW = frozenset(
+    {
+        "expect_column_to_exist",
+        "expect_column_type_to_be",
+        "expect_table_columns_to_match_set",
+        "expect_table_columns_to_match_ordered_list",
+        "expect_table_column_count_to_equal",
+        "expect_table_column_count_to_be_between",
+        *(
+            f"expect_column_values_to_{rule}"
+            for rule in (
+                "be_null",
+                "not_be_null",
+                "be_in_set",
+                "not_be_in_set",
+                "be_between",
+                "be_of_type",
+                "be_in_type_list",
+                "match_regex",
+                "not_match_regex",
+                "match_regex_list",
+                "not_match_regex_list",
+                "match_like_pattern",
+                "not_match_like_pattern",
+                "match_like_pattern_list",
+                "not_match_like_pattern_list",
+                "match_strftime_format",
+                "be_dateutil_parseable",
+                "be_json_parseable",
+                "match_json_schema",
+            )
+        ),
+        "expect_column_value_lengths_to_be_between",
+        "expect_column_value_lengths_to_equal",
+        "expect_column_pair_values_to_be_equal",
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "expect_column_pair_values_to_be_in_set",
+        "expect_multicolumn_sum_to_equal",
+        "expect_multicolumn_values_to_be_equal",
+        "expect_select_column_values_to_be_unique_within_record",
+    }
+)
+_COLUMN_KWARGS = ("column", "column_A", "column_B")
+
+
+class ChunkedSuiteRun:
+    """:func:`run_suite` on a table given a chunk at a time (:meth:`add`), with the report a
+    run on the whole table gives (:meth:`report`).
+
+    Row-by-row expectations run on each chunk and their failures add up (bad rows, sample
+    ids); the others (uniqueness, aggregates, the row count) run once at the end on the
+    columns they read, kept from every chunk: memory follows the chunk plus those columns.
+    ``whole``: the one chunk given is the whole table, and every expectation runs on it.
+    """
+
+    def __init__(
+        self,
+        suite: LoadedSuite,
+        id_column: str | None = None,
+        reserved: Iterable[str] = (),
+        *,
+        whole: bool = False,
+    ) -> None:
+        self.suite, self.id_column, self.reserved = suite, id_column, list(reserved)
+        self.whole = whole
+        self._plan: _Plan | None = None
+        self._has_id = False
+        self._by_chunk: list[int] = []  # indexes in the plan's runnable expectations
+        self._at_end: list[int] = []
+        self._kept_columns: list[str] = []
+        self._kept: list[pd.DataFrame] = []
+        self._failed: dict[int, list[Failure]] = {}
+        self._rows, self._seconds = 0, 0.0
+
+    def add(self, frame: pd.DataFrame) -> None:
+        started = time.perf_counter()
+        plan = self._plan
+        if plan is None:  # every chunk has the first one's columns
+            plan = self._plan = expand(
+                self.suite.data["expectations"], [str(c) for c in frame.columns], self.reserved
+            )
+            self._has_id = self.id_column is not None and self.id_column in frame.columns
+            for i, e in enumerate(plan.runnable):
+                by_chunk = self.whole or e["type"] in _ROW_BY_ROW
+                (self._by_chunk if by_chunk else self._at_end).append(i)
+            read = [self.id_column] if self._has_id else []
+            for i in self._at_end:
+                kwargs = plan.runnable[i].get("kwargs") or {}
+                read += [kwargs[k] for k in _COLUMN_KWARGS if k in kwargs]
+                read += kwargs.get("column_list") or []
+            self._kept_columns = [c for c in dict.fromkeys(read) if c in frame.columns]
+        self._check(frame, self._by_chunk)
+        if self._at_end:
+            self._kept.append(frame[self._kept_columns].copy())
+        self._rows += len(frame)
+        self._seconds += time.perf_counter() - started
+
+    def report(self) -> SuiteReport:
+        if self._plan is None:
+            raise ValueError("no chunk was given")
+        started = time.perf_counter()
+        if self._at_end:
+            kept = (
+                pd.concat(self._kept, ignore_index=True)
+                if self._kept_columns
+                else pd.DataFrame(index=pd.RangeIndex(self._rows))
+            )
+            self._kept = []
+            self._check(kept, self._at_end)
+        failures = [*self._plan.failures]
+        failures += [_merged(self._failed[i], self._rows) for i in sorted(self._failed)]
+        return SuiteReport(
+            suite=self.suite.data["name"],
+            source=self.suite.source,
+            rows=self._rows,
+            evaluated=len(self._plan.runnable) + len(self._plan.failures),
+            failures=tuple(failures),
+            seconds=self._seconds + time.perf_counter() - started,
+            id_label=self.id_column if self._has_id and self.id_column else "rows",
+        )
+
+    def _check(self, frame: pd.DataFrame, which: list[int]) -> None:
+        """Run the plan's expectations ``which`` on ``frame``; note what failed."""
+        if not which or self._plan is None:
+            return
+        runnable = [self._plan.runnable[i] for i in which]
+        quick = _validate(frame, runnable, "BOOLEAN_ONLY")
+        failed = [(i, e) for i, e, r in zip(which, runnable, quick, strict=True) if not r.success]
+        if not failed:
+            return
+        id_column = self.id_column if self._has_id else None
+        detail_format: dict[str, Any] = {
+            "result_format": "SUMMARY",
+            "partial_unexpected_count": SAMPLE_IDS,
+        }
+        if id_column:
+            detail_format["unexpected_index_column_names"] = [id_column]
+        detailed = _validate(frame, [e for _, e in failed], detail_format)
+        for (i, e), r in zip(failed, detailed, strict=True):
+            self._failed.setdefault(i, []).append(_failure(e, r, len(frame), id_column))
+
+
+def _merged(failures: list[Failure], rows: int) -> Failure:
+    """One expectation's failures on several chunks as its failure on the table they make."""
+    first = failures[0]
+    if first.bad_rows is None:  # an observation (a missing column, an error): the first one
+        return first
+    bad = sum(f.bad_rows or 0 for f in failures)
+    samples = dict.fromkeys(s for f in failures for s in f.sample_ids)
+    return dataclasses.replace(
+        first,
+        bad_rows=bad,
+        bad_percent=100.0 * bad / rows if rows else 0.0,
+        sample_ids=tuple(samples)[:SAMPLE_IDS],
     )
 
 

@@ -16,6 +16,7 @@ from typing import BinaryIO
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 
 @contextmanager
@@ -44,6 +45,15 @@ def write_csv_atomic(frame: pd.DataFrame, target: str | Path) -> Path:
     return _write_atomic(target, lambda tmp: pacsv.write_csv(table, tmp))
 
 
+def chunk_schema(frame: pd.DataFrame) -> pa.Schema:
+    """The schema of a table written a chunk at a time, from its first chunk: a column all
+    missing there is text (it may hold text in the next)."""
+    return pa.schema(
+        f.with_type(pa.string()) if pa.types.is_null(f.type) else f
+        for f in pa.Schema.from_pandas(frame, preserve_index=False)
+    )
+
+
 def write_csv_chunks_atomic(frames: Iterable[pd.DataFrame], target: str | Path) -> int:
     """Write frames with the same columns as one CSV, one at a time; return the row count.
 
@@ -57,11 +67,7 @@ def write_csv_chunks_atomic(frames: Iterable[pd.DataFrame], target: str | Path) 
         try:
             for frame in frames:
                 if schema is None:
-                    # a column all missing in the first chunk may hold text in the next
-                    schema = pa.schema(
-                        f.with_type(pa.string()) if pa.types.is_null(f.type) else f
-                        for f in pa.Schema.from_pandas(frame, preserve_index=False)
-                    )
+                    schema = chunk_schema(frame)
                     writer = pacsv.CSVWriter(tmp, schema)
                 table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
                 writer.write_table(table)  # type: ignore[union-attr]
@@ -77,6 +83,10 @@ def write_csv_chunks_atomic(frames: Iterable[pd.DataFrame], target: str | Path) 
 ROW_GROUP_ROWS = 65_536
 
 
+def _dictionary_columns(frame: pd.DataFrame) -> list[str]:
+    return [str(c) for c in frame.columns if frame[c].dtype.kind not in "biufc"]
+
+
 def to_parquet(frame: pd.DataFrame, where: str | Path | BinaryIO) -> None:
     """Parquet as every asset file is written.
 
@@ -84,8 +94,33 @@ def to_parquet(frame: pd.DataFrame, where: str | Path | BinaryIO) -> None:
     repeats, and trying it (then decoding it on read) made the 200,000 x 200 training tables
     several times slower to write and to read.
     """
-    dictionary = [str(c) for c in frame.columns if frame[c].dtype.kind not in "biufc"]
+    dictionary = _dictionary_columns(frame)
     frame.to_parquet(where, index=False, use_dictionary=dictionary, row_group_size=ROW_GROUP_ROWS)
+
+
+@contextmanager
+def parquet_chunks(path: Path) -> Iterator[Callable[[pd.DataFrame], None]]:
+    """A function that appends a frame to the Parquet file ``path`` (as :func:`to_parquet`
+    writes, one row group per frame); the file is complete when the block ends. A block that
+    gives no frame is an error: a Parquet file needs the schema of a first frame."""
+    writer: pq.ParquetWriter | None = None
+    schema: pa.Schema | None = None
+
+    def write(frame: pd.DataFrame) -> None:
+        nonlocal writer, schema
+        if writer is None or schema is None:
+            schema = chunk_schema(frame)
+            writer = pq.ParquetWriter(path, schema, use_dictionary=_dictionary_columns(frame))
+        table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+        writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+
+    try:
+        yield write
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        raise ValueError(f"no frame was written to {path}")
 
 
 def write_parquet_atomic(frame: pd.DataFrame, target: str | Path) -> Path:

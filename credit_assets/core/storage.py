@@ -18,14 +18,17 @@ Reads fetch only what they need: a row count or a schema reads the Parquet foote
 read of some columns reads the footer and those columns' chunks (on S3, as ranged GETs, each
 conditional on the ETag seen on opening, so an object replaced meanwhile fails the read
 instead of mixing bytes of two versions).
+A large table is read a row group at a time (``iter_frames``) and written a chunk at a time
+(``frame_writer``), into a temporary file put in place only when every chunk is written.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cached_property
@@ -38,7 +41,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from credit_assets.core.errors import CreditAssetsError
-from credit_assets.core.io import to_parquet, write_bytes_atomic, write_parquet_atomic
+from credit_assets.core.io import (
+    ROW_GROUP_ROWS,
+    atomic_path,
+    parquet_chunks,
+    to_parquet,
+    write_bytes_atomic,
+    write_parquet_atomic,
+)
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -101,6 +111,12 @@ class Store(ABC):
     def exists(self, asset: str, name: str | None = None, suffix: str = "parquet") -> bool:
         return self.fs.isfile(self._path(asset, name, suffix))
 
+    @abstractmethod
+    @contextmanager
+    def _staged(self, asset: str, partition: str | None) -> Iterator[Path]:
+        """A local temporary file that becomes the asset's Parquet file, replacing it whole,
+        when the block ends without error, and is discarded otherwise."""
+
     def _missing(self, asset: str, name: str | None, suffix: str) -> CreditAssetsError:
         what = f"{asset} for {name}" if name else asset
         where = self.location(asset, name, suffix)
@@ -137,6 +153,42 @@ class Store(ABC):
         self._delete(asset, partition, _MARKER)
         return where
 
+    @contextmanager
+    def frame_writer(
+        self, asset: str, partition: str | None = None
+    ) -> Iterator[Callable[[pd.DataFrame], None]]:
+        """A function that appends a chunk to the asset's table; the file is written only
+        when the block ends without error (the chunks of a failed block are discarded and
+        the previous file stays as it was). A block that writes no chunk is an error."""
+        with self._staged(asset, partition) as tmp, parquet_chunks(tmp) as write:
+            yield write
+        self._delete(asset, partition, _MARKER)
+
+    def iter_frames(
+        self, asset: str, partition: str | None = None, rows: int = ROW_GROUP_ROWS
+    ) -> Iterator[pd.DataFrame]:
+        """The asset's table in chunks of at most ``rows`` rows, read one at a time (on S3,
+        as ranged GETs, failing if the object is replaced meanwhile); a table with no rows is
+        one empty chunk. A file rejected by a quality check is an error."""
+        with self.open(asset, partition) as source:
+            self._refuse_rejected(asset, partition)
+            # pre-buffered (coalesced reads: few GETs on S3) one row group at a time
+            file = pq.ParquetFile(source, pre_buffer=True)
+            if file.metadata.num_rows == 0:
+                yield file.schema_arrow.empty_table().to_pandas()
+                return
+            for group in range(file.num_row_groups):
+                for batch in file.iter_batches(rows, [group], use_pandas_metadata=True):
+                    yield batch.to_pandas()
+
+    def _refuse_rejected(self, asset: str, partition: str | None) -> None:
+        if (reason := self.rejected(asset, partition)) is not None:
+            what = f"{asset} for {partition}" if partition else asset
+            raise CreditAssetsError(
+                f"{what} was rejected by a quality check: {reason} "
+                "(fix the input and materialize it again)"
+            )
+
     def read_frame(
         self,
         asset: str,
@@ -152,12 +204,7 @@ class Store(ABC):
         """
         whole = columns is None and where is None
         with self.open(asset, partition, whole=whole) as source:
-            if (reason := self.rejected(asset, partition)) is not None:
-                what = f"{asset} for {partition}" if partition else asset
-                raise CreditAssetsError(
-                    f"{what} was rejected by a quality check: {reason} "
-                    "(fix the input and materialize it again)"
-                )
+            self._refuse_rejected(asset, partition)
             filters = None if where is None else [(where[0], "==", where[1])]
             return pd.read_parquet(source, columns=columns, filters=filters)
 
@@ -244,6 +291,11 @@ class LocalStore(Store):
         # a native file: pyarrow reads what it needs without the Python layer
         return pa.OSFile(path)
 
+    @contextmanager
+    def _staged(self, asset: str, partition: str | None) -> Iterator[Path]:
+        with atomic_path(self.path(asset, partition)) as tmp:  # renamed into place
+            yield tmp
+
 
 @dataclass(frozen=True)
 class S3Store(Store):
@@ -275,6 +327,14 @@ class S3Store(Store):
 
     def location(self, asset: str, partition: str | None = None, suffix: str = "parquet") -> str:
         return S3_SCHEME + self._path(asset, partition, suffix)
+
+    @contextmanager
+    def _staged(self, asset: str, partition: str | None) -> Iterator[Path]:
+        with tempfile.TemporaryDirectory() as folder:
+            tmp = Path(folder) / "staged.parquet"
+            yield tmp
+            # from disk, in parts if large: the object appears whole once the upload completes
+            self.fs.put_file(str(tmp), self._path(asset, partition, "parquet"))
 
     def exists(self, asset: str, name: str | None = None, suffix: str = "parquet") -> bool:
         # one HEAD (s3fs's isfile lists the prefix too when the object is missing)

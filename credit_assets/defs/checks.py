@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 
 from credit_assets.core.contract import DatasetContract
 from credit_assets.core.dataset import SPLIT, DataDir
-from credit_assets.core.expectations import Failure, run_suite
+from credit_assets.core.expectations import ChunkedSuiteRun, Failure, run_suite
 from credit_assets.core.guards import (
     RECENT_PARTITIONS,
     feature_leakage,
@@ -48,9 +48,10 @@ class Written:
 
     asset: str
     day: str | None
-    frame: pd.DataFrame  # what was written
+    frame: pd.DataFrame | None  # what was written; None if it was checked chunk by chunk
     dataset: Dataset
     store: Store
+    suite_run: ChunkedSuiteRun | None = None  # the suite, run on each chunk as it was written
 
     @cached_property
     def contract(self) -> DatasetContract:
@@ -194,18 +195,32 @@ class Checked:
         )
 
 
+def _reserved(contract: DatasetContract) -> list[str]:
+    """Columns a suite's column patterns never match."""
+    reserved = [contract.id_column, contract.target.column, *contract.post_outcome]
+    return [*reserved, contract.date_column] if contract.date_column else reserved
+
+
+def suite_run(asset: str, dataset: Dataset) -> ChunkedSuiteRun:
+    """The asset's suite, to run on each chunk of its table as the chunk is written; give it
+    to :func:`run_checks` in place of the table."""
+    contract = dataset.contract()
+    return ChunkedSuiteRun(dataset.suite(asset), contract.id_column, _reserved(contract))
+
+
 def expectations(w: Written) -> dg.AssetCheckResult:
     contract = w.contract
-    if w.asset == "raw_outcomes" and w.frame.empty and w.day not in w.data.outcome_files():
-        return NO_OUTCOMES
-    suite = w.dataset.suite(w.asset)
-    reserved = [contract.id_column, contract.target.column, *contract.post_outcome]
-    if contract.date_column:
-        reserved.append(contract.date_column)
-    report = run_suite(w.frame, suite, contract.id_column, reserved)
+    if w.suite_run is not None:
+        report = w.suite_run.report()
+    else:
+        assert w.frame is not None
+        if w.asset == "raw_outcomes" and w.frame.empty and w.day not in w.data.outcome_files():
+            return NO_OUTCOMES
+        suite = w.dataset.suite(w.asset)
+        report = run_suite(w.frame, suite, contract.id_column, _reserved(contract))
     metadata = {
         "suite": report.suite,
-        "suite_source": suite.source,
+        "suite_source": report.source,
         "rows": report.rows,
         "expectations": report.evaluated,
         "failed": len(report.failures),
@@ -420,7 +435,7 @@ def check_specs(scope: Scope, asset: str) -> list[dg.AssetCheckSpec]:
 def run_checks(
     asset: str,
     day: str | None,
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | ChunkedSuiteRun,
     dataset: Dataset,
     store: Store,
     checked: Checked | None = None,
@@ -428,9 +443,16 @@ def run_checks(
     """Every check of ``asset`` on the ``frame`` just written, each timed (``seconds``).
 
     With ``checked`` (the asset's source is unchanged and its file kept), own-table checks
-    report what they found then, and ``frame`` need only hold what the others read.
+    report what they found then, and ``frame`` need only hold what the others read. An asset
+    whose one check is its suite may be written a chunk at a time: ``frame`` is then the
+    :func:`suite_run` each chunk was given to.
     """
-    written = Written(asset, day, frame, dataset, store)
+    if isinstance(frame, ChunkedSuiteRun):
+        if CHECKS[asset] != [EXPECTATIONS]:
+            raise ValueError(f"{asset} has checks that need its whole table")
+        written = Written(asset, day, None, dataset, store, suite_run=frame)
+    else:
+        written = Written(asset, day, frame, dataset, store)
     results = []
     for check in CHECKS[asset]:
         started = time.perf_counter()

@@ -122,6 +122,7 @@ class StorageResource(dg.ConfigurableResource):
     dataset has its own folder (prefix) below it."""
 
     root: str
+    chunk_rows: int | None = None  # rows a streaming step reads at a time (CREDIT_CHUNK_ROWS)
 
     def store(self, dataset: str) -> Store:
         return open_store(storage_location(self.root, dataset))
@@ -168,7 +169,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             default_contract_path=str(default.contract_path) if default.contract_path else None,
             expectations_dir=str(settings.expectations_dir),
         ),
-        "storage": StorageResource(root=settings.storage_location),
+        "storage": StorageResource(root=settings.storage_location, chunk_rows=settings.chunk_rows),
         "mlflow": MlflowResource(
             tracking_uri=settings.mlflow_tracking_uri,
             artifact_location=settings.mlflow_artifact_location,

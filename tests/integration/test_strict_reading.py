@@ -170,6 +170,13 @@ def test_an_oversized_cell_is_refused_with_its_line_and_column(lab, broken, tmp_
     )
 
 
+def test_an_oversized_number_cell_is_refused_as_oversized(lab, broken, tmp_path):
+    broken(APPS, _set(3, "var_4", "9" * 100_000))  # as a number: infinite
+    assert _refused(tmp_path, *RUN_DAY)[-1].endswith(
+        f"{lab.data / APPS}: column 'var_4': line 5: cell is longer than 64 KiB"
+    )
+
+
 def test_score_lists_every_problem_and_writes_nothing(lab, broken, tmp_path):
     def change(text: str) -> str:
         frame = _frame(text)

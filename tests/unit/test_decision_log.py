@@ -107,6 +107,27 @@ def test_redeciding_a_day_appends_and_history_keeps_what_was_said(log, fitted):
     assert told.decided_at.tzinfo is not None
 
 
+def test_a_batch_staged_chunk_by_chunk_is_on_record_only_once_committed(log, fitted):
+    pipeline, rows = fitted
+    at = dt.datetime(2026, 11, 2, 6, tzinfo=dt.UTC)
+    with log.batch(
+        "santander", pipeline.contract, pipeline.thresholds, actor="run", decided_at=at
+    ) as batch:
+        for start in range(0, len(rows), 120):
+            chunk = rows.iloc[start : start + 120]
+            batch.add(pipeline.decide(chunk, model_version="1"), chunk)
+        assert log.count("santander") == 0  # staged, not on record
+    assert log.count("santander") == 0  # a batch never committed leaves nothing
+    with log.batch("santander", pipeline.contract, actor="run", decided_at=at) as batch:
+        for start in range(0, len(rows), 120):
+            chunk = rows.iloc[start : start + 120]
+            batch.add(pipeline.decide(chunk, model_version="1"), chunk)
+        assert batch.commit() == len(rows) == log.count("santander")
+    frame = log.frame("santander")
+    assert frame["application_id"].tolist() == rows["ID_code"].tolist()  # in order
+    assert frame["decided_at"].eq(at).all()
+
+
 def test_review_queue_holds_review_decisions_until_a_reviewer_decides(log, fitted):
     pipeline, rows = fitted
     decided = _record(log, pipeline, rows, "2026-11-01")

@@ -13,6 +13,7 @@ from credit_assets.core.expectations import (
     GENERATED,
     OPTIONAL,
     PATTERN,
+    ChunkedSuiteRun,
     LoadedSuite,
     SuiteError,
     derive_suite,
@@ -278,3 +279,38 @@ def test_training_and_decision_suites():
     )
     report = run_suite(decided, _suite("decisions"), "ID_code")
     assert {f.column for f in report.errors} == {"decision", "score"}
+
+
+@pytest.mark.parametrize("asset", ["decisions", "training_data"])
+def test_a_suite_run_chunk_by_chunk_reports_what_the_whole_table_gives(asset):
+    n = 23
+    table = pd.DataFrame(
+        {
+            "ID_code": [f"a{i}" for i in range(n)],
+            "target": np.array([0, 1] * 11 + [3], "int8"),
+            "split": ["train"] * n,  # one split: an aggregate over every row fails
+            "decision": ["approve", "review", "maybe"] * 7 + ["approve", None],
+            "score": np.linspace(-0.5, 1.5, n),  # out of range in the first and last chunks
+            "rule_id": [None] * n,
+            "model_version": ["1"] * n,
+            "thresholds_version": ["t"] * n,
+            "rules_version": ["r"] * n,
+        }
+    )
+    table.loc[[4, 19], "ID_code"] = "dup"  # repeated across chunks, unique within each
+    suite = _suite(asset)
+    whole = run_suite(table, suite, "ID_code")
+    run = ChunkedSuiteRun(suite, "ID_code")
+    for start in range(0, n, 5):
+        run.add(table.iloc[start : start + 5].reset_index(drop=True))
+    chunked = run.report()
+    assert len(whole.failures) >= 3
+    assert chunked.failures == whole.failures
+    assert (chunked.rows, chunked.evaluated) == (whole.rows, whole.evaluated)
+    assert "id must be unique" in {f.rule for f in chunked.failures}
+
+
+def test_an_empty_table_in_one_chunk_fails_the_row_count():
+    run = ChunkedSuiteRun(_suite("decisions"), "ID_code")
+    run.add(pd.DataFrame({"ID_code": pd.Series([], dtype=object)}))
+    assert "no decisions" in {f.rule for f in run.report().errors}

@@ -122,6 +122,18 @@ def test_an_oversized_cell_is_refused_with_line_and_column(tmp_path):
     assert str(err).endswith("column 'gender': line 6: cell is longer than 64 KiB")
 
 
+def test_an_oversized_number_cell_is_refused_as_oversized_not_as_infinite(tmp_path):
+    frame = _apps(6).astype({"var_3": object})
+    frame.loc[2, "var_3"] = "inf"  # short: infinite, not oversized
+    assert "'var_3': line 4: value is infinite" in str(_refusal(_csv(tmp_path, frame)))
+    frame.loc[4, "var_3"] = "9" * 100_000  # parses as a number too large: infinite
+    err = _refusal(_csv(tmp_path, frame))
+    assert str(err).endswith("column 'var_3': line 6: cell is longer than 64 KiB")
+    chunks = iter_file_chunks(_csv(tmp_path, frame), CONTRACT, APPS, chunk_rows=2)
+    with pytest.raises(DataValidationError, match="'var_3': line 6: cell is longer than 64 KiB"):
+        list(chunks)
+
+
 def test_every_problem_is_listed_and_the_last_line_sums_them_up(tmp_path):
     frame = _apps(12).astype({"var_10": object, "var_20": object})
     frame.loc[4, "var_10"] = "oops"

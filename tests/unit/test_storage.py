@@ -227,3 +227,46 @@ def test_s3_requests_per_operation(s3_store):
     assert calls_for(lambda: s3_store.exists("raw")) == ["HeadObject"]
     assert calls_for(lambda: s3_store.exists("raw", "2026-11-01")) == ["HeadObject"]
     assert calls_for(lambda: s3_store.rejected("raw")) == ["GetObject"]
+
+
+def test_a_table_written_and_read_in_chunks_is_the_whole_table(store):
+    frame = _wide(rows=1_000, columns=3).assign(
+        reason=[None] * 400 + ["late"] * 600  # all missing in the first chunk
+    )
+    with store.frame_writer("decisions", "2026-11-02") as write:
+        for start in range(0, len(frame), 400):
+            write(frame.iloc[start : start + 400])
+    pd.testing.assert_frame_equal(store.read_frame("decisions", "2026-11-02"), frame)
+    chunks = list(store.iter_frames("decisions", "2026-11-02", rows=300))
+    assert [len(c) for c in chunks] == [300, 100, 300, 100, 200]  # row group by row group
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), frame)
+    store.write_frame(frame.head(0), "empty")
+    [empty] = store.iter_frames("empty")
+    assert empty.empty and list(empty.columns) == list(frame.columns)
+
+
+def test_a_chunked_write_that_fails_leaves_the_previous_file(store):
+    good = pd.DataFrame({"x": [1.0, 2.0]})
+    store.write_frame(good, "decisions", "2026-11-02")
+    store.reject("decisions", "2026-11-02", "bad")
+    with pytest.raises(RuntimeError), store.frame_writer("decisions", "2026-11-02") as write:
+        write(pd.DataFrame({"x": [3.0]}))
+        raise RuntimeError("chunk 2 failed")
+    assert store.rejected("decisions", "2026-11-02") == "bad"  # still the file it was
+    with pytest.raises(CreditAssetsError, match="rejected by a quality check"):
+        next(store.iter_frames("decisions", "2026-11-02"))
+    with store.frame_writer("decisions", "2026-11-02") as write:
+        write(pd.DataFrame({"x": [3.0]}))
+    assert store.read_frame("decisions", "2026-11-02")["x"].tolist() == [3.0]
+    with pytest.raises(ValueError, match="no frame"), store.frame_writer("decisions", "x"):
+        pass
+    assert set(store.partitions("decisions")) == {"2026-11-02"}  # no temporary file left
+
+
+def test_s3_object_replaced_mid_chunked_read_fails_the_read(s3_store):
+    s3_store.write_frame(_wide(rows=150_000, columns=2), "raw")  # three row groups
+    chunks = s3_store.iter_frames("raw", rows=65_536)
+    next(chunks)
+    s3_store.write_frame(pd.DataFrame({"x": [3]}), "raw")
+    with pytest.raises(CreditAssetsError, match=r"raw/raw\.parquet was replaced while being"):
+        list(chunks)
