@@ -91,14 +91,22 @@ class Connections:
     A bare asyncio client: httpx's AsyncClient spent 8-10 ms of CPU a request on this
     machine, so at 100 requests a second the load generator, not the service, queued."""
 
+    IDLE_SECONDS = 2.0  # well before the server's 5 s keep-alive closes one under a request
+
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        while self.idle:
+            reader, writer, since = self.idle.pop()
+            if time.perf_counter() - since < self.IDLE_SECONDS:
+                return reader, writer
+            writer.close()
+        return await asyncio.open_connection(self.host, self.port)
 
     async def send(self, request: bytes) -> int:
-        reader, writer = (
-            self.idle.pop() if self.idle else await asyncio.open_connection(self.host, self.port)
-        )
+        reader, writer = await self._connection()
         writer.write(request)
         head = await reader.readuntil(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])
@@ -108,11 +116,11 @@ class Connections:
             if line.lower().startswith(b"content-length:")
         )
         await reader.readexactly(length)
-        self.idle.append((reader, writer))
+        self.idle.append((reader, writer, time.perf_counter()))
         return status
 
     def close(self) -> None:
-        for _, writer in self.idle:
+        for _, writer, _ in self.idle:
             writer.close()
 
 
