@@ -13,20 +13,22 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import math
 import pickle
+import queue
 import tempfile
+import threading
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -94,8 +96,8 @@ class RecordedDecision:
         data.pop("seq", None)
         at = data["decided_at"]
         data["decided_at"] = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
-        data["inputs"] = json.loads(data["inputs"])
-        data["reasons"] = [Reason(**r) for r in json.loads(data["reasons"])]
+        data["inputs"] = orjson.loads(data["inputs"])
+        data["reasons"] = [Reason(**r) for r in orjson.loads(data["reasons"])]
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,9 +127,12 @@ def input_records(
     missing = pd.isna(values)
     if missing.any():
         values[missing] = None  # JSON has no NaN
-    # dates and timestamps (a contract's date column) as ISO text
-    dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_iso).encode
-    return [dumps(dict(zip(columns, row, strict=True))) for row in values.tolist()]
+    # orjson: a third of json's time on a day of float rows; dates and timestamps (a
+    # contract's date column) as ISO text
+    return [
+        orjson.dumps(dict(zip(columns, row, strict=True)), default=_iso).decode()
+        for row in values.tolist()
+    ]
 
 
 def _iso(value: Any) -> str:
@@ -154,13 +159,13 @@ def _reasons_json(columns: dict[str, list[Any]]) -> list[str]:
     out = []
     for row in zip(*per_reason, strict=True):
         out.append(
-            json.dumps(
+            orjson.dumps(
                 [
                     {"code": code, "text": text, "contribution": _none_if_nan(contribution)}
                     for code, text, contribution in row
                     if isinstance(code, str) and code  # unused slots are empty or missing
                 ]
-            )
+            ).decode()
         )
     return out
 
@@ -258,7 +263,7 @@ class DecisionLog:
     def rows(
         self,
         dataset: str,
-        decided: pd.DataFrame,
+        decided: pd.DataFrame | Mapping[str, Any],
         inputs: pd.DataFrame,
         contract: DatasetContract,
         thresholds: Thresholds | None,
@@ -271,19 +276,22 @@ class DecisionLog:
         latency_ms: float | None = None,
         decided_at: dt.datetime | None = None,
     ) -> list[dict[str, Any]]:
-        """The log rows of ``pipeline.decide``'s output (``decided``) for ``inputs``, row by
-        row in the same order."""
+        """The log rows of ``pipeline.decide``'s output (``decided``, or its
+        ``decision_columns``) for ``inputs``, row by row in the same order."""
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-        if len(decided) != len(inputs):
-            raise ValueError(f"{len(inputs)} inputs but {len(decided)} decisions")
+        if isinstance(decided, pd.DataFrame):
+            # column by column from one object array: cheaper than a pandas access per column
+            table = decided.to_numpy(dtype=object)
+            columns = {c: table[:, i].tolist() for i, c in enumerate(decided.columns)}
+        else:
+            columns = {c: np.asarray(v, dtype=object).tolist() for c, v in decided.items()}
+        if len(columns["decision"]) != len(inputs):
+            raise ValueError(f"{len(inputs)} inputs but {len(columns['decision'])} decisions")
         records = input_records(inputs, contract, self.redact_protected)
-        # column by column from one object array: cheaper than a pandas access per column
-        table = decided.to_numpy(dtype=object)
-        columns = {c: table[:, i].tolist() for i, c in enumerate(decided.columns)}
         reasons = _reasons_json(columns)
         at = decided_at or dt.datetime.now(dt.UTC)
-        keys = idempotency_keys or [None] * len(decided)
+        keys = idempotency_keys or [None] * len(records)
         scores = np.asarray(columns["score"], dtype=float)
         band = (thresholds.approve_below, thresholds.reject_above) if thresholds else (None, None)
         return [
@@ -311,7 +319,7 @@ class DecisionLog:
                 "reject_above": band[1],
                 "latency_ms": latency_ms,
             }
-            for i in range(len(decided))
+            for i in range(len(records))
         ]
 
     def append(self, rows: list[dict[str, Any]]) -> None:
@@ -320,6 +328,10 @@ class DecisionLog:
             return
         with self.transaction() as conn:
             conn.execute(decisions.insert(), rows)
+
+    @cached_property
+    def _group_commit(self) -> GroupCommit:
+        return GroupCommit(self)
 
     def record_batch(
         self,
@@ -380,19 +392,18 @@ class DecisionLog:
     ) -> tuple[list[RecordedDecision], bool]:
         """Append rows that carry idempotency keys, unless those keys are on record already:
         then the stored decisions come back instead (``False``: nothing new was decided).
-        A key reused for other inputs is an :class:`IdempotencyConflictError`."""
+        A key reused for other inputs is an :class:`IdempotencyConflictError`.
+
+        The rows are committed together with those of concurrent callers (one transaction,
+        one fsync for all) and are on record when this returns."""
         keys = [r["idempotency_key"] for r in rows]
-        if any(k is None for k in keys):
-            self.append(rows)
+        try:
+            self._group_commit.append(rows)
             return [_recorded(r) for r in rows], True
-        fingerprints = [r["input_fingerprint"] for r in rows]
-        stored = self.replay(dataset, keys, fingerprints)
-        if stored is None:
-            try:
-                self.append(rows)
-                return [_recorded(r) for r in rows], True
-            except IntegrityError:  # another request with the same key won the race
-                stored = self.replay(dataset, keys, fingerprints)
+        except IntegrityError:  # a key is on record already, maybe by a request just now
+            if any(k is None for k in keys):
+                raise
+        stored = self.replay(dataset, keys, [r["input_fingerprint"] for r in rows])
         if stored is None:
             raise IdempotencyConflictError(
                 "idempotency key was used before for a batch of another size"
@@ -480,7 +491,7 @@ class DecisionLog:
             table = pd.DataFrame(conn.execute(query.order_by(decisions.c.seq)).mappings().all())
         if table.empty:
             return pd.DataFrame(columns=[c.name for c in decisions.columns if c.name != "seq"])
-        inputs = pd.DataFrame([json.loads(s) for s in table.pop("inputs")], index=table.index)
+        inputs = pd.DataFrame([orjson.loads(s) for s in table.pop("inputs")], index=table.index)
         table["decided_at"] = pd.to_datetime(table["decided_at"], utc=True)
         table = table.drop(columns=["seq"])
         return pd.concat([table, inputs.drop(columns=table.columns, errors="ignore")], axis=1)
@@ -532,12 +543,64 @@ class StagedBatch:
         return self.staged
 
 
+class GroupCommit:
+    """Commits the rows of concurrent callers in one transaction, so they share its fsync.
+
+    Each caller waits until its own rows are committed (or failed); a writer thread takes
+    every request waiting when it is free. A group that breaks a unique constraint (an
+    idempotency key on record) is committed again caller by caller, so only that caller
+    gets the error."""
+
+    def __init__(self, log: DecisionLog) -> None:
+        self._log = log
+        self._waiting: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._run, name="decision-log-writer", daemon=True)
+        self._writer.start()
+
+    def append(self, rows: list[dict[str, Any]]) -> None:
+        pending = _Pending(rows)
+        self._waiting.put(pending)
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+
+    def _run(self) -> None:
+        while True:
+            group = [self._waiting.get()]
+            with suppress(queue.Empty):
+                while True:
+                    group.append(self._waiting.get_nowait())
+            self._commit(group)
+
+    def _commit(self, group: list[_Pending]) -> None:
+        try:
+            self._log.append([row for pending in group for row in pending.rows])
+        except IntegrityError as exc:
+            if len(group) > 1:
+                for pending in group:
+                    self._commit([pending])
+                return
+            group[0].error = exc
+        except Exception as exc:  # the caller raises it: nothing of the group is on record
+            for pending in group:
+                pending.error = exc
+        for pending in group:
+            pending.done.set()
+
+
+@dataclass
+class _Pending:
+    rows: list[dict[str, Any]]
+    done: threading.Event = field(default_factory=threading.Event)
+    error: Exception | None = None
+
+
 def _recorded(row: dict[str, Any]) -> RecordedDecision:
     return RecordedDecision(
         **{
             **row,
-            "inputs": json.loads(row["inputs"]),
-            "reasons": [Reason(**r) for r in json.loads(row["reasons"])],
+            "inputs": orjson.loads(row["inputs"]),
+            "reasons": [Reason(**r) for r in orjson.loads(row["reasons"])],
         }
     )
 

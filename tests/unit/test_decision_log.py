@@ -3,7 +3,9 @@ queue, live-traffic frames, redaction and bulk speed."""
 
 import datetime as dt
 import os
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -175,6 +177,49 @@ def test_a_repeated_idempotency_key_returns_the_stored_decision(log, fitted):
     assert log.count("santander") == 1
     with pytest.raises(IdempotencyConflictError):
         attempt(one.assign(var_0=one["var_0"] + 1))
+
+
+def test_concurrent_decisions_share_commits_and_each_gets_its_own_outcome(log, fitted):
+    """Group commit: 40 callers at once are all on record in fewer transactions than
+    callers; then three at once with one idempotency key: one decides, the others get its
+    decision."""
+    pipeline, rows = fitted
+    commits = []
+    sa.event.listen(log.engine, "commit", lambda conn: commits.append(1))
+
+    def made(i: int, key: str | None) -> list[dict]:
+        inputs = rows.iloc[[i]]
+        return log.rows(
+            "santander",
+            pipeline.decision_columns(inputs, model_version="1"),
+            inputs,
+            pipeline.contract,
+            pipeline.thresholds,
+            source="api",
+            actor="api",
+            idempotency_keys=[key],
+        )
+
+    def at_once(ready: list[list[dict]]) -> list[tuple[str, bool]]:
+        together = threading.Barrier(len(ready))
+
+        def call(made_rows: list[dict]) -> tuple[str, bool]:
+            together.wait()
+            (recorded,), created = log.record_idempotent("santander", made_rows)
+            return recorded.decision_id, created
+
+        with ThreadPoolExecutor(len(ready)) as pool:
+            return list(pool.map(call, ready))
+
+    log.migrate()
+    commits.clear()
+    assert all(created for _, created in at_once([made(i, None) for i in range(40)]))
+    assert log.count("santander") == 40
+    assert len(commits) < 40
+    same = at_once([made(0, "same") for _ in range(3)])
+    assert [created for _, created in same].count(True) == 1
+    assert len({decision_id for decision_id, _ in same}) == 1
+    assert log.count("santander") == 41
 
 
 def test_live_traffic_reads_as_a_table_with_its_inputs(log, fitted):
