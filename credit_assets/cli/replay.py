@@ -116,9 +116,12 @@ class Replay:
         self.cursors[name] = result.cursor
         return list(result.run_requests or [])
 
-    def train(self, tags: dict[str, str] | None = None) -> dict[str, Any]:
-        """Retrain (the promotion gates decide), then rebuild the drift reference."""
-        self.run("training_job", tags=tags, run_config=self.run_config)
+    def train(self, request: dg.RunRequest) -> dict[str, Any]:
+        """Retrain as ``request`` asks (the promotion gates decide), then rebuild the drift
+        reference."""
+        asked = request.run_config or {}
+        ops = {**self.run_config.get("ops", {}), **asked.get("ops", {})}
+        self.run("training_job", tags=request.tags, run_config={**self.run_config, "ops": ops})
         self.run("__ASSET_JOB", ["drift_reference"])
         from credit_assets.core.storage import open_store
         from credit_assets.settings import Settings
@@ -154,7 +157,7 @@ class Replay:
         )
         self.tick("fairness_alert")
         for request in self.tick("drift_sensor"):
-            promotion = self.train(request.tags)
+            promotion = self.train(request)
             row.retraining, row.promoted = request.tags[REASON_TAG], bool(promotion["promoted"])
         return row
 
