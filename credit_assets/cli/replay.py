@@ -22,7 +22,7 @@ import dagster as dg
 from credit_assets.cli.common import configure
 from credit_assets.cli.runner import QUIET
 from credit_assets.core.errors import CreditAssetsError
-from credit_assets.defs.monitoring import REASON_TAG, last_line
+from credit_assets.defs.monitoring import REASON_TAG, WINDOW_TAG, last_line
 
 DATASET = "santander"
 TAGS = {"launched_by": "credit-assets simulate"}
@@ -40,6 +40,7 @@ class DayRow:
     realised_auc: float | None
     automation_rate: float
     retraining: str | None = None  # the drift sensor's reason
+    window: str | None = None  # the days that retraining learned from
     promoted: bool | None = None  # the retrained challenger's fate
 
 
@@ -158,7 +159,8 @@ class Replay:
         self.tick("fairness_alert")
         for request in self.tick("drift_sensor"):
             promotion = self.train(request)
-            row.retraining, row.promoted = request.tags[REASON_TAG], bool(promotion["promoted"])
+            row.retraining, row.window = request.tags[REASON_TAG], request.tags[WINDOW_TAG]
+            row.promoted = bool(promotion["promoted"])
         return row
 
 

@@ -102,14 +102,13 @@ class DriftReference:
     # Per numeric feature, over scored rows: [n_good, n_bad, mean_good, mean_bad, var_good,
     # var_bad], the label-feature relationship that concept drift is measured against.
     relationship: dict[str, list[float]]
-    score: list[float] | None = None
-    # Per categorical feature, over scored rows: level -> [good outcomes, bad outcomes]
-    categorical_relationship: dict[str, dict[str, list[int]]] = field(
-        default_factory=dict
-    )  # quantiles of the champion's risk over scored rows
+    score: list[float] | None = None  # quantiles of the champion's risk over scored rows
     scored_rows: int = 0
     rule_rejected: int = 0
     holdout: HoldoutReference | None = None
+    # Per categorical feature, over scored rows: level -> [good outcomes, bad outcomes]
+    categorical_relationship: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    missing: dict[str, int] = field(default_factory=dict)  # per feature: rows without a value
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -178,6 +177,7 @@ def build_reference(
         },
         relationship=relationship,
         categorical_relationship=by_level,
+        missing={c: int(rows[c].isna().sum()) for c in features},
         score=np.quantile(scores[scored], grid).tolist() if scored.any() else None,
         scored_rows=int(scored.sum()),
         rule_rejected=int((~scored).sum()) if scored.any() else 0,
@@ -282,6 +282,11 @@ def data_drift(
     features = pd.DataFrame(
         rows, columns=["feature", "kind", "test", "statistic", "p_value", "psi"]
     )
+    features["missing"] = [float(batch[f].isna().mean()) for f in features["feature"]]
+    features["p_value"] = [
+        _with_missing_share(p, reference, f, batch[f])
+        for f, p in features[["feature", "p_value"]].itertuples(index=False)
+    ]
     signals = _signal_tests(reference, scores)
     p_values = np.concatenate([features["p_value"].to_numpy(), [s[3] for s in signals]])
     q_values = (
@@ -313,6 +318,7 @@ def data_drift(
         "q_value",
         "psi",
         "psi_band",
+        "missing",
         "drifted",
     ]
     return DataDriftReport(len(batch), features[columns], tested, rule)
@@ -397,6 +403,25 @@ def _categorical_test(name: str, counts: dict[str, int], column: pd.Series) -> t
         stat, p, *_ = chi2_contingency(table, correction=False)
     shares = table / np.maximum(table.sum(axis=1, keepdims=True), 1)
     return name, "categorical", "chi2", float(stat), float(p), psi(shares[0], shares[1])
+
+
+def _with_missing_share(
+    p_value: float, reference: DriftReference, name: str, column: pd.Series
+) -> float:
+    """The feature's p-value with its share of missing values tested too (chi-square against
+    the reference's share), the smaller of the two p-values doubled (Bonferroni). The
+    distribution tests leave missing values out: a feature that goes missing more often would
+    pass them unnoticed. A feature never missing in either is tested as before."""
+    from scipy.stats import chi2_contingency
+
+    before, now = reference.missing.get(name, 0), int(column.isna().sum())
+    if not before and not now:
+        return p_value
+    table = np.array([[before, reference.rows - before], [now, len(column) - now]])
+    if (table.sum(axis=0) == 0).any():  # every value missing in both: nothing to compare
+        return p_value
+    p_missing = float(chi2_contingency(table, correction=False)[1])
+    return min(1.0, 2 * min(np.nan_to_num(p_value, nan=1.0), p_missing))
 
 
 def _signal_tests(reference: DriftReference, scores: np.ndarray | None) -> list[tuple]:

@@ -219,3 +219,19 @@ def test_a_categorical_feature_that_changes_its_meaning_is_found():
     assert report.changed_features == ["employment"]
     row = report.relationship.set_index("feature").loc["employment"]
     assert row["kind"] == "categorical" and np.sign(row["gap"]) != np.sign(row["reference_gap"])
+
+
+def test_a_feature_that_goes_missing_more_often_drifts(reference):
+    batch = _batch(5_000, 14)
+    # values missing at random: the rest keep their distribution, so only the share can tell
+    gone = batch.assign(var_5=batch["var_5"].mask(np.random.default_rng(0).random(5_000) < 0.05))
+    report = data_drift(reference, gone)
+    assert report.drifted_features == ["var_5"]
+    assert report.top(1)["missing"].item() == pytest.approx(0.05, abs=0.01)
+    # a reference with missing values: the same share later raises nothing
+    holey = build_reference(
+        _batch(30_000, 15).assign(var_5=lambda f: f["var_5"].mask(f.index % 20 == 0)),
+        CONTRACT,
+    )
+    assert holey.missing["var_5"] == 1_500 and holey.missing["var_4"] == 0
+    assert not data_drift(holey, gone).drifted
