@@ -491,10 +491,15 @@ def monitoring_sensors(scope: Scope, monitored_jobs: list) -> list[dg.SensorDefi
         )
         evidence = "\n".join(f"{kind} {day}: {summary}" for kind, _, day, summary in started)
         # After concept drift, learn from the new concept alone: from the first application
-        # day whose outcomes showed it. A data-drift retraining keeps every day (P(y | x) holds).
+        # day whose outcomes showed it (the arrival day itself, if that report is no longer
+        # among the recent ones). A data-drift retraining keeps every day (P(y | x) holds).
         window = TrainingWindow(
             min(
-                (min(windows[since].value) for kind, since, _, _ in started if kind == CONCEPT),
+                (
+                    min(windows[since].value) if since in windows else since
+                    for kind, since, _, _ in started
+                    if kind == CONCEPT
+                ),
                 default=None,
             )
         )
