@@ -24,7 +24,7 @@ from pydantic import Field
 from credit_assets.core.contract import DatasetContract
 from credit_assets.core.dataset import SPLIT, TrainingWindow, label_applications, newest_rows
 from credit_assets.core.drift import DriftReference, DriftRule
-from credit_assets.core.episodes import MonitorCursor
+from credit_assets.core.episodes import MonitorCursor, window_start
 from credit_assets.core.errors import DriftError
 from credit_assets.core.gates import GateConfig
 from credit_assets.core.rules import RULE_ID, apply_rules
@@ -331,6 +331,7 @@ def monitoring_assets(scope: Scope) -> list[dg.AssetsDefinition]:
                 "drifted": report.drifted,
                 "realised_auc": auc.value,
                 "holdout_auc": auc.reference,
+                "auc_fell": auc.fired,
                 "labelled_rows": report.rows,
                 "application_days": days,
                 "model_version": version,
@@ -490,14 +491,19 @@ def monitoring_sensors(scope: Scope, monitored_jobs: list) -> list[dg.SensorDefi
             for kind, since, day, _ in started
         )
         evidence = "\n".join(f"{kind} {day}: {summary}" for kind, _, day, summary in started)
-        # After concept drift, learn from the new concept alone: from the first application
-        # day whose outcomes showed it (the arrival day itself, if that report is no longer
-        # among the recent ones). A data-drift retraining keeps every day (P(y | x) holds).
+        # After concept drift, learn from the new concept alone; a data-drift retraining keeps
+        # every day (P(y | x) holds)
+        fell = _recorded(context.instance, scope.key(CONCEPT_DRIFT), "auc_fell")
         window = TrainingWindow(
             min(
                 (
-                    min(windows[since].value) if since in windows else since
-                    for kind, since, _, _ in started
+                    window_start(
+                        since,
+                        day,
+                        {d: bool(v.value) for d, v in fell.items()},
+                        {d: list(v.value) for d, v in windows.items()},
+                    )
+                    for kind, since, day, _ in started
                     if kind == CONCEPT
                 ),
                 default=None,
