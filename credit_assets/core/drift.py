@@ -282,10 +282,11 @@ def data_drift(
     features = pd.DataFrame(
         rows, columns=["feature", "kind", "test", "statistic", "p_value", "psi"]
     )
-    features["missing"] = [float(batch[f].isna().mean()) for f in features["feature"]]
+    missing = batch[features["feature"].tolist()].isna().sum().to_numpy()
+    features["missing"] = missing / max(len(batch), 1)
     features["p_value"] = [
-        _with_missing_share(p, reference, f, batch[f])
-        for f, p in features[["feature", "p_value"]].itertuples(index=False)
+        _with_missing_share(p, reference, f, int(n), len(batch))
+        for f, p, n in zip(features["feature"], features["p_value"], missing, strict=True)
     ]
     signals = _signal_tests(reference, scores)
     p_values = np.concatenate([features["p_value"].to_numpy(), [s[3] for s in signals]])
@@ -406,7 +407,7 @@ def _categorical_test(name: str, counts: dict[str, int], column: pd.Series) -> t
 
 
 def _with_missing_share(
-    p_value: float, reference: DriftReference, name: str, column: pd.Series
+    p_value: float, reference: DriftReference, name: str, now: int, rows: int
 ) -> float:
     """The feature's p-value with its share of missing values tested too (chi-square against
     the reference's share), the smaller of the two p-values doubled (Bonferroni). The
@@ -414,10 +415,10 @@ def _with_missing_share(
     pass them unnoticed. A feature never missing in either is tested as before."""
     from scipy.stats import chi2_contingency
 
-    before, now = reference.missing.get(name, 0), int(column.isna().sum())
+    before = reference.missing.get(name, 0)
     if not before and not now:
         return p_value
-    table = np.array([[before, reference.rows - before], [now, len(column) - now]])
+    table = np.array([[before, reference.rows - before], [now, rows - now]])
     if (table.sum(axis=0) == 0).any():  # every value missing in both: nothing to compare
         return p_value
     p_missing = float(chi2_contingency(table, correction=False)[1])
