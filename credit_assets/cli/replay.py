@@ -22,7 +22,7 @@ import dagster as dg
 from credit_assets.cli.common import configure
 from credit_assets.cli.runner import QUIET
 from credit_assets.core.errors import CreditAssetsError
-from credit_assets.defs.monitoring import REASON_TAG, last_line
+from credit_assets.defs.monitoring import REASON_TAG, WINDOW_TAG, last_line
 
 DATASET = "santander"
 TAGS = {"launched_by": "credit-assets simulate"}
@@ -40,6 +40,7 @@ class DayRow:
     realised_auc: float | None
     automation_rate: float
     retraining: str | None = None  # the drift sensor's reason
+    window: str | None = None  # the days that retraining learned from
     promoted: bool | None = None  # the retrained challenger's fate
 
 
@@ -116,9 +117,12 @@ class Replay:
         self.cursors[name] = result.cursor
         return list(result.run_requests or [])
 
-    def train(self, tags: dict[str, str] | None = None) -> dict[str, Any]:
-        """Retrain (the promotion gates decide), then rebuild the drift reference."""
-        self.run("training_job", tags=tags, run_config=self.run_config)
+    def train(self, request: dg.RunRequest) -> dict[str, Any]:
+        """Retrain as ``request`` asks (the promotion gates decide), then rebuild the drift
+        reference."""
+        asked = request.run_config or {}
+        ops = {**self.run_config.get("ops", {}), **asked.get("ops", {})}
+        self.run("training_job", tags=request.tags, run_config={**self.run_config, "ops": ops})
         self.run("__ASSET_JOB", ["drift_reference"])
         from credit_assets.core.storage import open_store
         from credit_assets.settings import Settings
@@ -154,8 +158,9 @@ class Replay:
         )
         self.tick("fairness_alert")
         for request in self.tick("drift_sensor"):
-            promotion = self.train(request.tags)
-            row.retraining, row.promoted = request.tags[REASON_TAG], bool(promotion["promoted"])
+            promotion = self.train(request)
+            row.retraining, row.window = request.tags[REASON_TAG], request.tags[WINDOW_TAG]
+            row.promoted = bool(promotion["promoted"])
         return row
 
 

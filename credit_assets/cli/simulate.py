@@ -95,7 +95,11 @@ def simulate(
                 f"{'DRIFT' if row.data_drifted else 'ok':<5} {row.drifted_share:>4.0%}  "
                 f"{ {True: 'DRIFT', False: 'ok', None: '–'}[row.concept_drifted]:<7}  "
                 f"{_cell(row.realised_auc, '.3f'):>12}  {row.automation_rate:>9.1%}  "
-                + (f"{row.retraining} → {fate}" if row.retraining else ""),
+                + (
+                    f"{row.retraining} → {fate} (learned from {row.window})"
+                    if row.retraining
+                    else ""
+                ),
                 highlight=False,
                 soft_wrap=True,
             )

@@ -285,6 +285,41 @@ def with_review_labels(
 
 
 @dataclass(frozen=True)
+class TrainingWindow:
+    """Which labelled rows a training learns from.
+
+    ``since`` None: the whole history and every labelled day (the default: more rows, as long
+    as what the features say about the outcome has not changed). A date: the labelled
+    applications of the days from ``since`` on, e.g. the first day of a new concept after
+    concept drift, since a table that mixes the old concept with the new one teaches neither;
+    of the history only the newest rows the contract's ``min_history_rows`` still needs.
+    """
+
+    since: str | None = None
+
+    def history_rows(self, recent: int, contract: DatasetContract) -> int | None:
+        """How many of the newest history rows to keep beside ``recent`` labelled rows
+        (None: all of them)."""
+        if self.since is None:
+            return None
+        return max(contract.min_history_rows - recent, 0)
+
+    def describe(self, history_rows: int) -> str:
+        if self.since is None:
+            return "all days"
+        return f"applications since {self.since}, {history_rows} history rows"
+
+
+def newest_rows(frame: pd.DataFrame, n: int | None, contract: DatasetContract) -> pd.DataFrame:
+    """The ``n`` newest rows (all with None), by the contract's date column or else by order."""
+    if n is None:
+        return frame
+    if contract.date_column:
+        frame = frame.sort_values(contract.date_column, kind="stable")
+    return frame.iloc[len(frame) - n :] if n else frame.iloc[:0]
+
+
+@dataclass(frozen=True)
 class TrainingTable:
     frame: pd.DataFrame  # contract columns + target + split
     rule_hits: dict[str, int]

@@ -8,10 +8,12 @@ batch without drift raises an alarm with probability at most ``alpha``, however 
 there are.
 
 Concept drift needs the outcomes, which arrive later: realised AUC (Hanley-McNeil interval),
-calibration (Hosmer-Lemeshow test, ECE) and accuracy of the automatic decisions against the
-holdout, and a test of the label-feature relationship itself: per feature, the gap between the
-bad and good outcomes' means against the reference's gap. It fires when the features are
-unchanged but what they say about the outcome is not.
+calibration (ECE, and a test that the bad-outcome rate per score bin is the holdout's) and
+accuracy of the automatic decisions against the holdout, and a test of the label-feature
+relationship itself: per numeric feature, the gap between the bad and good outcomes' means
+against the reference's gap; per categorical feature, each level's odds ratio of a bad outcome
+against the reference's. It fires when the features are unchanged but what they say about the
+outcome is not.
 
 The reference is computed once, from the training period's rows as they arrived (rule rejects
 included) with the champion's scores, and stored as JSON beside the model (about 0.5 MB for
@@ -32,7 +34,7 @@ import pandas as pd
 from credit_assets.core.contract import DatasetContract
 from credit_assets.core.errors import DriftError
 from credit_assets.core.figures import band_on_holdout
-from credit_assets.core.metrics import calibration_bins, ece_noise_floor, expected_calibration_error
+from credit_assets.core.metrics import ece_noise_floor, expected_calibration_error
 from credit_assets.core.thresholds import Thresholds
 
 QUANTILES = 200  # the reference keeps each numeric feature's 0.5% quantiles
@@ -64,11 +66,18 @@ class HoldoutReference:
     accuracy: float
     accuracy_se: float
     thresholds: dict[str, Any]
+    # Per equal-count score bin of the holdout: [highest risk in it, rows, bad outcomes]. A
+    # batch is held to this reliability curve, not to perfect calibration: a champion that is
+    # as (mis)calibrated as on its holdout has not drifted.
+    calibration: list[list[float]] = field(default_factory=list)
 
     @classmethod
     def compute(cls, bad: np.ndarray, risk: np.ndarray, thresholds: Thresholds) -> HoldoutReference:
         bad = np.asarray(bad, dtype=bool)
+        risk = np.asarray(risk, dtype=float)
         accuracy, se = _auto_accuracy(bad, risk, thresholds)
+        edges = np.unique(np.quantile(risk, np.linspace(0, 1, CALIBRATION_BINS + 1)[1:]))
+        rows, bads = _per_bin(risk, bad, edges)
         return cls(
             auc=_auc(bad, risk),
             positives=int(bad.sum()),
@@ -77,6 +86,7 @@ class HoldoutReference:
             accuracy=accuracy,
             accuracy_se=se,
             thresholds=thresholds.to_dict(),
+            calibration=np.column_stack([edges, rows, bads]).tolist(),
         )
 
 
@@ -96,6 +106,9 @@ class DriftReference:
     scored_rows: int = 0
     rule_rejected: int = 0
     holdout: HoldoutReference | None = None
+    # Per categorical feature, over scored rows: level -> [good outcomes, bad outcomes]
+    categorical_relationship: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    missing: dict[str, int] = field(default_factory=dict)  # per feature: rows without a value
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -139,12 +152,18 @@ def build_reference(
     target = contract.target.column
     positive_is_bad = contract.target.positive_means == "default"
     relationship: dict[str, list[float]] = {}
+    by_level: dict[str, dict[str, list[int]]] = {}
     if target in rows.columns:
         bad = _bad(rows[target].to_numpy(), positive_is_bad)
         labelled = scored if scored.any() else np.ones(len(rows), dtype=bool)
         relationship = {
             c: _class_moments(rows[c].to_numpy(dtype=float)[labelled], bad[labelled]).tolist()
             for c in numeric
+        }
+        by_level = {
+            c: _level_outcomes(rows[c][labelled], bad[labelled])
+            for c in features
+            if kinds[c] == "categorical"
         }
     return DriftReference(
         rows=len(rows),
@@ -157,6 +176,8 @@ def build_reference(
             if kinds[c] == "categorical"
         },
         relationship=relationship,
+        categorical_relationship=by_level,
+        missing={c: int(rows[c].isna().sum()) for c in features},
         score=np.quantile(scores[scored], grid).tolist() if scored.any() else None,
         scored_rows=int(scored.sum()),
         rule_rejected=int((~scored).sum()) if scored.any() else 0,
@@ -261,6 +282,12 @@ def data_drift(
     features = pd.DataFrame(
         rows, columns=["feature", "kind", "test", "statistic", "p_value", "psi"]
     )
+    missing = batch[features["feature"].tolist()].isna().sum().to_numpy()
+    features["missing"] = missing / max(len(batch), 1)
+    features["p_value"] = [
+        _with_missing_share(p, reference, f, int(n), len(batch))
+        for f, p, n in zip(features["feature"], features["p_value"], missing, strict=True)
+    ]
     signals = _signal_tests(reference, scores)
     p_values = np.concatenate([features["p_value"].to_numpy(), [s[3] for s in signals]])
     q_values = (
@@ -292,6 +319,7 @@ def data_drift(
         "q_value",
         "psi",
         "psi_band",
+        "missing",
         "drifted",
     ]
     return DataDriftReport(len(batch), features[columns], tested, rule)
@@ -378,6 +406,25 @@ def _categorical_test(name: str, counts: dict[str, int], column: pd.Series) -> t
     return name, "categorical", "chi2", float(stat), float(p), psi(shares[0], shares[1])
 
 
+def _with_missing_share(
+    p_value: float, reference: DriftReference, name: str, now: int, rows: int
+) -> float:
+    """The feature's p-value with its share of missing values tested too (chi-square against
+    the reference's share), the smaller of the two p-values doubled (Bonferroni). The
+    distribution tests leave missing values out: a feature that goes missing more often would
+    pass them unnoticed. A feature never missing in either is tested as before."""
+    from scipy.stats import chi2_contingency
+
+    before = reference.missing.get(name, 0)
+    if not before and not now:
+        return p_value
+    table = np.array([[before, reference.rows - before], [now, rows - now]])
+    if (table.sum(axis=0) == 0).any():  # every value missing in both: nothing to compare
+        return p_value
+    p_missing = float(chi2_contingency(table, correction=False)[1])
+    return min(1.0, 2 * min(np.nan_to_num(p_value, nan=1.0), p_missing))
+
+
 def _signal_tests(reference: DriftReference, scores: np.ndarray | None) -> list[tuple]:
     """(name, test, statistic, p, reference value, batch value, psi) per batch-level signal."""
     from scipy.stats import chi2_contingency
@@ -446,8 +493,9 @@ class ConceptDriftReport:
     rows: int
     bad_outcomes: int
     checks: list[Check]
-    # one row per numeric feature, most changed first: feature, reference_gap, gap, z,
-    # p_value, q_value, changed (gap: mean of bad outcomes minus mean of good ones)
+    # one row per feature, most changed first: feature, kind, reference_gap, gap, z, p_value,
+    # q_value, changed. gap: numeric, the mean of bad outcomes minus that of good ones;
+    # categorical, the log odds ratio of a bad outcome of the level that changed most.
     relationship: pd.DataFrame
     ece_noise: float
     rule: DriftRule = field(default_factory=DriftRule)
@@ -512,12 +560,15 @@ def concept_drift(
     ``scores``: the champion's risk per row, NaN for rule rejects, which are left out (as in
     the reference). Needs a holdout reference and both outcomes in the batch.
     """
-    from scipy.stats import chi2, false_discovery_control, norm
+    from scipy.stats import false_discovery_control, norm
 
     holdout = reference.holdout
     if holdout is None:
         raise DriftError("the drift reference has no holdout figures: rebuild it with the holdout")
-    _require_columns(labelled_batch, [reference.target, *reference.relationship])
+    _require_columns(
+        labelled_batch,
+        [reference.target, *reference.relationship, *reference.categorical_relationship],
+    )
     _require_one_score_per_row(labelled_batch, scores)
     scores = np.asarray(scores, dtype=float)
     scored = ~np.isnan(scores)
@@ -536,13 +587,8 @@ def concept_drift(
     z = (holdout.auc - auc) / math.hypot(se, se_ref)
     checks.append(("auc", auc, auc - 1.96 * se, auc + 1.96 * se, holdout.auc, float(norm.sf(z))))
 
-    # Hosmer-Lemeshow on equal-count score bins; on new data its degrees of freedom are the
-    # number of bins (nothing was fitted on these rows).
-    predicted, observed, counts = calibration_bins(bad, risk, CALIBRATION_BINS)
-    expected = predicted * counts
-    hl = float(np.sum((observed * counts - expected) ** 2 / (expected * (1 - predicted) + 1e-12)))
     ece = expected_calibration_error(bad, risk, CALIBRATION_BINS)
-    checks.append(("ece", ece, None, None, holdout.ece, float(chi2.sf(hl, len(counts)))))
+    checks.append(("ece", ece, None, None, holdout.ece, _calibration_change(holdout, bad, risk)))
 
     thresholds = Thresholds.from_dict(holdout.thresholds)
     accuracy, acc_se = _auto_accuracy(bad, risk, thresholds)
@@ -559,7 +605,13 @@ def concept_drift(
             )
         )
 
-    relationship = _relationship_test(reference, labelled_batch.loc[scored], bad)
+    relationship = pd.concat(
+        [
+            _relationship_test(reference, labelled_batch.loc[scored], bad),
+            _level_relationship_test(reference, labelled_batch.loc[scored], bad),
+        ],
+        ignore_index=True,
+    )
     p_values = np.concatenate([relationship["p_value"].to_numpy(), [c[-1] for c in checks]])
     q_values = false_discovery_control(np.nan_to_num(p_values, nan=1.0))
     relationship["q_value"] = q_values[: len(relationship)]
@@ -577,6 +629,39 @@ def concept_drift(
         ece_noise=ece_noise_floor(risk, CALIBRATION_BINS),
         rule=rule,
     )
+
+
+def _per_bin(risk: np.ndarray, bad: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Rows and bad outcomes per score bin; bin i holds risks up to ``edges[i]`` (the last
+    bin also those above: a batch may score higher than any holdout row)."""
+    which = np.minimum(np.searchsorted(edges, risk, side="left"), len(edges) - 1)
+    return (
+        np.bincount(which, minlength=len(edges)),
+        np.bincount(which, weights=bad, minlength=len(edges)),
+    )
+
+
+def _calibration_change(holdout: HoldoutReference, bad: np.ndarray, risk: np.ndarray) -> float:
+    """p-value that the bad-outcome rate per score bin differs from the holdout's: per bin a
+    two-proportion chi-square (both samples' sizes count), summed over the bins, one degree of
+    freedom each. Judged against the holdout's reliability curve rather than the diagonal, a
+    model miscalibrated as much as it was when it was promoted raises no alarm."""
+    from scipy.stats import chi2
+
+    if not holdout.calibration:
+        raise DriftError(
+            "the drift reference predates the calibration bins: delete its file under "
+            "drift_reference/ and materialize drift_reference again"
+        )
+    edges, ref_rows, ref_bad = np.asarray(holdout.calibration, dtype=float).T
+    rows, bads = _per_bin(risk, bad, edges)
+    pooled = (ref_bad + bads) / np.maximum(ref_rows + rows, 1)
+    tested = (rows > 0) & (ref_rows > 0) & (pooled > 0) & (pooled < 1)
+    if not tested.any():
+        return 1.0
+    gap = bads[tested] / rows[tested] - ref_bad[tested] / ref_rows[tested]
+    var = pooled[tested] * (1 - pooled[tested]) * (1 / rows[tested] + 1 / ref_rows[tested])
+    return float(chi2.sf(np.sum(gap**2 / var), int(tested.sum())))
 
 
 def auc_interval(
@@ -620,6 +705,7 @@ def _relationship_test(
     return pd.DataFrame(
         {
             "feature": names,
+            "kind": "numeric",
             "reference_gap": ref_gap,
             "gap": gap,
             "z": z,
@@ -628,7 +714,55 @@ def _relationship_test(
     )
 
 
+def _level_relationship_test(
+    reference: DriftReference, batch: pd.DataFrame, bad: np.ndarray
+) -> pd.DataFrame:
+    """Per categorical feature: has any level's log odds ratio of a bad outcome (the level
+    against all others, Woolf's variance, half a count added to each cell) moved from the
+    reference's? The feature's p-value is the smallest level's, times the levels compared
+    (Bonferroni). A level the reference never saw is left to the data-drift test."""
+    from scipy.stats import norm
+
+    rows = []
+    for name, ref_levels in reference.categorical_relationship.items():
+        now = _level_outcomes(batch[name], bad)
+        levels = [lv for lv in ref_levels if lv in now]
+        if len(levels) < 2:
+            continue
+        ref_lor, ref_var = _log_odds_ratios(np.array([ref_levels[lv] for lv in levels]))
+        lor, var = _log_odds_ratios(np.array([now[lv] for lv in levels]))
+        z = (lor - ref_lor) / np.sqrt(ref_var + var)
+        worst = int(np.argmax(np.abs(z)))
+        p = min(1.0, 2 * float(norm.sf(abs(z[worst]))) * len(levels))
+        rows.append((name, "categorical", ref_lor[worst], lor[worst], z[worst], p))
+    return pd.DataFrame(
+        rows, columns=["feature", "kind", "reference_gap", "gap", "z", "p_value"]
+    ).astype({"reference_gap": float, "gap": float, "z": float, "p_value": float})
+
+
+def _log_odds_ratios(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per level (rows of [good, bad] counts): the log odds ratio of a bad outcome in the
+    level against all other levels, and its variance."""
+    good, bad = counts[:, 0] + 0.5, counts[:, 1] + 0.5
+    other_good, other_bad = (
+        counts[:, 0].sum() - counts[:, 0] + 0.5,
+        counts[:, 1].sum() - counts[:, 1] + 0.5,
+    )
+    lor = np.log(bad / good) - np.log(other_bad / other_good)
+    return lor, 1 / good + 1 / bad + 1 / other_good + 1 / other_bad
+
+
 # -- shared pieces ------------------------------------------------------------------------
+
+
+def _level_outcomes(column: pd.Series, bad: np.ndarray) -> dict[str, list[int]]:
+    """Level -> [good outcomes, bad outcomes] of a categorical column (missing left out)."""
+    known = column.notna().to_numpy()
+    table = pd.crosstab(column[known].astype(str).to_numpy(), np.asarray(bad)[known])
+    table = table.reindex(columns=[False, True], fill_value=0)
+    return {
+        str(lv): [int(g), int(b)] for lv, (g, b) in zip(table.index, table.to_numpy(), strict=True)
+    }
 
 
 def _class_moments(x: np.ndarray, bad: np.ndarray) -> np.ndarray:

@@ -57,6 +57,27 @@ class EpisodeState:
         return state, asking
 
 
+def window_start(
+    since: str,
+    day: str,
+    auc_fell: dict[str, bool],
+    application_days: dict[str, list[str]],
+) -> str:
+    """The first application day a retraining for the concept-drift episode ``since`` ..
+    ``day`` learns from (days of arrival of the outcomes; ``application_days``: the days their
+    applications were decided).
+
+    A feature shift alone degrades calibration, the automatic decisions and the class means
+    too, so an episode may start a little before what the features say about the outcome
+    has changed; the model's ranking falls only with the concept. So the window starts at
+    the applications of the episode's first day whose realised AUC fell, else at the
+    episode's first day (that day's own date if its report is no longer at hand).
+    """
+    fell = [d for d in sorted(auc_fell) if since <= d <= day and auc_fell[d]]
+    first = fell[0] if fell else since
+    return min(application_days.get(first) or [first])
+
+
 def _days_between(first: str | None, last: str) -> int:
     if first is None:
         return 0

@@ -21,6 +21,11 @@ Relative gates apply when there is a champion:
 * ``auc_vs_champion``        AUC not below the champion's minus ``auc_tolerance``;
 * ``automation_vs_champion`` holdout automation rate of the challenger's band not below
                              that of the champion's band minus ``automation_tolerance``.
+                             Automation is only worth its accuracy: a band that clearly
+                             misses its target accuracy on this holdout (the champion's after
+                             concept drift, say) counts with the automation its model's
+                             scores reach at that target on these rows instead (a band chosen
+                             on the holdout itself: the most that model could automate here).
 
 Each model is judged with the review band it would decide with in production, so the gates,
 the model report and the run summary state the same figures (``core/figures.py``).
@@ -51,13 +56,13 @@ from credit_assets.core.fairness import (
     Disparity,
     FairnessReport,
 )
-from credit_assets.core.figures import BandResult, band_on_holdout, describe_automation
+from credit_assets.core.figures import MISSED, BandResult, band_on_holdout, describe_automation
 from credit_assets.core.metrics import (
     ece_noise_floor,
     expected_calibration_error,
     no_skill_brier,
 )
-from credit_assets.core.thresholds import Thresholds
+from credit_assets.core.thresholds import Thresholds, choose_thresholds
 
 MIN_AUC, BRIER, ECE, MIN_AUTOMATION = "min_auc", "brier", "ece", "min_automation"
 AUC_VS_CHAMPION, AUTOMATION_VS_CHAMPION = "auc_vs_champion", "automation_vs_champion"
@@ -130,10 +135,21 @@ class Evaluation:
     ece_noise: float = 0.0  # ECE of a perfectly calibrated model on these rows (noise)
     # The worst figure per fairness gate (empty: no protected attribute on these rows)
     fairness: tuple[Disparity, ...] = ()
+    # When the band clearly misses its target accuracy on these rows: the automation rate the
+    # scores reach at that target here (None: the band meets it, or has no target)
+    automation_at_target: float | None = None
 
     @property
     def automation_rate(self) -> float:
         return self.band.automation.value
+
+    @property
+    def accurate_automation(self) -> float:
+        """The automation rate at the band's target accuracy on these rows: the band's own,
+        unless its automatic decisions clearly miss the target here."""
+        return (
+            self.automation_rate if self.automation_at_target is None else self.automation_at_target
+        )
 
     @property
     def automation_accuracy(self) -> float:
@@ -165,11 +181,17 @@ def evaluate_model(
 
     risk = np.asarray(risk, dtype=float)
     bad = np.asarray(bad, dtype=bool)
+    band = band_on_holdout(thresholds, risk, bad)
+    at_target = (
+        choose_thresholds(risk, bad, band.target_accuracy, band.metric).validation_coverage
+        if band.status == MISSED and band.target_accuracy is not None
+        else None
+    )
     return Evaluation(
         auc=float(roc_auc_score(bad, risk)),
         brier=float(brier_score_loss(bad, risk)),
         ece=expected_calibration_error(bad, risk),
-        band=band_on_holdout(thresholds, risk, bad),
+        band=band,
         rows=len(risk),
         bad_rate=float(bad.mean()),
         no_skill_brier=no_skill_brier(bad),
@@ -179,6 +201,7 @@ def evaluate_model(
             for gate in FAIRNESS_GATES
             if fairness is not None and (d := fairness.worst(gate.metric)) is not None
         ),
+        automation_at_target=at_target,
     )
 
 
@@ -274,11 +297,18 @@ def evaluate_gates(
             ),
             _gate(
                 AUTOMATION_VS_CHAMPION,
-                challenger.automation_rate,
-                champion.automation_rate - config.automation_tolerance,
+                challenger.accurate_automation,
+                champion.accurate_automation - config.automation_tolerance,
                 ">=",
-                "holdout automation rate of its review band vs the champion's band's "
-                "minus tolerance",
+                "holdout automation rate at the target accuracy vs the champion's minus "
+                "tolerance"
+                + "".join(
+                    f" ({who}'s band automates {e.automation_rate:.1%} but misses the target "
+                    f"on this holdout: accuracy {e.automation_accuracy:.3f}; counted: the "
+                    f"automation its scores reach at the target here, {e.accurate_automation:.1%})"
+                    for who, e in (("challenger", challenger), ("champion", champion))
+                    if e.automation_at_target is not None
+                ),
             ),
         ]
     return results + [_fairness_gate(challenger, config, gate) for gate in FAIRNESS_GATES]

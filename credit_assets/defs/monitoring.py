@@ -22,9 +22,9 @@ import pandas as pd
 from pydantic import Field
 
 from credit_assets.core.contract import DatasetContract
-from credit_assets.core.dataset import SPLIT, label_applications
+from credit_assets.core.dataset import SPLIT, TrainingWindow, label_applications, newest_rows
 from credit_assets.core.drift import DriftReference, DriftRule
-from credit_assets.core.episodes import MonitorCursor
+from credit_assets.core.episodes import MonitorCursor, window_start
 from credit_assets.core.errors import DriftError
 from credit_assets.core.gates import GateConfig
 from credit_assets.core.rules import RULE_ID, apply_rules
@@ -41,8 +41,10 @@ DRIFT_REFERENCE, DATA_DRIFT, CONCEPT_DRIFT, FAIRNESS = (
     "fairness",
 )
 DATA, CONCEPT = "data", "concept"  # the kinds of drift the drift sensor watches
-# Run tags of a retraining the drift sensor requested: why, and the report that showed it.
+# Run tags of a retraining the drift sensor requested: why, the report that showed it, and
+# the days it learns from.
 REASON_TAG, EVIDENCE_TAG = "credit-assets/drift-reason", "credit-assets/drift-evidence"
+WINDOW_TAG = "credit-assets/training-window"
 ALERTS_LOG = "alerts.log"  # under CREDIT_HOME
 # A concept-drift episode asks for retraining again after this many days while it lasts.
 ASK_AGAIN_AFTER_DAYS = 3
@@ -156,9 +158,10 @@ def monitoring_assets(scope: Scope) -> list[dg.AssetsDefinition]:
         """What the champion was trained on, summarized: every day's data is compared with it.
 
         The rows are the training period's as they arrived (history and labelled
-        applications, rule rejects included, since the daily batches include them), scored
-        by the champion; the holdout gives the figures realised outcomes are held to. Built
-        once per champion version: the version's training period does not change.
+        applications, rule rejects included, since the daily batches include them; within
+        the training's window, if it had one), scored by the champion; the holdout gives the
+        figures realised outcomes are held to. Built once per champion version: the version's
+        training period does not change.
         """
         from credit_assets.core.dataset import bad_outcomes
         from credit_assets.core.drift import HoldoutReference, build_reference
@@ -175,8 +178,14 @@ def monitoring_assets(scope: Scope) -> list[dg.AssetsDefinition]:
             return dg.MaterializeResult(metadata={"model_version": champion, "kept": True})
         with dataset.writing(context, shared=True):  # training rewrites the tables read here
             pipeline, version = registry.load(CHAMPION)
+            window = store.read_json("training_data", "summary").get("window", {})
             rows = pd.concat(
-                [store.read_frame("raw_history"), labelled_applications(store, contract)],
+                [
+                    newest_rows(
+                        store.read_frame("raw_history"), window.get("history_rows"), contract
+                    ),
+                    labelled_applications(store, contract, since=window.get("since")),
+                ],
                 ignore_index=True,
             )
             holdout = store.read_frame("training_data", where=(SPLIT, "holdout"))
@@ -322,6 +331,7 @@ def monitoring_assets(scope: Scope) -> list[dg.AssetsDefinition]:
                 "drifted": report.drifted,
                 "realised_auc": auc.value,
                 "holdout_auc": auc.reference,
+                "auc_fell": auc.fired,
                 "labelled_rows": report.rows,
                 "application_days": days,
                 "model_version": version,
@@ -458,6 +468,7 @@ def monitoring_sensors(scope: Scope, monitored_jobs: list) -> list[dg.SensorDefi
     def drift_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         cursor = MonitorCursor.loads(context.cursor)
         started = []
+        windows = _recorded(context.instance, scope.key(CONCEPT_DRIFT), "application_days")
         for kind, asset in ((DATA, DATA_DRIFT), (CONCEPT, CONCEPT_DRIFT)):
             verdicts = _recorded(context.instance, scope.key(asset), "drifted")
             summaries = _recorded(context.instance, scope.key(asset), "summary")
@@ -480,10 +491,41 @@ def monitoring_sensors(scope: Scope, monitored_jobs: list) -> list[dg.SensorDefi
             for kind, since, day, _ in started
         )
         evidence = "\n".join(f"{kind} {day}: {summary}" for kind, _, day, summary in started)
+        # After concept drift, learn from the new concept alone; a data-drift retraining keeps
+        # every day (P(y | x) holds)
+        fell = _recorded(context.instance, scope.key(CONCEPT_DRIFT), "auc_fell")
+        window = TrainingWindow(
+            min(
+                (
+                    window_start(
+                        since,
+                        day,
+                        {d: bool(v.value) for d, v in fell.items()},
+                        {d: list(v.value) for d, v in windows.items()},
+                    )
+                    for kind, since, day, _ in started
+                    if kind == CONCEPT
+                ),
+                default=None,
+            )
+        )
         _alert(f"{scope.name}: {reason}: retraining requested")
         request = dg.RunRequest(
             run_key="drift-" + "-".join(f"{kind}-{day}" for kind, _, day, _ in started),
-            tags={REASON_TAG: reason, EVIDENCE_TAG: evidence[:_TAG_LIMIT]},
+            tags={
+                REASON_TAG: reason,
+                EVIDENCE_TAG: evidence[:_TAG_LIMIT],
+                WINDOW_TAG: window.since or "all days",
+            },
+            run_config={
+                "ops": {
+                    scope.key("training_data").to_python_identifier(): {
+                        "config": {"window_since": window.since}
+                    }
+                }
+            }
+            if window.since
+            else None,
         )
         return dg.SensorResult(run_requests=[request], cursor=cursor.dumps())
 

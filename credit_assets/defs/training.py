@@ -18,12 +18,14 @@ from credit_assets.core.dataset import (
     SPLIT,
     TRAIN,
     VALIDATION,
+    TrainingWindow,
     bad_outcomes,
     build_training_table,
     concat_partitions,
     data_fingerprint,
     fingerprint,
     label_applications,
+    newest_rows,
     with_review_labels,
 )
 from credit_assets.core.fencing import begin, check_stamp, stamp
@@ -132,6 +134,16 @@ class ThresholdConfig(dg.Config):
         return Costs(self.cost_bad_approved, self.cost_good_rejected, self.cost_review)
 
 
+class TrainingDataConfig(dg.Config):
+    window_since: str | None = Field(
+        default=None,
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description="learn only from the applications of the days from this date on (and the "
+        "newest history rows the contract's min_history_rows still needs); empty: the whole "
+        "history and every day. The drift sensor sets it when it retrains for concept drift.",
+    )
+
+
 _GATES = GateConfig()
 
 
@@ -197,15 +209,21 @@ def _who(context: dg.AssetExecutionContext) -> str:
 
 
 def labelled_applications(
-    store: Store, contract: DatasetContract, reviews: pd.DataFrame | None = None
+    store: Store,
+    contract: DatasetContract,
+    reviews: pd.DataFrame | None = None,
+    since: str | None = None,
 ) -> pd.DataFrame:
-    """Applications joined with their outcomes, over every partition not rejected by a check,
-    and (with ``reviews``) the reviewers' decisions as labels where no outcome arrived.
+    """Applications joined with their outcomes, over every partition not rejected by a check
+    (from the day ``since`` on, if given), and (with ``reviews``) the reviewers' decisions as
+    labels where no outcome arrived.
 
     An id on two days (in either kind of file) is an error naming both days.
     """
     apps = {
-        p: store.read_frame("raw_applications", p) for p in store.partitions("raw_applications")
+        p: store.read_frame("raw_applications", p)
+        for p in store.partitions("raw_applications")
+        if since is None or p >= since
     }
     outs = {p: store.read_frame("raw_outcomes", p) for p in store.partitions("raw_outcomes")}
     empty = pd.DataFrame(columns=[contract.id_column, contract.target.column])
@@ -253,6 +271,7 @@ def _data_summary(data: dict) -> dict[str, str]:
         "rows by source": ", ".join(f"{k} {v:,}" for k, v in data["rows_by_source"].items()),
         "rule hits left out": ", ".join(f"{k} {v}" for k, v in data["rule_hits_excluded"].items())
         or "none",
+        "training window": data.get("window_text", "all days"),
     }
     for kind, days in sorted(parts.items()):
         out[f"{kind} partitions"] = f"{days[0]} .. {days[-1]} ({len(days)})" if days else "none"
@@ -297,6 +316,7 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
     )
     def training_data(
         context: dg.AssetExecutionContext,
+        config: TrainingDataConfig,
         datasets: DatasetsResource,
         storage: StorageResource,
         mlflow: MlflowResource,
@@ -306,8 +326,10 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
         train / validation / holdout. An application is labelled by its outcome or, while
         none has arrived, by a reviewer's decision (a real outcome always wins).
 
-        Rule-rejected rows are left out: the model never scores them. A training starts by
-        marking failed what earlier runs of the dataset left unfinished when they died.
+        Rule-rejected rows are left out: the model never scores them. With a window (run
+        config ``window_since``) only the days from that date on are learned from. A training
+        starts by marking failed what earlier runs of the dataset left unfinished when they
+        died.
         """
         from credit_assets.core.reviews import review_labels
 
@@ -317,15 +339,19 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
             recover_dead_runs(context.instance, scope.name)
             fail_orphaned_mlflow_runs(context.instance, mlflow.registry(contract))
             reviews = review_labels(decision_log.log(), scope.name)
-            table = build_training_table(
-                store.read_frame("raw_history"),
-                labelled_applications(store, contract, reviews),
-                contract,
-            )
+            window = TrainingWindow(config.window_since)
+            labelled = labelled_applications(store, contract, reviews, window.since)
+            kept = window.history_rows(len(labelled), contract)
+            history = newest_rows(store.read_frame("raw_history"), kept, contract)
+            table = build_training_table(history, labelled, contract)
             path = store.write_frame(table.frame, "training_data")
             counts = table.frame[SPLIT].value_counts()
             partitions = {
-                "applications": store.partitions("raw_applications"),
+                "applications": [
+                    p
+                    for p in store.partitions("raw_applications")
+                    if window.since is None or p >= window.since
+                ],
                 "outcomes": store.partitions("raw_outcomes"),
             }
             table_fingerprint = fingerprint(table.frame)
@@ -339,6 +365,9 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
                 },
                 "rows_by_source": table.rows_by_source,
                 "rule_hits_excluded": table.rule_hits,
+                # drift_reference summarizes these same rows
+                "window": {"since": window.since, "history_rows": kept},
+                "window_text": window.describe(len(history)),
                 "partitions": partitions,
                 "table_fingerprint": table_fingerprint,
                 "contract_version": contract.version,
@@ -354,6 +383,7 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
                     **{f"rows_{s}": int(counts.get(s, 0)) for s in (TRAIN, VALIDATION, HOLDOUT)},
                     "rows_by_source": table.rows_by_source,
                     "rule_hits_excluded": table.rule_hits,
+                    "training_window": window.describe(len(history)),
                     "reviewer_labels_on_record": len(reviews),
                     "application_partitions": partitions["applications"],
                     "outcome_partitions": partitions["outcomes"],
@@ -478,6 +508,7 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
                     "data_fingerprint": data["data_fingerprint"],
                     "training_table_fingerprint": data["table_fingerprint"],
                     "training_partitions": _partition_span(partitions),
+                    "training_window": data.get("window_text", "all days"),
                     "feature_state_version": builder.state_fingerprint(),
                 },
             )

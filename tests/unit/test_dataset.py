@@ -9,8 +9,10 @@ from credit_assets.core.dataset import (
     TRAIN,
     VALIDATION,
     DataDir,
+    TrainingWindow,
     build_training_table,
     label_applications,
+    newest_rows,
     partition_key,
     source_fingerprint,
 )
@@ -111,3 +113,22 @@ def test_reviewers_label_what_no_outcome_labels_yet_and_outcomes_win():
     none = apps.iloc[:0].assign(repaid=pd.Series(dtype="int8"))
     out = with_review_labels(none, apps, reviews, loans).set_index("application_id")
     assert out["repaid"].to_dict() == {"a": 0, "b": 0, "c": 1}
+
+
+def test_a_training_window_keeps_only_the_history_min_history_rows_still_needs():
+    history, recent = _rows("h", 1000, 2), _rows("a", 150, 3)
+    everything = TrainingWindow()
+    assert everything.history_rows(len(recent), CONTRACT) is None
+    assert newest_rows(history, None, CONTRACT) is history
+    assert everything.describe(len(history)) == "all days"
+    window = TrainingWindow("2026-11-20")
+    kept = window.history_rows(len(recent), CONTRACT)
+    assert CONTRACT.min_history_rows == 200 and kept == 50
+    newest = newest_rows(history, kept, CONTRACT)
+    assert newest["ID_code"].tolist() == [f"h{i}" for i in range(950, 1000)]  # the newest ones
+    assert window.describe(kept) == "applications since 2026-11-20, 50 history rows"
+    # enough recent rows: no history at all; the table is the window's rows alone
+    assert window.history_rows(800, CONTRACT) == 0
+    assert newest_rows(history, 0, CONTRACT).empty
+    table = build_training_table(newest_rows(history, 0, CONTRACT), _rows("a", 800, 4), CONTRACT)
+    assert table.frame["ID_code"].str.startswith("a").all()

@@ -155,3 +155,83 @@ def test_drift_plot_is_a_png(reference):
     spec = replace(SPEC, feature_drift_shift=0.3)
     report = data_drift(reference, _batch(5_000, 10, spec, feature_shift=True))
     assert drift_png(report.top(10)).startswith(b"\x89PNG")
+
+
+def _miscalibrated(frame: pd.DataFrame) -> np.ndarray:
+    """A champion that ranks well but overstates risk, as much on its holdout as later."""
+    logit = true_logit(frame[COLUMNS].to_numpy(), SHAPES, SPEC.positive_rate)
+    return expit(0.8 * logit + 0.4)
+
+
+def test_calibration_is_judged_against_the_holdout_not_the_diagonal():
+    train, holdout = _batch(30_000, 11), _batch(10_000, 12)
+    bad, risk = holdout["target"].to_numpy() == 1, _miscalibrated(holdout)
+    figures = HoldoutReference.compute(bad, risk, choose_thresholds(risk, bad))
+    reference = build_reference(train, CONTRACT, _miscalibrated(train), holdout=figures)
+    assert figures.ece > 0.03  # clearly off the diagonal: Hosmer-Lemeshow would always fire
+    # clean batches: the calibration check fires at most at the bench's false-alarm level (1%)
+    clean = [_batch(2_000, 100 + b) for b in range(100)]
+    p = [concept_drift(reference, b, _miscalibrated(b)).check("ece").p_value for b in clean]
+    assert sum(v < 0.001 for v in p) <= 1
+    assert 0.3 < np.median(p) < 0.7  # p-values of a true null are about uniform
+    # under concept drift the bad-outcome rate per score bin moves away from the holdout's
+    drifted = _batch(10_000, 13, concept_change=True)
+    report = concept_drift(reference, drifted, _miscalibrated(drifted))
+    assert report.drifted and report.check("ece").p_value < 0.001
+
+
+def test_a_categorical_feature_that_changes_its_meaning_is_found():
+    contract = load_contract(FIXTURES / "loans.yaml")
+    rng = np.random.default_rng(1)
+    levels = ["salaried", "self_employed", "contractor"]
+
+    def loans(n: int, bad_rate: dict[str, float]) -> pd.DataFrame:
+        employment = rng.choice(levels, n)
+        repaid = rng.random(n) >= pd.Series(employment).map(bad_rate).to_numpy()
+        return pd.DataFrame(
+            {
+                "application_id": np.arange(n),
+                "applied_on": "2026-11-01",
+                "repaid": repaid.astype(int),
+                "income": rng.lognormal(8, 0.5, n),
+                "age": rng.integers(18, 80, n),
+                "employment": employment,
+                "region": rng.choice(["north", "south"], n),
+            }
+        )
+
+    before = {"salaried": 0.05, "self_employed": 0.15, "contractor": 0.10}
+    train, holdout = loans(20_000, before), loans(5_000, before)
+    risk_of = pd.Series(before)  # the champion knows the old bad rates
+
+    def risk(frame: pd.DataFrame) -> np.ndarray:
+        return frame["employment"].map(risk_of).to_numpy() + rng.normal(0, 0.01, len(frame))
+
+    bad = holdout["repaid"].to_numpy() == 0
+    figures = HoldoutReference.compute(bad, risk(holdout), choose_thresholds(risk(holdout), bad))
+    reference = build_reference(train, contract, risk(train), holdout=figures)
+    same = loans(5_000, before)
+    assert "employment" not in concept_drift(reference, same, risk(same)).changed_features
+    # the same levels, the same shares: only what they say about repaying has changed
+    swapped = loans(5_000, {"salaried": 0.15, "self_employed": 0.05, "contractor": 0.10})
+    assert not data_drift(reference, swapped).drifted
+    report = concept_drift(reference, swapped, risk(swapped))
+    assert report.changed_features == ["employment"]
+    row = report.relationship.set_index("feature").loc["employment"]
+    assert row["kind"] == "categorical" and np.sign(row["gap"]) != np.sign(row["reference_gap"])
+
+
+def test_a_feature_that_goes_missing_more_often_drifts(reference):
+    batch = _batch(5_000, 14)
+    # values missing at random: the rest keep their distribution, so only the share can tell
+    gone = batch.assign(var_5=batch["var_5"].mask(np.random.default_rng(0).random(5_000) < 0.05))
+    report = data_drift(reference, gone)
+    assert report.drifted_features == ["var_5"]
+    assert report.top(1)["missing"].item() == pytest.approx(0.05, abs=0.01)
+    # a reference with missing values: the same share later raises nothing
+    holey = build_reference(
+        _batch(30_000, 15).assign(var_5=lambda f: f["var_5"].mask(f.index % 20 == 0)),
+        CONTRACT,
+    )
+    assert holey.missing["var_5"] == 1_500 and holey.missing["var_4"] == 0
+    assert not data_drift(holey, gone).drifted

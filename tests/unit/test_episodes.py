@@ -1,6 +1,6 @@
 """Drift episodes: one retraining per run of drifted days."""
 
-from credit_assets.core.episodes import EpisodeState, MonitorCursor
+from credit_assets.core.episodes import EpisodeState, MonitorCursor, window_start
 
 
 def _days(*flags: int) -> dict[str, bool]:
@@ -63,3 +63,17 @@ def test_a_lasting_episode_asks_again_after_some_days_when_told_to():
     ]
     _, once = EpisodeState().advance(flags)
     assert [day for _, day in once] == ["2026-11-01", "2026-11-09"]
+
+
+def test_a_concept_window_starts_where_the_ranking_fell():
+    days = {f"2026-11-{d}": [f"2026-11-{d - 1}"] for d in range(20, 27)}
+    # the episode started on the 21st (calibration, under a feature shift), the AUC fell from
+    # the 23rd: the applications decided from the 22nd on are the new concept
+    fell = {"2026-11-21": False, "2026-11-22": False, "2026-11-23": True, "2026-11-24": True}
+    assert window_start("2026-11-21", "2026-11-24", fell, days) == "2026-11-22"
+    # before the AUC fell, the episode's first day; an AUC that fell before the episode or
+    # after the asking day does not count
+    assert window_start("2026-11-21", "2026-11-22", fell, days) == "2026-11-20"
+    assert window_start("2026-11-24", "2026-11-26", {"2026-11-23": True}, days) == "2026-11-23"
+    # a report no longer at hand: the day of arrival itself
+    assert window_start("2026-11-28", "2026-11-28", {}, days) == "2026-11-28"

@@ -187,3 +187,26 @@ def test_gates_judge_the_validation_band_not_one_re_chosen_on_the_holdout():
     gate = _by_gate(evaluate_gates(ev, None, GateConfig(min_automation_rate=0.5)))
     assert gate["min_automation"].value == applied.automation.value
     assert f"of {3000:,} scored applications" in gate["min_automation"].what
+
+
+def test_a_champion_whose_band_misses_its_target_is_held_to_its_accurate_automation():
+    # After concept drift the champion's band still automates as much as before, but its
+    # automatic decisions are wrong: that automation is no yardstick for a challenger.
+    risk, bad = _scores(5_000, 4)
+    band = choose_thresholds(*_scores(5_000, 5), 0.9)
+    flipped = evaluate_model(1 - risk, bad, band)  # the old concept, read backwards
+    assert flipped.band.status == "missed" and flipped.automation_rate > 0.3
+    assert flipped.accurate_automation == choose_thresholds(1 - risk, bad, 0.9).validation_coverage
+    assert flipped.accurate_automation < 0.05
+    challenger = evaluate_model(risk, bad, band)
+    assert challenger.band.status != "missed" and challenger.automation_at_target is None
+    assert challenger.accurate_automation == challenger.automation_rate
+    gate = _by_gate(evaluate_gates(challenger, flipped, GateConfig()))[AUTOMATION_VS_CHAMPION]
+    assert gate.passed and gate.bound == flipped.accurate_automation
+    assert "misses the target" in gate.what
+    # a champion that still meets its target keeps its band's automation as the bound, and a
+    # challenger is held to the same rule: its wrong automatic decisions count for nothing
+    gate = _by_gate(evaluate_gates(flipped, challenger, GateConfig()))[AUTOMATION_VS_CHAMPION]
+    assert not gate.passed and gate.bound == challenger.automation_rate
+    assert gate.value == flipped.accurate_automation
+    assert Evaluation.from_dict(flipped.to_dict()) == flipped
