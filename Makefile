@@ -43,13 +43,17 @@ ui: install $(DAGSTER_HOME)/dagster.yaml
 web: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/credit-assets web --insecure-cookies
 
+# One pytest process per core; a test file stays in one process (its module fixtures, such as
+# a trained environment, are built once).
+XDIST := -n auto --dist loadfile
+
 ## test: the default suite (what CI runs)
 test: install browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(XDIST)
 
 ## test-all: also the slow tests
 test-all: install browser
-	$(BIN)/python -m pytest -m ""
+	$(BIN)/python -m pytest $(XDIST) -m ""
 
 lint: install
 	$(BIN)/ruff check .
