@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import pickle
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +39,7 @@ from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.pipeline import DecisionPipeline
 from credit_assets.core.registry_names import CHALLENGER, CHAMPION
 from credit_assets.core.registry_view import (
+    COMPILED_ARTIFACT,
     EVENT_PREFIX,
     HISTORY_TAG,
     PIPELINE_ARTIFACT,
@@ -50,6 +52,7 @@ from credit_assets.core.registry_view import (
 
 _HISTORY_KEEP = 100
 _ARTIFACT = "decision_pipeline.joblib"
+_COMPILED = "compiled_pipeline.pickle"
 _MODEL_CODE = Path(__file__).with_name("mlflow_model.py")
 # Loaded pipelines kept per process: the champion, the challenger and the champion before.
 _LOADED_KEEP = 4
@@ -158,13 +161,18 @@ class ModelRegistry(RegistryReader):
         (``challenger``: a new version never becomes champion without the gates)."""
         signature = infer_signature(example, pipeline.decide(example, model_version="0"))
         with _tracking(self.tracking_uri), tempfile.TemporaryDirectory() as tmp:
-            artifact = Path(tmp) / _ARTIFACT
-            joblib.dump(pipeline, artifact)
+            artifacts = {PIPELINE_ARTIFACT: str(Path(tmp) / _ARTIFACT)}
+            joblib.dump(pipeline, artifacts[PIPELINE_ARTIFACT])
+            compiled = pipeline.compiled_only()
+            if compiled is not None:  # what `score` loads: no scikit-learn or LightGBM
+                artifacts[COMPILED_ARTIFACT] = str(Path(tmp) / _COMPILED)
+                with open(artifacts[COMPILED_ARTIFACT], "wb") as file:
+                    pickle.dump(compiled, file, protocol=pickle.HIGHEST_PROTOCOL)
             with mlflow.start_run(run_id=run_id):
                 info = mlflow.pyfunc.log_model(
                     name="decision_pipeline",
                     python_model=str(_MODEL_CODE),
-                    artifacts={PIPELINE_ARTIFACT: str(artifact)},
+                    artifacts=artifacts,
                     signature=signature,
                     input_example=example,
                     pip_requirements=_requirements(),

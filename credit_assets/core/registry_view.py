@@ -32,6 +32,9 @@ HISTORY_TAG = "champion_history"
 EVENT_PREFIX = "alias_event."
 # The pyfunc artifact that holds the pickled DecisionPipeline (named in the MLmodel file).
 PIPELINE_ARTIFACT = "pipeline"
+# Beside it for a compiled model: the same pipeline reduced to what deciding needs (plain
+# pickle, no scikit-learn or LightGBM objects; see core/lean.py).
+COMPILED_ARTIFACT = "compiled_pipeline"
 
 
 @dataclass(frozen=True)
@@ -119,10 +122,11 @@ class RegistryReader(ABC):
             f"{exists} (train one with 'credit-assets run')"
         )
 
-    def pipeline_file(self, version: str) -> Path | None:
-        """The pickled pipeline of ``version`` when its artifacts are on this machine's
-        filesystem; None when only MLflow can fetch them."""
-        return None
+    def pipeline_files(self, version: str) -> dict[str, Path]:
+        """The pickled pipelines of ``version`` by artifact name (:data:`PIPELINE_ARTIFACT`,
+        and :data:`COMPILED_ARTIFACT` for a compiled model) when its artifacts are on this
+        machine's filesystem; empty when only MLflow can fetch them."""
+        return {}
 
     def versions(self) -> list[VersionInfo]:
         """Every registered version, newest first, with its aliases and tags."""
@@ -332,7 +336,7 @@ class SqlRegistryReader(RegistryReader):
             models.setdefault(name, {})[alias] = str(version)
         return models
 
-    def pipeline_file(self, version: str) -> Path | None:
+    def pipeline_files(self, version: str) -> dict[str, Path]:
         rows = self._rows(
             "SELECT storage_location FROM model_versions WHERE name = :name AND version = :v",
             name=self.model_name,
@@ -340,14 +344,14 @@ class SqlRegistryReader(RegistryReader):
         )
         location = rows[0][0] if rows else None
         if not location or not location.startswith("file://"):
-            return None
+            return {}
         root = Path(url2pathname(urlparse(location).path))
         if not (root / "MLmodel").is_file():
-            return None
+            return {}
         import yaml
 
         flavor = yaml.safe_load((root / "MLmodel").read_text())["flavors"]["python_function"]
-        return root / flavor["artifacts"][PIPELINE_ARTIFACT]["path"]
+        return {name: root / artifact["path"] for name, artifact in flavor["artifacts"].items()}
 
 
 _SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
@@ -369,14 +373,23 @@ def load_decision_pipeline(
     tracking_uri: str, model_name: str, ref: str
 ) -> tuple[DecisionPipeline, VersionInfo]:
     """The pipeline of a version or alias, unpickled straight from a local artifact store
-    (MLflow's pyfunc loader does the same, after importing MLflow); through MLflow otherwise."""
+    (MLflow's pyfunc loader does the same, after importing MLflow); through MLflow otherwise.
+
+    A compiled model's decision-only form (:mod:`credit_assets.core.lean`) is preferred when
+    the version has one: it decides identically without importing scikit-learn or LightGBM.
+    """
     reader = open_reader(tracking_uri, model_name)
     info = reader.version_info(ref)
-    local = reader.pipeline_file(info.version)
-    if local is not None:
+    local = reader.pipeline_files(info.version)
+    if COMPILED_ARTIFACT in local:
+        import pickle
+
+        with local[COMPILED_ARTIFACT].open("rb") as file:
+            return pickle.load(file), info
+    if PIPELINE_ARTIFACT in local:
         import joblib
 
-        return joblib.load(local), info
+        return joblib.load(local[PIPELINE_ARTIFACT]), info
     from credit_assets.core.registry import ModelRegistry
 
     pipeline, _ = ModelRegistry(tracking_uri, model_name, model_name).load(info.version)
