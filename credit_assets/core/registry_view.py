@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import os
 from abc import ABC, abstractmethod
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -271,12 +272,16 @@ class SqlRegistryReader(RegistryReader):
     model_name: str
 
     def _rows(self, query: str, **params: str) -> list[tuple]:
+        sqlite_file = self.tracking_uri.removeprefix("sqlite:///")
+        if sqlite_file != self.tracking_uri:
+            # a registry never written has no file: do not create an empty one by reading
+            return (
+                _sqlite_rows(Path(sqlite_file), query, params)
+                if Path(sqlite_file).is_file()
+                else []
+            )
         import sqlalchemy as sa
 
-        sqlite_file = self.tracking_uri.removeprefix("sqlite:///")
-        # a registry never written has no file: do not create an empty one by reading
-        if sqlite_file != self.tracking_uri and not Path(sqlite_file).is_file():
-            return []
         engine = sa.create_engine(self.tracking_uri)
         try:
             with engine.connect() as connection:
@@ -352,6 +357,20 @@ class SqlRegistryReader(RegistryReader):
 
         flavor = yaml.safe_load((root / "MLmodel").read_text())["flavors"]["python_function"]
         return {name: root / artifact["path"] for name, artifact in flavor["artifacts"].items()}
+
+
+def _sqlite_rows(path: Path, query: str, params: dict[str, str]) -> list[tuple]:
+    """A query on a SQLite registry through the standard library's driver: importing
+    SQLAlchemy alone takes about a second of a command's start."""
+    import sqlite3
+
+    try:
+        with closing(sqlite3.connect(path, timeout=30)) as connection:
+            return [tuple(r) for r in connection.execute(query, params)]
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):  # tables not created yet: nothing registered
+            return []
+        raise CreditAssetsError(f"MLflow registry sqlite:///{path}: {exc}") from None
 
 
 _SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
