@@ -25,6 +25,7 @@ import copy
 import dataclasses
 import json
 import re
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -251,8 +252,13 @@ def derive_expectations(contract: DatasetContract, asset: str) -> list[dict]:
 # --------------------------------------------------------------------------- files
 
 
-@cache
 def _gx():
+    _wait_for_warm_up()
+    return _import_gx()
+
+
+@cache
+def _import_gx():
     import logging
     import os
 
@@ -501,11 +507,36 @@ def _rule(e: dict) -> str:
     return f"{e['type']}({args})"
 
 
-@cache
+_warming: threading.Thread | None = None
+
+
+def warm_up() -> None:
+    """Import GX and build its context in a background thread, once per process: a step
+    calls this before work of its own that needs no GX (reading, building and writing its
+    table), so the seconds GX takes overlap it. Call it after the step's own imports: two
+    threads importing modules that import each other could deadlock."""
+    global _warming
+    if _warming is None:
+        _warming = threading.Thread(target=_build_context, name="gx-warm-up", daemon=True)
+        _warming.start()
+
+
 def validation_context():
     """GX's in-memory context and the batch definition every suite validates through (built
     once per process: importing GX and building it take seconds)."""
-    gx = _gx()
+    _wait_for_warm_up()
+    return _build_context()
+
+
+def _wait_for_warm_up() -> None:
+    """Let the warm-up finish (a failure there, logged by the thread, is met again here)."""
+    if _warming is not None and _warming is not threading.current_thread():
+        _warming.join()
+
+
+@cache
+def _build_context():
+    gx = _import_gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.execution_engine import pandas_execution_engine
 

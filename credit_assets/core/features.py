@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from credit_assets.core.contract import FREQ_SUFFIX, DatasetContract
 from credit_assets.core.dataset import SPLIT, TRAIN
+from credit_assets.core.lean import FittedFeatures, value_keys
 
 
 class FeatureBuilder(TransformerMixin, BaseEstimator):
@@ -56,8 +57,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             c: X[c].dropna().astype(str).value_counts().index.tolist() for c in categorical
         }
         self.frequency_ = {
-            c: _value_keys(X[c]).value_counts(normalize=True).to_dict()
-            for c in self.frequency or []
+            c: value_keys(X[c]).value_counts(normalize=True).to_dict() for c in self.frequency or []
         }
         self.feature_names_out_ = [
             *numeric,
@@ -73,21 +73,18 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
     def transform_array(self, X: pd.DataFrame) -> np.ndarray:
         """:meth:`transform`'s values as one float32 array, feature-major in memory (each
         feature's column contiguous), without building a frame: the scoring path's input."""
-        numeric = list(self.numeric or [])
-        out = np.empty((len(X), len(self.feature_names_out_)), dtype=np.float32, order="F")
-        if numeric:
-            values = X[pd.Index(numeric)].to_numpy(dtype="float64")  # an Index: no list check
-            # clipped in float64, stored as float32 with no intermediate copy
-            np.clip(values, self.clip_low_, self.clip_high_, out=out[:, : len(numeric)])
-        j = len(numeric)
-        for c, levels in self.levels_.items():
-            codes = {level: float(i) for i, level in enumerate(levels)}
-            out[:, j] = X[c].astype(str).map(codes).where(X[c].notna()).to_numpy(dtype="float64")
-            j += 1
-        for c, table in self.frequency_.items():
-            out[:, j] = _value_keys(X[c]).map(table).fillna(0.0).to_numpy(dtype="float64")
-            j += 1
-        return out
+        return self.fitted().transform_array(X)
+
+    def fitted(self) -> FittedFeatures:
+        """The learned state as plain data, with the transform: all scoring needs."""
+        return FittedFeatures(
+            numeric=list(self.numeric or []),
+            clip_low=self.clip_low_,
+            clip_high=self.clip_high_,
+            levels=self.levels_,
+            frequency=self.frequency_,
+            feature_names_out_=self.feature_names_out_,
+        )
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return np.asarray(self.feature_names_out_, dtype=object)
@@ -116,10 +113,3 @@ def fit_feature_builder(table: pd.DataFrame, contract: DatasetContract) -> Featu
     on its train rows alone: validation and holdout rows never shape a learned transform."""
     builder = FeatureBuilder.from_contract(contract, list(table.columns))
     return builder.fit(table[table[SPLIT] == TRAIN])
-
-
-def _value_keys(values: pd.Series) -> pd.Series:
-    """Keys for frequency tables: numbers rounded so float noise does not split a value."""
-    if pd.api.types.is_numeric_dtype(values):
-        return values.round(6).astype(str)
-    return values.astype(str)

@@ -6,6 +6,7 @@ This is what the registry stores and what every scorer loads (batch decisions, t
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -15,10 +16,11 @@ from pandas.api.extensions import ExtensionArray
 
 from credit_assets.core.compiled import row_sums
 from credit_assets.core.contract import DatasetContract
+from credit_assets.core.lean import CompiledModel, DecisionModel
 from credit_assets.core.reasons import TOP_REASONS, reason_arrays, reason_columns
 from credit_assets.core.rules import RULE_ID, RULE_REASON, first_broken_rules
 from credit_assets.core.thresholds import RULE_REJECT, Thresholds
-from credit_assets.core.training import TrainedModel, positive_probability
+from credit_assets.core.training import positive_probability
 
 ArrayLike = np.ndarray | ExtensionArray
 
@@ -37,13 +39,25 @@ DECISION_COLUMNS = [
 @dataclass
 class DecisionPipeline:
     contract: DatasetContract
-    model: TrainedModel
+    model: DecisionModel
     thresholds: Thresholds
     feature_columns: list[str]
     trained_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
     # Training medians of the built features: reason texts say "high" / "low" against them.
     feature_medians: dict[str, float] | None = None
     top_reasons: int = TOP_REASONS
+
+    def compiled_only(self) -> DecisionPipeline | None:
+        """This pipeline with the model reduced to its compiled tables and its transforms'
+        parameters (:mod:`.lean`): the same decisions without scikit-learn or LightGBM.
+        None when the model is not compiled (it decides through LightGBM)."""
+        model = self.model
+        if isinstance(model, CompiledModel):
+            return self
+        if model.compiled is None:
+            return None
+        lean = CompiledModel(model.builder.fitted(), model.compiled, model.candidate)
+        return dataclasses.replace(self, model=lean)
 
     def risk(self, frame: pd.DataFrame) -> np.ndarray:
         """Probability of a bad outcome, whatever the contract's positive class means."""

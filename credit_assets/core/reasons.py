@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from credit_assets.core.contract import FREQ_SUFFIX, DatasetContract
+from credit_assets.core.lean import DecisionModel
 from credit_assets.core.thresholds import APPROVE, RULE_REJECT
-from credit_assets.core.training import TrainedModel
 
 EXPECTED_VALUE = "expected_value"
 TOP_REASONS = 4
@@ -45,7 +45,7 @@ def reason_columns(top: int = TOP_REASONS) -> list[str]:
     ]
 
 
-def contributions(model: TrainedModel, frame: pd.DataFrame) -> pd.DataFrame:
+def contributions(model: DecisionModel, frame: pd.DataFrame) -> pd.DataFrame:
     """Per-feature contributions to the raw score, plus ``expected_value``; each row sums to
     the model step's raw score (log-odds of the positive class)."""
     contrib = model.raw_contributions(model.build(frame))
@@ -119,7 +119,7 @@ def _worded(
 
 
 def explain(
-    model: TrainedModel,
+    model: DecisionModel,
     contract: DatasetContract,
     frame: pd.DataFrame,
     decisions: np.ndarray,
@@ -140,7 +140,7 @@ def explain(
 
 
 def reason_arrays(
-    model: TrainedModel,
+    model: DecisionModel,
     contract: DatasetContract,
     frame: pd.DataFrame,
     built: np.ndarray,
@@ -150,7 +150,7 @@ def reason_arrays(
     top: int = TOP_REASONS,
 ) -> dict[str, np.ndarray]:
     """:func:`explain`'s columns from contributions already computed (``contrib``, in
-    :meth:`TrainedModel.raw_contributions`' layout, for ``frame``'s rows and their built
+    :meth:`~.training.TrainedModel.raw_contributions`' layout, for ``frame``'s rows and their built
     features ``built``)."""
     names = np.asarray(model.builder.feature_names_out_, dtype=object)
     sign = 1.0 if contract.target.positive_means == "default" else -1.0
@@ -192,7 +192,7 @@ def _strongest(contrib: np.ndarray, toward: np.ndarray, top: int) -> tuple[np.nd
 
 def _word(
     contract: DatasetContract,
-    model: TrainedModel,
+    model: DecisionModel,
     frame: pd.DataFrame,
     built: np.ndarray,
     order: np.ndarray,

@@ -18,11 +18,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import pickle
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ import joblib
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
@@ -38,6 +41,7 @@ from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.pipeline import DecisionPipeline
 from credit_assets.core.registry_names import CHALLENGER, CHAMPION
 from credit_assets.core.registry_view import (
+    COMPILED_ARTIFACT,
     EVENT_PREFIX,
     HISTORY_TAG,
     PIPELINE_ARTIFACT,
@@ -50,6 +54,7 @@ from credit_assets.core.registry_view import (
 
 _HISTORY_KEEP = 100
 _ARTIFACT = "decision_pipeline.joblib"
+_COMPILED = "compiled_pipeline.pickle"
 _MODEL_CODE = Path(__file__).with_name("mlflow_model.py")
 # Loaded pipelines kept per process: the champion, the challenger and the champion before.
 _LOADED_KEEP = 4
@@ -111,7 +116,7 @@ class ModelRegistry(RegistryReader):
     experiment: str
     artifact_location: str | None = None
 
-    @property
+    @cached_property  # one per registry object: each client builds its stores anew
     def client(self) -> MlflowClient:
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
@@ -134,13 +139,15 @@ class ModelRegistry(RegistryReader):
         metrics: dict[str, float] | None = None,
         tags: dict[str, str] | None = None,
     ) -> None:
-        client = self.client
-        for key, value in (params or {}).items():
-            client.log_param(run_id, key, value)
-        for key, value in (metrics or {}).items():
-            client.log_metric(run_id, key, float(value))
-        for key, value in (tags or {}).items():
-            client.set_tag(run_id, key, value)
+        # one call, one transaction: a call per key cost a commit each (about a second for
+        # a training run's parameters and metrics on SQLite)
+        now = int(time.time() * 1000)
+        self.client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()],
+            params=[Param(k, str(v)) for k, v in (params or {}).items()],
+            tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
+        )
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         """A text artifact straight from memory (asset files may be on object storage)."""
@@ -158,13 +165,18 @@ class ModelRegistry(RegistryReader):
         (``challenger``: a new version never becomes champion without the gates)."""
         signature = infer_signature(example, pipeline.decide(example, model_version="0"))
         with _tracking(self.tracking_uri), tempfile.TemporaryDirectory() as tmp:
-            artifact = Path(tmp) / _ARTIFACT
-            joblib.dump(pipeline, artifact)
+            artifacts = {PIPELINE_ARTIFACT: str(Path(tmp) / _ARTIFACT)}
+            joblib.dump(pipeline, artifacts[PIPELINE_ARTIFACT])
+            compiled = pipeline.compiled_only()
+            if compiled is not None:  # what `score` loads: no scikit-learn or LightGBM
+                artifacts[COMPILED_ARTIFACT] = str(Path(tmp) / _COMPILED)
+                with open(artifacts[COMPILED_ARTIFACT], "wb") as file:
+                    pickle.dump(compiled, file, protocol=pickle.HIGHEST_PROTOCOL)
             with mlflow.start_run(run_id=run_id):
                 info = mlflow.pyfunc.log_model(
                     name="decision_pipeline",
                     python_model=str(_MODEL_CODE),
-                    artifacts={PIPELINE_ARTIFACT: str(artifact)},
+                    artifacts=artifacts,
                     signature=signature,
                     input_example=example,
                     pip_requirements=_requirements(),

@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import os
 from abc import ABC, abstractmethod
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +33,9 @@ HISTORY_TAG = "champion_history"
 EVENT_PREFIX = "alias_event."
 # The pyfunc artifact that holds the pickled DecisionPipeline (named in the MLmodel file).
 PIPELINE_ARTIFACT = "pipeline"
+# Beside it for a compiled model: the same pipeline reduced to what deciding needs (plain
+# pickle, no scikit-learn or LightGBM objects; see core/lean.py).
+COMPILED_ARTIFACT = "compiled_pipeline"
 
 
 @dataclass(frozen=True)
@@ -119,10 +123,11 @@ class RegistryReader(ABC):
             f"{exists} (train one with 'credit-assets run')"
         )
 
-    def pipeline_file(self, version: str) -> Path | None:
-        """The pickled pipeline of ``version`` when its artifacts are on this machine's
-        filesystem; None when only MLflow can fetch them."""
-        return None
+    def pipeline_files(self, version: str) -> dict[str, Path]:
+        """The pickled pipelines of ``version`` by artifact name (:data:`PIPELINE_ARTIFACT`,
+        and :data:`COMPILED_ARTIFACT` for a compiled model) when its artifacts are on this
+        machine's filesystem; empty when only MLflow can fetch them."""
+        return {}
 
     def versions(self) -> list[VersionInfo]:
         """Every registered version, newest first, with its aliases and tags."""
@@ -267,12 +272,16 @@ class SqlRegistryReader(RegistryReader):
     model_name: str
 
     def _rows(self, query: str, **params: str) -> list[tuple]:
+        sqlite_file = self.tracking_uri.removeprefix("sqlite:///")
+        if sqlite_file != self.tracking_uri:
+            # a registry never written has no file: do not create an empty one by reading
+            return (
+                _sqlite_rows(Path(sqlite_file), query, params)
+                if Path(sqlite_file).is_file()
+                else []
+            )
         import sqlalchemy as sa
 
-        sqlite_file = self.tracking_uri.removeprefix("sqlite:///")
-        # a registry never written has no file: do not create an empty one by reading
-        if sqlite_file != self.tracking_uri and not Path(sqlite_file).is_file():
-            return []
         engine = sa.create_engine(self.tracking_uri)
         try:
             with engine.connect() as connection:
@@ -332,7 +341,7 @@ class SqlRegistryReader(RegistryReader):
             models.setdefault(name, {})[alias] = str(version)
         return models
 
-    def pipeline_file(self, version: str) -> Path | None:
+    def pipeline_files(self, version: str) -> dict[str, Path]:
         rows = self._rows(
             "SELECT storage_location FROM model_versions WHERE name = :name AND version = :v",
             name=self.model_name,
@@ -340,14 +349,28 @@ class SqlRegistryReader(RegistryReader):
         )
         location = rows[0][0] if rows else None
         if not location or not location.startswith("file://"):
-            return None
+            return {}
         root = Path(url2pathname(urlparse(location).path))
         if not (root / "MLmodel").is_file():
-            return None
+            return {}
         import yaml
 
         flavor = yaml.safe_load((root / "MLmodel").read_text())["flavors"]["python_function"]
-        return root / flavor["artifacts"][PIPELINE_ARTIFACT]["path"]
+        return {name: root / artifact["path"] for name, artifact in flavor["artifacts"].items()}
+
+
+def _sqlite_rows(path: Path, query: str, params: dict[str, str]) -> list[tuple]:
+    """A query on a SQLite registry through the standard library's driver: importing
+    SQLAlchemy alone takes about a second of a command's start."""
+    import sqlite3
+
+    try:
+        with closing(sqlite3.connect(path, timeout=30)) as connection:
+            return [tuple(r) for r in connection.execute(query, params)]
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):  # tables not created yet: nothing registered
+            return []
+        raise CreditAssetsError(f"MLflow registry sqlite:///{path}: {exc}") from None
 
 
 _SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
@@ -369,14 +392,23 @@ def load_decision_pipeline(
     tracking_uri: str, model_name: str, ref: str
 ) -> tuple[DecisionPipeline, VersionInfo]:
     """The pipeline of a version or alias, unpickled straight from a local artifact store
-    (MLflow's pyfunc loader does the same, after importing MLflow); through MLflow otherwise."""
+    (MLflow's pyfunc loader does the same, after importing MLflow); through MLflow otherwise.
+
+    A compiled model's decision-only form (:mod:`credit_assets.core.lean`) is preferred when
+    the version has one: it decides identically without importing scikit-learn or LightGBM.
+    """
     reader = open_reader(tracking_uri, model_name)
     info = reader.version_info(ref)
-    local = reader.pipeline_file(info.version)
-    if local is not None:
+    local = reader.pipeline_files(info.version)
+    if COMPILED_ARTIFACT in local:
+        import pickle
+
+        with local[COMPILED_ARTIFACT].open("rb") as file:
+            return pickle.load(file), info
+    if PIPELINE_ARTIFACT in local:
         import joblib
 
-        return joblib.load(local), info
+        return joblib.load(local[PIPELINE_ARTIFACT]), info
     from credit_assets.core.registry import ModelRegistry
 
     pipeline, _ = ModelRegistry(tracking_uri, model_name, model_name).load(info.version)

@@ -113,9 +113,16 @@ class TrainedModel:
 
     def predict_positive(self, frame: pd.DataFrame) -> np.ndarray:
         """P(positive class) for raw contract columns."""
+        return self.predict_built(self.build(frame))
+
+    def predict_built(self, built: np.ndarray | pd.DataFrame) -> np.ndarray:
+        """P(positive class) for built features: table look-ups for a compiled model, so the
+        same values to the last bit as its decisions get."""
         if self.compiled is not None:
-            return positive_probability(self.compiled.raw_score(self.build(frame)))
-        return self.pipeline.predict_proba(frame, n_jobs=scoring_threads())[:, 1]
+            return positive_probability(self.compiled.raw_score(np.asarray(built)))
+        clf = self.pipeline.named_steps["model"]
+        named = pd.DataFrame(built, columns=self.builder.feature_names_out_)
+        return clf.predict_proba(named, n_jobs=scoring_threads())[:, 1]
 
     def feature_importance(self) -> pd.Series:
         """Per built feature: LightGBM's total gain, or a linear model's |weight| per

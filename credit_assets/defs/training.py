@@ -28,6 +28,7 @@ from credit_assets.core.dataset import (
     newest_rows,
     with_review_labels,
 )
+from credit_assets.core.expectations import warm_up
 from credit_assets.core.fencing import begin, check_stamp, stamp
 from credit_assets.core.figures import band_on_holdout, describe_band
 from credit_assets.core.gates import (
@@ -339,6 +340,7 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
             recover_dead_runs(context.instance, scope.name)
             fail_orphaned_mlflow_runs(context.instance, mlflow.registry(contract))
             reviews = review_labels(decision_log.log(), scope.name)
+            warm_up()  # GX for this step's checks, while the table is built and written
             window = TrainingWindow(config.window_since)
             labelled = labelled_applications(store, contract, reviews, window.since)
             kept = window.history_rows(len(labelled), contract)
@@ -415,6 +417,7 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
         contract, store = dataset.contract(), storage.store(scope.name)
         with _training_step(context, dataset, store, "features", "training_data"):
             table = store.read_frame("training_data")
+            warm_up()  # GX for this step's checks, while the features are built and written
             builder = fit_feature_builder(table, contract)
             built = builder.transform(table)
             built.insert(0, contract.id_column, table[contract.id_column].to_numpy())
@@ -475,16 +478,16 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
                 y[VALIDATION],
                 config.train_config(),
             )
-            # The fitted pipeline takes raw columns; the holdout here is already built, so score it
-            # with the model step alone.
-            clf = trained.pipeline.named_steps["model"]
+            # The fitted pipeline takes raw columns; these rows are built already. Scored as
+            # the registered pipeline scores (a compiled model's tables), so the band is chosen
+            # on the scores its decisions get.
             scores = pd.concat(
                 [
                     pd.DataFrame(
                         {
                             SPLIT: split,
                             target: y[split],
-                            "p_positive": clf.predict_proba(parts[split][names])[:, 1],
+                            "p_positive": trained.predict_built(parts[split][names]),
                         }
                     )
                     for split in (VALIDATION, HOLDOUT)

@@ -1,6 +1,6 @@
 """Commands import only what they use: help and the registry views start without any
 modelling or data library, and offline scoring without Dagster, Great Expectations or
-MLflow."""
+MLflow (and, for a compiled champion, without scikit-learn, SciPy or LightGBM)."""
 
 import json
 import os
@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from credit_assets.core.offline_scoring import decide_file
 from tests.unit.test_pipeline import fitted  # noqa: F401  (the fixture)
 from tests.unit.test_registry_view import registry  # noqa: F401  (the fixture)
 
@@ -79,10 +80,18 @@ def test_model_list_and_show_import_no_modelling_library(env, tmp_path):
     assert "version 1 (champion)" in out and "holdout_auc" in out
 
 
-def test_score_imports_no_dagster_gx_or_mlflow(env, fitted, tmp_path):  # noqa: F811
-    _, rows = fitted
+def test_score_of_a_compiled_champion_imports_no_modelling_library(
+    env,
+    fitted,  # noqa: F811
+    tmp_path,
+):
+    """The champion is compiled (additive), so ``score`` loads its decision-only form: no
+    scikit-learn, SciPy or LightGBM, and the same file as the full pipeline writes."""
+    pipeline, rows = fitted
     rows.to_csv(tmp_path / "in.csv", index=False)
     args = ("score", "--in", str(tmp_path / "in.csv"), "--out", str(tmp_path / "out.csv"))
     loaded, out = _loaded(*args, env=env, cwd=tmp_path)
-    assert not loaded & {"dagster", "great_expectations", "mlflow", "matplotlib"}
+    assert loaded == {"pandas", "pyarrow"}
     assert f"scored {len(rows)} rows with credit-santander version 1" in out
+    decide_file(pipeline, "1", tmp_path / "in.csv", tmp_path / "full.csv")
+    assert (tmp_path / "out.csv").read_bytes() == (tmp_path / "full.csv").read_bytes()

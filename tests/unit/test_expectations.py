@@ -2,6 +2,8 @@
 without losing hand-written expectations, and run with failures said plainly."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -314,3 +316,20 @@ def test_an_empty_table_in_one_chunk_fails_the_row_count():
     run = ChunkedSuiteRun(_suite("decisions"), "ID_code")
     run.add(pd.DataFrame({"ID_code": pd.Series([], dtype=object)}))
     assert "no decisions" in {f.rule for f in run.report().errors}
+
+
+def test_warm_up_builds_the_context_once_in_the_background():
+    """A step starts GX's import in a thread; validation waits for it and gets its context."""
+    probe = """
+import sys, threading
+from credit_assets.core import expectations as ex
+assert "great_expectations" not in sys.modules
+ex.warm_up()
+ex.warm_up()  # once per process
+assert [t.name for t in threading.enumerate()].count("gx-warm-up") <= 1
+context = ex.validation_context()
+assert not ex._warming.is_alive() and context is ex.validation_context()
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr

@@ -3,6 +3,7 @@ a rejected file is invisible to readers until it is written again."""
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from credit_assets.core.dataset import DataDir, concat_partitions, partition_key
@@ -113,3 +114,21 @@ def test_application_features_must_match_the_history(tmp_path):
     (tmp_path / "history").mkdir()
     pd.DataFrame(columns=history).to_csv(tmp_path / "history" / "train.csv", index=False)
     assert DataDir(tmp_path).history_columns() == history
+
+
+def test_parquet_leaves_floats_uncompressed_and_reads_back_exactly(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=500).astype("float32"),
+            "y": rng.normal(size=500).round(4),
+            "split": rng.choice(["train", "holdout"], 500),
+            "n": np.arange(500),
+        }
+    )
+    frame.loc[3, ["x", "y"]] = [np.nan, -0.0]
+    path = write_parquet_atomic(frame, tmp_path / "t.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(path), frame, check_exact=True)
+    group = pq.ParquetFile(path).metadata.row_group(0)
+    codecs = {group.column(i).path_in_schema: group.column(i).compression for i in range(4)}
+    assert codecs == {"x": "UNCOMPRESSED", "y": "UNCOMPRESSED", "split": "SNAPPY", "n": "SNAPPY"}

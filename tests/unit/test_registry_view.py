@@ -1,6 +1,7 @@
 """The MLflow-free registry readers see what MLflow sees: same versions, aliases, history,
 alias events and run metrics; the pickled pipeline they find decides like the registered one."""
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import httpx
 import pandas as pd
 import pytest
 
+from credit_assets.core.lean import CompiledModel
 from credit_assets.core.registry import ModelRegistry
 from credit_assets.core.registry_view import (
     RegistryReader,
@@ -18,6 +20,7 @@ from credit_assets.core.registry_view import (
     load_decision_pipeline,
     open_reader,
 )
+from credit_assets.core.training import TrainedModel
 from tests.services.stack import free_port, wait_until
 from tests.unit.test_pipeline import fitted  # noqa: F401  (the fixture)
 
@@ -78,7 +81,22 @@ def test_pipeline_loaded_without_mlflow_decides_like_the_registered_one(registry
     pipeline, info = load_decision_pipeline(registry.tracking_uri, registry.model_name, "champion")
     registered, _ = registry.load("1")
     assert info.version == "1"
-    pd.testing.assert_frame_equal(pipeline.decide(rows, "1"), registered.decide(rows, "1"))
+    assert isinstance(pipeline.model, CompiledModel)  # compiled: the decision-only form
+    assert isinstance(registered.model, TrainedModel)
+    pd.testing.assert_frame_equal(
+        pipeline.decide(rows, "1"), registered.decide(rows, "1"), check_exact=True
+    )
+
+
+def test_a_model_that_is_not_compiled_loads_as_the_full_pipeline(fitted, tmp_path):  # noqa: F811
+    full, rows = fitted
+    uncompiled = dataclasses.replace(full, model=dataclasses.replace(full.model, compiled=None))
+    registry = ModelRegistry(f"sqlite:///{tmp_path / 'mlflow.db'}", "m", "m", tmp_path.as_uri())
+    run_id = registry.start_run("unit", tags={})
+    registry.register(run_id, uncompiled, rows.head(3).reset_index(drop=True))
+    pipeline, _ = load_decision_pipeline(registry.tracking_uri, "m", "1")
+    assert isinstance(pipeline.model, TrainedModel) and pipeline.model.compiled is None
+    pd.testing.assert_frame_equal(pipeline.decide(rows, "1"), uncompiled.decide(rows, "1"))
 
 
 @pytest.mark.slow
