@@ -6,8 +6,9 @@ numeric columns as 64-bit floats. When a numeric cell is no number (``true``, ``
 typed read fails; the file is then read again all as text, so that validation can list every
 bad cell. A file that cannot be read even as text (a row of the wrong width, text that is not
 UTF-8, a cell over :data:`CELL_LIMIT`) is diagnosed with Python's csv module and refused with
-its lines and columns. A number cell over the limit (a long run of digits) does parse, as an
-infinite number: the cells read as infinite are measured in the file. Line numbers are
+its lines and columns. A number cell over the limit does parse (a long run of digits as an
+infinite number, ``0.000…1`` as a finite one), so when a line of the file is longer than the
+limit its number cells are measured in the file. Line numbers are
 physical (the header and blank lines count); they are worked out only when there is something
 to report.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterator
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -170,48 +172,53 @@ class CsvFile:
             yield self._frame(pending, first)
 
     def _frame(self, table: pa.Table, first_row: int) -> pd.DataFrame:
-        """The table as pandas, once no text cell is over :data:`CELL_LIMIT`."""
+        """The table as pandas, once no cell is over :data:`CELL_LIMIT`."""
         findings = Findings()
-        infinite: dict[str, np.ndarray] = {}
         for name, column in zip(table.column_names, table.columns, strict=True):
-            if pa.types.is_floating(column.type):
-                # a number cell over the limit (a long run of digits) parses as infinite
-                infinite_cells = pc.fill_null(pc.is_inf(column), False)
-                where = np.flatnonzero(infinite_cells.to_numpy(zero_copy_only=False))
-                if where.size:
-                    infinite[name] = where + first_row
-                continue
             if not pa.types.is_string(column.type):
                 continue
             too_long = pc.fill_null(pc.greater(pc.binary_length(column), CELL_LIMIT), False)
             where = np.flatnonzero(too_long.to_numpy(zero_copy_only=False))
             if where.size:
                 findings.add(_TOO_LONG, name, rows=list(where + first_row), count=int(where.size))
-        for name, rows in self._oversized(infinite).items():
-            findings.add(_TOO_LONG, name, rows=rows)
+        last = first_row + table.num_rows
+        for name, rows in self._oversized_numbers.items():
+            if here := [r for r in rows if first_row <= r < last]:
+                findings.add(_TOO_LONG, name, rows=here)
         if findings:
             raise findings.error(self.name, self.lines)
         return table.to_pandas(split_blocks=True, self_destruct=True)
 
-    def _oversized(self, cells: dict[str, np.ndarray]) -> dict[str, list[int]]:
-        """Of the given data rows of each column, those whose cell as written is over
-        :data:`CELL_LIMIT` (read from the file: only they are measured)."""
-        wanted = {int(r) for rows in cells.values() for r in rows}
-        if not wanted:
+    @cached_property
+    def _oversized_numbers(self) -> dict[str, list[int]]:
+        """Data rows of each numeric column whose cell as written is over :data:`CELL_LIMIT`.
+        Such a cell still parses as a number (a long run of digits as infinite, ``0.000…1``
+        as a finite one), so it is measured in the file, cell by cell, but only when a line
+        of the file is longer than the limit: one pass over its bytes tells."""
+        if not self._has_long_line():
             return {}
-        text: dict[int, list[str]] = {}
-        for index, (_, row) in enumerate(self._records(), start=-1):
-            if index in wanted:
-                text[index] = row
-            if index >= max(wanted):
-                break
+        where = {self.columns.index(c): c for c in self.numeric if c in self.columns}
         found: dict[str, list[int]] = {}
-        for name, rows in cells.items():
-            at = self.columns.index(name)
-            for r in rows.tolist():
-                if len(text.get(r, [])) > at and len(text[r][at]) > CELL_LIMIT:
-                    found.setdefault(name, []).append(r)
+        for index, (_, row) in enumerate(self._records(), start=-1):
+            for at, name in where.items():
+                if index >= 0 and at < len(row) and len(row[at]) > CELL_LIMIT:
+                    found.setdefault(name, []).append(index)
         return found
+
+    def _has_long_line(self) -> bool:
+        run = 0  # bytes since the last line end
+        with self.path.open("rb") as fh:
+            while block := fh.read(_STREAM_BLOCK):
+                ends = np.flatnonzero(np.frombuffer(block, np.uint8) == ord("\n"))
+                if ends.size == 0:
+                    run += len(block)
+                else:
+                    if run + ends[0] > CELL_LIMIT or np.any(np.diff(ends) > CELL_LIMIT + 1):
+                        return True
+                    run = len(block) - int(ends[-1]) - 1
+                if run > CELL_LIMIT:
+                    return True
+        return False
 
     def _unreadable(self, exc: pa.ArrowInvalid) -> DataValidationError:
         """What makes the file unreadable, with lines and columns, from one pass of csv."""

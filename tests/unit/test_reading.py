@@ -132,6 +132,13 @@ def test_an_oversized_number_cell_is_refused_as_oversized_not_as_infinite(tmp_pa
     chunks = iter_file_chunks(_csv(tmp_path, frame), CONTRACT, APPS, chunk_rows=2)
     with pytest.raises(DataValidationError, match="'var_3': line 6: cell is longer than 64 KiB"):
         list(chunks)
+    frame.loc[4, "var_3"] = "0." + "0" * 100_000 + "1"  # parses as a finite number
+    frame.loc[2, "var_3"] = "0.5"
+    err = _refusal(_csv(tmp_path, frame))
+    assert str(err).endswith("column 'var_3': line 6: cell is longer than 64 KiB")
+    chunks = iter_file_chunks(_csv(tmp_path, frame), CONTRACT, APPS, chunk_rows=2)
+    with pytest.raises(DataValidationError, match="'var_3': line 6: cell is longer than 64 KiB"):
+        list(chunks)
 
 
 def test_every_problem_is_listed_and_the_last_line_sums_them_up(tmp_path):
