@@ -112,10 +112,15 @@ def _none_if_nan(value: Any) -> Any:
 
 
 def input_records(
-    inputs: pd.DataFrame, contract: DatasetContract, redact_protected: bool
+    inputs: pd.DataFrame | Sequence[Mapping[str, Any]],
+    contract: DatasetContract,
+    redact_protected: bool,
 ) -> list[str]:
-    """Each input row as a JSON object (missing values as ``null``), protected attributes
-    replaced by ``"[redacted]"`` when asked."""
+    """Each input row (a frame's, or an application's values by column) as a JSON object
+    (missing values as ``null``), protected attributes replaced by ``"[redacted]"`` when
+    asked."""
+    if not isinstance(inputs, pd.DataFrame):
+        return [_record(row, contract, redact_protected) for row in inputs]
     frame = inputs
     protected = contract.resolve_protected(list(frame.columns))
     if redact_protected and protected:
@@ -127,12 +132,19 @@ def input_records(
     missing = pd.isna(values)
     if missing.any():
         values[missing] = None  # JSON has no NaN
+    return [_json(dict(zip(columns, row, strict=True))) for row in values.tolist()]
+
+
+def _record(row: Mapping[str, Any], contract: DatasetContract, redact_protected: bool) -> str:
+    """:func:`input_records` of one application's values, without a frame."""
+    protected = set(contract.resolve_protected(list(row))) if redact_protected else set()
+    return _json({c: REDACTED if c in protected else _none_if_nan(v) for c, v in row.items()})
+
+
+def _json(record: dict[str, Any]) -> str:
     # orjson: a third of json's time on a day of float rows; dates and timestamps (a
     # contract's date column) as ISO text
-    return [
-        orjson.dumps(dict(zip(columns, row, strict=True)), default=_iso).decode()
-        for row in values.tolist()
-    ]
+    return orjson.dumps(record, default=_iso).decode()
 
 
 def _iso(value: Any) -> str:
@@ -264,7 +276,7 @@ class DecisionLog:
         self,
         dataset: str,
         decided: pd.DataFrame | Mapping[str, Any],
-        inputs: pd.DataFrame,
+        inputs: pd.DataFrame | Sequence[Mapping[str, Any]],
         contract: DatasetContract,
         thresholds: Thresholds | None,
         *,

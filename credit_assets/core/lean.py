@@ -13,7 +13,10 @@ are the same objects.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,8 +52,7 @@ class FittedFeatures:
             # clipped in float64, stored as float32 with no intermediate copy
             np.clip(values, self.clip_low, self.clip_high, out=out[:, : len(numeric)])
         j = len(numeric)
-        for c, levels in self.levels.items():
-            codes = {level: float(i) for i, level in enumerate(levels)}
+        for c, codes in self._codes.items():
             out[:, j] = X[c].astype(str).map(codes).where(X[c].notna()).to_numpy(dtype="float64")
             j += 1
         for c, table in self.frequency.items():
@@ -58,12 +60,43 @@ class FittedFeatures:
             j += 1
         return out
 
+    def transform_one(self, values: Mapping[str, Any], numeric: frozenset[str]) -> np.ndarray:
+        """:meth:`transform_array` for one application, shape ``(1, features)``, without
+        pandas: ``values`` by column, every missing one NaN; ``numeric`` names the columns a
+        day's file holds as numbers (their frequency keys are rounded)."""
+        out = np.empty((1, len(self.feature_names_out_)), dtype=np.float32, order="F")
+        n = len(self.numeric)
+        if n:
+            row = np.array([[values[c] for c in self.numeric]], dtype="float64")
+            np.clip(row, self.clip_low, self.clip_high, out=out[:, :n])
+        for j, (c, codes) in enumerate(self._codes.items(), start=n):
+            value = values[c]
+            out[0, j] = np.nan if _missing(value) else codes.get(str(value), np.nan)
+        for j, (c, table) in enumerate(self.frequency.items(), start=n + len(self._codes)):
+            out[0, j] = table.get(value_key(values[c], c in numeric), 0.0)
+        return out
+
+    @cached_property
+    def _codes(self) -> dict[str, dict[str, float]]:
+        """Each categorical's integer code by level (as text)."""
+        return {c: {lv: float(i) for i, lv in enumerate(lvs)} for c, lvs in self.levels.items()}
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
 
 def value_keys(values: pd.Series) -> pd.Series:
     """Keys for frequency tables: numbers rounded so float noise does not split a value."""
     if pd.api.types.is_numeric_dtype(values):
         return values.round(6).astype(str)
     return values.astype(str)
+
+
+def value_key(value: Any, numeric: bool) -> str:
+    """:func:`value_keys` of one value; ``numeric``: its column is a number column (numpy's
+    rounding, not Python's, as the column's)."""
+    return str(float(np.round(np.float64(value), 6))) if numeric else str(value)
 
 
 @dataclass(frozen=True, eq=False)

@@ -17,7 +17,7 @@ from pandas.api.extensions import ExtensionArray
 from credit_assets.core.compiled import row_sums
 from credit_assets.core.contract import DatasetContract
 from credit_assets.core.lean import CompiledModel, DecisionModel
-from credit_assets.core.reasons import TOP_REASONS, reason_arrays, reason_columns
+from credit_assets.core.reasons import TOP_REASONS, Columns, reason_arrays, reason_columns
 from credit_assets.core.rules import RULE_ID, RULE_REASON, first_broken_rules
 from credit_assets.core.thresholds import RULE_REJECT, Thresholds
 from credit_assets.core.training import positive_probability
@@ -82,12 +82,29 @@ class DecisionPipeline:
         The score and the reasons come from one set of per-feature contributions (table
         look-ups for an additive model), and the output is built once, column by column.
         """
-        contract, n = self.contract, len(frame)
-        rule_id, rule_reason = first_broken_rules(frame, contract)
-        passed = np.equal(rule_id, None)
+        rule_id, rule_reason = first_broken_rules(frame, self.contract)
         # Every row goes through the model in one pass (cheaper than taking the rule rejects
         # out of the frame); a rule reject's score and model reasons are then left out.
         built = self.model.build(frame)
+        keep = [self.contract.id_column, *self.contract.resolve_protected(list(frame.columns))]
+        kept = {c: frame[c].array for c in keep}  # as they are: no conversion
+        return self.columns_of(frame, kept, rule_id, rule_reason, built, model_version)
+
+    def columns_of(
+        self,
+        values: Columns,
+        kept: dict[str, ArrayLike],
+        rule_id: np.ndarray,
+        rule_reason: np.ndarray,
+        built: np.ndarray,
+        model_version: str,
+    ) -> dict[str, ArrayLike]:
+        """The decision columns from the rows' broken rules and built features: what the
+        batch and the one-application path (:mod:`.onerow`) share. ``values`` are the
+        applicants' own values (reasons quote them), ``kept`` the columns carried as they
+        are (id, protected attributes)."""
+        contract, n = self.contract, len(built)
+        passed = np.equal(rule_id, None)
         contrib = self.model.raw_contributions(built)
         p_positive = positive_probability(row_sums(contrib))
         risk = p_positive if contract.target.positive_means == "default" else 1 - p_positive
@@ -96,7 +113,7 @@ class DecisionPipeline:
         reasons = reason_arrays(
             self.model,
             contract,
-            frame,
+            values,
             built,
             contrib,
             decision,
@@ -105,9 +122,8 @@ class DecisionPipeline:
         )
         reasons["reason_1"][~passed] = rule_id[~passed]
         reasons["reason_text_1"][~passed] = rule_reason[~passed]
-        keep = [contract.id_column, *contract.resolve_protected(list(frame.columns))]
-        columns = {c: frame[c].array for c in keep}  # as they are: no conversion
-        columns |= {
+        columns = {
+            **kept,
             "decision": decision,
             "score": score,
             RULE_ID: rule_id,

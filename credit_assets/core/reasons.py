@@ -20,6 +20,7 @@ import functools
 import math
 import re
 import string
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,10 @@ DIRECTIONS = ("high", "low", "missing")
 HIGH, LOW, MISSING = range(3)
 _PRECISION = re.compile(r"\.\d+[eEfFgG]")  # "%" formats these as str.format does
 _BLOCK = 4096  # rows whose contributions (a few MB) are ranked together
+
+# The applicants' own values by column: a day's frame, or one application's values as
+# one-row arrays (:mod:`.onerow`); reasons quote them.
+Columns = pd.DataFrame | Mapping[str, np.ndarray]
 
 
 def reason_columns(top: int = TOP_REASONS) -> list[str]:
@@ -142,7 +147,7 @@ def explain(
 def reason_arrays(
     model: DecisionModel,
     contract: DatasetContract,
-    frame: pd.DataFrame,
+    frame: Columns,
     built: np.ndarray,
     contrib: np.ndarray,
     decisions: np.ndarray,
@@ -193,7 +198,7 @@ def _strongest(contrib: np.ndarray, toward: np.ndarray, top: int) -> tuple[np.nd
 def _word(
     contract: DatasetContract,
     model: DecisionModel,
-    frame: pd.DataFrame,
+    frame: Columns,
     built: np.ndarray,
     order: np.ndarray,
     valid: np.ndarray,
@@ -233,14 +238,14 @@ def _word(
 
 
 def _display_values(
-    frame: pd.DataFrame, built: np.ndarray, names: list[str], feature: str
+    frame: Columns, built: np.ndarray, names: list[str], feature: str
 ) -> np.ndarray:
     """The applicants' own values of a feature (the raw column when there is one)."""
-    if feature in frame.columns:
-        return frame[feature].to_numpy()
-    if feature.endswith(FREQ_SUFFIX) and feature[: -len(FREQ_SUFFIX)] in frame.columns:
+    if feature in frame:  # a frame's column, or a key
+        return np.asarray(frame[feature])
+    if feature.endswith(FREQ_SUFFIX) and feature[: -len(FREQ_SUFFIX)] in frame:
         return built[:, names.index(feature)]
-    return np.full(len(frame), np.nan)
+    return np.full(len(built), np.nan)
 
 
 def _directions(values: np.ndarray, median: float | None, categorical: bool) -> np.ndarray:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -10,21 +14,22 @@ from credit_assets.core.contract import DatasetContract, Rule
 RULE_ID = "rule_id"
 RULE_REASON = "rule_reason"
 
+# The same operators for a day's column (pandas) and one application's value (Python).
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+}
+
 
 def rule_mask(frame: pd.DataFrame, rule: Rule) -> pd.Series:
     """Rows matching ``rule``. A missing value never matches a comparison."""
     values = frame[rule.column]
     match rule.op:
-        case "<":
-            hit = values < rule.value
-        case "<=":
-            hit = values <= rule.value
-        case ">":
-            hit = values > rule.value
-        case ">=":
-            hit = values >= rule.value
-        case "==":
-            hit = values == rule.value
+        case "<" | "<=" | ">" | ">=" | "==":
+            hit = _COMPARE[rule.op](values, rule.value)
         case "!=":
             hit = values.notna() & (values != rule.value)
         case "in":
@@ -34,6 +39,36 @@ def rule_mask(frame: pd.DataFrame, rule: Rule) -> pd.Series:
         case "is_null":
             hit = values.isna()
     return pd.Series(np.asarray(hit, dtype=bool), index=frame.index)
+
+
+def breaks(value: Any, missing: bool, rule: Rule) -> bool:
+    """:func:`rule_mask` for one application's value (``missing``: None or NaN)."""
+    match rule.op:
+        case "is_null":
+            return missing
+        case "in" | "not_in" if missing:
+            # pandas' isin matches a missing value with a missing one in the list
+            return rule.op == "in" and any(pd.isna(v) for v in rule.value)
+        case _ if missing:
+            return False  # a missing value never matches a comparison
+        case "!=":
+            return bool(value != rule.value)
+        case "in":
+            return value in list(rule.value)
+        case "not_in":
+            return value not in list(rule.value)
+    return bool(_COMPARE[rule.op](value, rule.value))
+
+
+def first_broken_rule(
+    values: dict[str, Any], missing: set[str], contract: DatasetContract
+) -> tuple[str | None, str | None]:
+    """The id and reason of the first rule one application breaks (``None`` for none):
+    :func:`first_broken_rules` for one row; ``missing`` names its missing values."""
+    for rule in contract.rules:
+        if breaks(values[rule.column], rule.column in missing, rule):
+            return rule.id, rule.reason
+    return None, None
 
 
 def first_broken_rules(

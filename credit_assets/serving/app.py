@@ -200,7 +200,12 @@ class DecisionService:
         started: float,
     ) -> tuple[list[RecordedDecision], bool]:
         contract = served.pipeline.contract
-        frame = _frame(served, applications)
+        one_row = served.one_row if len(applications) == 1 else None
+        inputs: pd.DataFrame | list[dict[str, Any]]
+        if one_row is not None:  # a compiled champion decides one application without pandas
+            inputs = [one_row.values(applications[0].model_dump(by_alias=True))]
+        else:
+            inputs = _frame(served, applications)
         keys = None
         if idempotency:
             if len(idempotency) > 100:
@@ -211,20 +216,23 @@ class DecisionService:
                 )
             keys = (
                 [idempotency]
-                if len(frame) == 1
-                else [f"{idempotency}/{i}" for i in range(len(frame))]
+                if len(inputs) == 1
+                else [f"{idempotency}/{i}" for i in range(len(inputs))]
             )
             prints = [
-                fingerprint(r) for r in input_records(frame, contract, self.log.redact_protected)
+                fingerprint(r) for r in input_records(inputs, contract, self.log.redact_protected)
             ]
             stored = self.log.replay(dataset, keys, prints)
             if stored is not None:
                 return stored, False
-        decided = served.pipeline.decision_columns(frame, model_version=served.version)
+        if one_row is not None:
+            decided = one_row.decision_columns(inputs[0], model_version=served.version)
+        else:
+            decided = served.pipeline.decision_columns(inputs, model_version=served.version)
         rows = self.log.rows(
             dataset,
             decided,
-            frame,
+            inputs,
             contract,
             served.pipeline.thresholds,
             source="api",

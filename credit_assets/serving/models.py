@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from credit_assets.core.contract import DatasetContract
+from credit_assets.core.onerow import OneRow, numeric_columns
 from credit_assets.core.pipeline import DecisionPipeline
 from credit_assets.core.registry import ModelRegistry
 from credit_assets.core.registry_names import CHAMPION
@@ -33,15 +34,14 @@ class Served:
     batch: type[BaseModel]
     columns: list[str]  # the application's columns, in the order the pipeline gets them
     numeric: frozenset[str]
+    one_row: OneRow | None  # one application without pandas; None: not a compiled champion
 
 
 def serve(dataset: str, pipeline: DecisionPipeline, version: str, max_batch: int) -> Served:
     contract: DatasetContract = pipeline.contract
     application = application_model(contract, pipeline.feature_columns, dataset)
     columns = [f.alias or name for name, f in application.model_fields.items()]
-    numeric = frozenset(
-        c for c in columns if (spec := contract.spec_for(c)) is not None and spec.type == "numeric"
-    )
+    numeric = numeric_columns(contract, columns)
     return Served(
         version,
         pipeline,
@@ -49,6 +49,7 @@ def serve(dataset: str, pipeline: DecisionPipeline, version: str, max_batch: int
         batch_model(application, max_batch, dataset),
         columns,
         numeric,
+        OneRow.of(pipeline, columns),
     )
 
 
