@@ -7,10 +7,13 @@ serve`` on loopback with the decision log on SQLite. In one run:
 * (a) ``bare predict``: the model's probability for one application (``pipeline.risk``);
 * (b) ``in-process decision``: what the service does for one request, without HTTP: parse
   and validate the JSON body, decide (rules, score, band, reasons), commit it to the log;
+  and the decision alone, through the batch's ``decide`` on a one-row frame and through the
+  one-application path the API takes (``core/onerow.py``);
 * (c) HTTP latency p50 / p99 / max at fixed request rates, open loop: requests leave on a
   fixed schedule whether or not earlier ones were answered, and latency counts from the
   scheduled time, so queueing shows. After the load, the log must hold exactly one row per
-  answered request (none for a refused one). Before each rate, the same schedule of
+  answered request (none for a refused one), and the server's CPU time per answer (its
+  processes' user + system time, from ``/proc``). Before each rate, the same schedule of
   ``GET /healthz``: the latency that the machine, the server and the client add alone;
 * (d) the batch endpoint's throughput (applications a second) against the bare model's
   batch predict on the same applications.
@@ -77,6 +80,22 @@ def applications(frame) -> list[dict]:
         {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
         for row in frame.to_dict("records")
     ]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its descendants so far (Linux ``/proc``)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, pids = 0.0, [pid]
+    while pids:
+        p = pids.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+            for task in Path(f"/proc/{p}/task").iterdir():
+                pids += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):  # ended meanwhile
+            continue
+    return total
 
 
 def free_port() -> int:
@@ -225,6 +244,14 @@ def main() -> None:
     results["decide_only"] = percentiles(
         timed(lambda i: pipeline.decide(rows[i], model_version=version), args.repeat)
     )
+    one_row = served.one_row
+    assert one_row is not None, "the bench's champion is compiled"
+    results["decide_one_row"] = percentiles(
+        timed(
+            lambda i: one_row.decision_columns(one_row.values(bodies[i]), model_version=version),
+            args.repeat,
+        )
+    )
 
     # (c) and (d): over HTTP, against `credit-assets serve`
     port = free_port()
@@ -257,10 +284,11 @@ def main() -> None:
             latencies, _ = asyncio.run(open_loop(f"{base}/healthz", {}, [None], rate, args.seconds))
             results["http"][f"healthz_{int(rate)}"] = percentiles(latencies)
             print(f"{rate:>5.0f}/s healthz", results["http"][f"healthz_{int(rate)}"], flush=True)
-            before = log.count("santander")
+            before, cpu_before = log.count("santander"), cpu_seconds(server.pid)
             latencies, statuses = asyncio.run(
                 open_loop(f"{base}/v1/santander/decisions", headers, bodies, rate, args.seconds)
             )
+            cpu = cpu_seconds(server.pid) - cpu_before
             answered = statuses.count(200)
             added = log.count("santander") - before
             results["http"][str(int(rate))] = {
@@ -270,6 +298,7 @@ def main() -> None:
                 "refused": len(statuses) - answered,
                 "log_rows_added": added,
                 "one_row_per_answer": added == answered,
+                "server_cpu_ms_per_answer": 1000 * cpu / max(answered, 1),
             }
             print(f"{rate:>5.0f}/s", results["http"][str(int(rate))], flush=True)
         batch = {"applications": bodies[: args.batch]}
