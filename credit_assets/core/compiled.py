@@ -107,7 +107,10 @@ class AdditiveModel:
 def row_sums(contributions: np.ndarray) -> np.ndarray:
     """Each row's sum, added feature after feature in the same order for one row as for a
     million: numpy's own sum picks pairwise or sequential order by the array's shape and
-    layout, so an application decided alone could differ in its last bit from the batch."""
+    layout, so an application decided alone could differ in its last bit from the batch.
+    A few rows are added by ``accumulate`` (the same order, in one call)."""
+    if len(contributions) <= _FEW_ROWS:
+        return np.add.accumulate(contributions, axis=1)[:, -1]
     total = contributions[:, 0].copy()
     for j in range(1, contributions.shape[1]):
         total += contributions[:, j]

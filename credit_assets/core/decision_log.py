@@ -137,8 +137,10 @@ def input_records(
 
 def _record(row: Mapping[str, Any], contract: DatasetContract, redact_protected: bool) -> str:
     """:func:`input_records` of one application's values, without a frame."""
-    protected = set(contract.resolve_protected(list(row))) if redact_protected else set()
-    return _json({c: REDACTED if c in protected else _none_if_nan(v) for c, v in row.items()})
+    record = {c: v if v == v else None for c, v in row.items()}  # NaN is not itself: null
+    if redact_protected:
+        record.update(dict.fromkeys(contract.resolve_protected(list(row)), REDACTED))
+    return _json(record)
 
 
 def _json(record: dict[str, Any]) -> str:

@@ -71,9 +71,10 @@ class FittedFeatures:
             np.clip(row, self.clip_low, self.clip_high, out=out[:, :n])
         for j, (c, codes) in enumerate(self._codes.items(), start=n):
             value = values[c]
-            out[0, j] = np.nan if _missing(value) else codes.get(str(value), np.nan)
+            out[0, j] = np.nan if is_missing(value) else codes.get(str(value), np.nan)
         for j, (c, table) in enumerate(self.frequency.items(), start=n + len(self._codes)):
-            out[0, j] = table.get(value_key(values[c], c in numeric), 0.0)
+            value = values[c]  # missing: no key (``astype(str)`` keeps NaN), no frequency
+            out[0, j] = 0.0 if is_missing(value) else table.get(value_key(value, c in numeric), 0.0)
         return out
 
     @cached_property
@@ -82,7 +83,8 @@ class FittedFeatures:
         return {c: {lv: float(i) for i, lv in enumerate(lvs)} for c, lvs in self.levels.items()}
 
 
-def _missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
+    """None or NaN: a missing value as the API or a frame gives it."""
     return value is None or (isinstance(value, float) and np.isnan(value))
 
 

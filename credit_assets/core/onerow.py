@@ -57,8 +57,7 @@ class OneRow:
         column an array of one; ``values`` as :meth:`values` gives them."""
         pipeline = self.pipeline
         contract = pipeline.contract
-        missing = {c for c, v in values.items() if isinstance(v, float) and np.isnan(v)}
-        rule_id, rule_reason = first_broken_rule(values, missing, contract)
+        rule_id, rule_reason = first_broken_rule(values, contract)
         model = pipeline.model
         assert isinstance(model, CompiledModel)  # compiled_only's
         built = model.builder.transform_one(values, self.numeric)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from credit_assets.core.contract import DatasetContract, Rule
+from credit_assets.core.lean import is_missing
 
 RULE_ID = "rule_id"
 RULE_REASON = "rule_reason"
@@ -61,12 +62,13 @@ def breaks(value: Any, missing: bool, rule: Rule) -> bool:
 
 
 def first_broken_rule(
-    values: dict[str, Any], missing: set[str], contract: DatasetContract
+    values: dict[str, Any], contract: DatasetContract
 ) -> tuple[str | None, str | None]:
     """The id and reason of the first rule one application breaks (``None`` for none):
-    :func:`first_broken_rules` for one row; ``missing`` names its missing values."""
+    :func:`first_broken_rules` for one row."""
     for rule in contract.rules:
-        if breaks(values[rule.column], rule.column in missing, rule):
+        value = values[rule.column]
+        if breaks(value, is_missing(value), rule):
             return rule.id, rule.reason
     return None, None
 
