@@ -42,14 +42,15 @@ def rule_mask(frame: pd.DataFrame, rule: Rule) -> pd.Series:
     return pd.Series(np.asarray(hit, dtype=bool), index=frame.index)
 
 
-def breaks(value: Any, missing: bool, rule: Rule) -> bool:
-    """:func:`rule_mask` for one application's value (``missing``: None or NaN)."""
+def breaks(value: Any, rule: Rule) -> bool:
+    """:func:`rule_mask` for one application's value."""
+    missing = is_missing(value)
     match rule.op:
         case "is_null":
             return missing
         case "in" | "not_in" if missing:
-            # pandas' isin matches a missing value with a missing one in the list
-            return rule.op == "in" and any(pd.isna(v) for v in rule.value)
+            # pandas' isin matches NaN with a NaN in the list (not with None)
+            return rule.op == "in" and any(v != v for v in rule.value)
         case _ if missing:
             return False  # a missing value never matches a comparison
         case "!=":
@@ -67,8 +68,7 @@ def first_broken_rule(
     """The id and reason of the first rule one application breaks (``None`` for none):
     :func:`first_broken_rules` for one row."""
     for rule in contract.rules:
-        value = values[rule.column]
-        if breaks(value, is_missing(value), rule):
+        if breaks(values[rule.column], rule):
             return rule.id, rule.reason
     return None, None
 

@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from credit_assets.core.contract import load_contract
+from credit_assets.core.contract import Rule, load_contract
 from credit_assets.core.decision_log import input_records
 from credit_assets.core.features import FeatureBuilder
 from credit_assets.core.onerow import OneRow
 from credit_assets.core.pipeline import DecisionPipeline
 from credit_assets.core.reasons import training_medians
+from credit_assets.core.rules import breaks, rule_mask
 from credit_assets.core.synthetic import SyntheticSpec, draw, make_shapes
 from credit_assets.core.thresholds import Thresholds
 from credit_assets.core.training import LINEAR, TrainConfig, train
@@ -127,3 +128,31 @@ def test_an_application_is_recorded_as_its_one_row_frame(redact):
         assert input_records([values], pipeline.contract, redact) == input_records(
             frame, pipeline.contract, redact
         )
+
+
+@pytest.mark.parametrize(
+    ("op", "value"),
+    [
+        ("<", 2.0),
+        ("<=", 2.0),
+        (">", 2.0),
+        (">=", 2.0),
+        ("==", 2.0),
+        ("!=", 2.0),
+        ("in", [1.0, 2.0]),
+        ("in", [1.0, float("nan")]),
+        ("in", [None]),
+        ("not_in", [1.0]),
+        ("is_null", None),
+        ("==", "b"),
+        ("!=", "b"),
+        ("in", ["a", "c"]),
+        ("not_in", ["a"]),
+    ],
+)
+def test_a_rule_on_one_value_matches_as_on_a_column(op, value):
+    numbers = isinstance(value, float) or (isinstance(value, list) and 1.0 in value)
+    column = [1.0, 2.0, 3.0, np.nan] if numbers or value is None else ["a", "b", "c", np.nan]
+    rule = Rule(id="X", column="c", op=op, value=value, reason="x")
+    frame = pd.DataFrame({"c": pd.Series(column, dtype=float if numbers else object)})
+    assert [breaks(v, rule) for v in column] == rule_mask(frame, rule).tolist()
