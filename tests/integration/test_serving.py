@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from credit_assets.cli.app import app as cli
 from credit_assets.cli.common import console
 from credit_assets.core.api_keys import ApiKeys, parse_scopes
+from credit_assets.core.catalog import model_name
 from credit_assets.core.decision_log import DecisionLog
 from credit_assets.core.registry import ModelRegistry
 from credit_assets.core.registry_names import CHAMPION
@@ -115,6 +116,10 @@ def _reasons(row) -> list[str]:
 
 
 def test_a_whole_day_decided_through_the_api_matches_the_batch_asset(api, log):
+    settings = Settings.from_env()
+    registry = ModelRegistry(settings.mlflow_tracking_uri, model_name(DATASET), model_name(DATASET))
+    pipeline, _ = registry.load(registry.resolve(CHAMPION).version)
+    assert pipeline.compiled_only() is not None  # single decisions take the one-row path
     batch = _store_with("decisions").read_frame("decisions", DAY).set_index("ID_code")
     applications = _applications(DAY)
     before = log.count(DATASET)
