@@ -238,6 +238,8 @@ class Stack:
             CREDIT_CELERY_BROKER=f"pyamqp://guest:guest@{HOST}:{self.proxy.port}/{self.name}",
             CREDIT_CELERY_BACKEND=f"redis://{HOST}:6379/0",
             MLFLOW_TRACKING_URI=f"http://{HOST}:{self.ports['mlflow']}",
+            # the decision log in PostgreSQL, as deployed: workers append days side by side
+            CREDIT_DECISION_LOG_URL=f"postgresql+psycopg2://postgres@{HOST}:5432/{self.name}_decisions",
             MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false",
             DAGSTER_HOME=str(dagster_home),
             DAGSTER_PG_HOST=HOST,
@@ -263,10 +265,11 @@ class Stack:
     def start(self) -> None:
         _psql(f"CREATE DATABASE {self.name}")
         self.cleanups.append(lambda: _psql(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)"))
-        _psql(f"CREATE DATABASE {self.name}_mlflow")
-        self.cleanups.append(
-            lambda: _psql(f"DROP DATABASE IF EXISTS {self.name}_mlflow WITH (FORCE)")
-        )
+        for database in (f"{self.name}_mlflow", f"{self.name}_decisions"):
+            _psql(f"CREATE DATABASE {database}")
+            self.cleanups.append(
+                lambda db=database: _psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            )
         _rabbitmqctl("add_vhost", self.name)
         self.cleanups.append(lambda: _rabbitmqctl("delete_vhost", self.name))
         _rabbitmqctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
