@@ -121,29 +121,36 @@ def test_a_review_needs_a_comment_and_an_outcome(log, fitted):
         decide_case(log, "santander", case.application_id, case.decision_id, "maybe", "x", "r")
 
 
-def _decide_in_process(url, app_id, decision_id, reviewer, barrier):
-    barrier.wait()
+def _decide_in_process(url, app_id, decision_id, reviewer, barrier, results):
+    barrier.wait(timeout=60)
     try:
         decide_case(DecisionLog(url), "santander", app_id, decision_id, "approve", "ok", reviewer)
-        return "decided"
+        results.put("decided")
     except AlreadyDecidedError:
-        return "told"
+        results.put("told")
 
 
 def test_two_reviewers_racing_on_one_case_one_decides_the_other_is_told(log, fitted):
     case = _queued(log, fitted)[0].case
+    # two processes of their own (not a pool: a pool that loses a worker waits for ever)
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Manager() as manager:
-        barrier = manager.Barrier(2)
-        with ctx.Pool(2) as procs:
-            results = [
-                procs.apply_async(
-                    _decide_in_process,
-                    (log.url, case.application_id, case.decision_id, who, barrier),
-                )
-                for who in ("rita", "sam")
-            ]
-            outcomes = sorted(r.get(timeout=120) for r in results)
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    racers = [
+        ctx.Process(
+            target=_decide_in_process,
+            args=(log.url, case.application_id, case.decision_id, who, barrier, results),
+        )
+        for who in ("rita", "sam")
+    ]
+    for racer in racers:
+        racer.start()
+    try:
+        outcomes = sorted(results.get(timeout=120) for _ in racers)
+    finally:
+        for racer in racers:
+            racer.join(timeout=30)
+            if racer.is_alive():
+                racer.kill()
     assert outcomes == ["decided", "told"]
     rows = log.history("santander", case.application_id)
     assert [h.source for h in rows] == ["batch", "review"]
