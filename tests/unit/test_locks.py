@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -38,32 +40,34 @@ def locks(request, tmp_path):
     return WriterLocks(PG)
 
 
-def _holder_process(
+@contextmanager
+def _held_elsewhere(
     where: str, dataset: str, shared: bool = False, what: str = "credit-assets run"
-) -> subprocess.Popen:
-    """Another process that takes the lock and keeps it until killed."""
+) -> Iterator[subprocess.Popen]:
+    """Another process that takes the lock and keeps it until it is killed (with SIGKILL, as
+    a crash would) when the block ends."""
     code = (
         "import sys, time; from credit_assets.core.locks import WriterLocks\n"
         f"with WriterLocks({where!r}).hold({dataset!r}, {what!r}, shared={shared}):\n"
         "    print('held', flush=True); time.sleep(600)\n"
     )
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert process.stdout.readline().strip() == "held"
-    return process
+    try:
+        assert process.stdout.readline().strip() == "held"
+        yield process
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def test_a_second_writer_is_refused_naming_the_first_until_it_dies(locks):
     dataset = f"d{uuid.uuid4().hex[:8]}"
-    holder = _holder_process(locks.where, dataset)
-    try:
+    with _held_elsewhere(locks.where, dataset) as holder:
         with pytest.raises(LockHeldError) as refused, locks.hold(dataset, "second"):
             pass
         assert str(refused.value).startswith(
             f"dataset '{dataset}' is being written by credit-assets run (pid {holder.pid} on "
         )
-    finally:
-        os.kill(holder.pid, signal.SIGKILL)
-        holder.wait()
     started = time.monotonic()
     with locks.hold(dataset, "after the crash", wait=30):  # no stale lock is left behind
         assert locks.holder(dataset).what == "after the crash"
@@ -83,8 +87,7 @@ def test_the_holder_takes_its_lock_again_and_other_datasets_are_free(locks):
 
 def test_shared_holders_run_side_by_side_and_keep_a_writer_out(locks):
     dataset = f"d{uuid.uuid4().hex[:8]}"
-    reader = _holder_process(locks.where, dataset, shared=True, what="decisions of day 1")
-    try:
+    with _held_elsewhere(locks.where, dataset, shared=True, what="decisions of day 1") as reader:
         with locks.hold(dataset, "decisions of day 2", shared=True):  # a second reader: at once
             assert {locks.holder(dataset).what} <= {"decisions of day 1", "decisions of day 2"}
         with pytest.raises(LockHeldError) as refused, locks.hold(dataset, "training"):
@@ -92,9 +95,6 @@ def test_shared_holders_run_side_by_side_and_keep_a_writer_out(locks):
         assert str(refused.value).startswith(
             f"dataset '{dataset}' is being written by decisions of day 1 (pid {reader.pid} on "
         )
-    finally:
-        os.kill(reader.pid, signal.SIGKILL)
-        reader.wait()
     with locks.hold(dataset, "training", wait=30):  # the dead reader left nothing behind
         assert locks.holder(dataset).what == "training"
         with locks.hold(dataset, "a decisions step of the same run", shared=True):  # re-entrant
@@ -103,16 +103,12 @@ def test_shared_holders_run_side_by_side_and_keep_a_writer_out(locks):
 
 def test_a_reader_waits_for_the_writer_and_days_are_locked_apart(locks):
     dataset = f"d{uuid.uuid4().hex[:8]}"
-    writer = _holder_process(locks.where, dataset, what="training")
-    try:
+    with _held_elsewhere(locks.where, dataset, what="training"):
         refused = pytest.raises(LockHeldError, match="is being written by training")
         with refused, locks.hold(dataset, "decisions", shared=True):
             pass
-    finally:
-        os.kill(writer.pid, signal.SIGKILL)
-        writer.wait()
-    day = _holder_process(locks.where, day_lock(dataset, "2026-11-01"), what="decisions")
-    try:
+    first_day = day_lock(dataset, "2026-11-01")
+    with _held_elsewhere(locks.where, first_day, what="decisions") as day:
         with locks.hold(day_lock(dataset, "2026-11-02"), "decisions of another day"):
             pass
         again = locks.hold(day_lock(dataset, "2026-11-01"), "deciding the day again")
@@ -121,9 +117,6 @@ def test_a_reader_waits_for_the_writer_and_days_are_locked_apart(locks):
         assert str(refused.value).startswith(
             f"dataset '{dataset}', day 2026-11-01, is being written by decisions (pid {day.pid}"
         )
-    finally:
-        os.kill(day.pid, signal.SIGKILL)
-        day.wait()
 
 
 def test_a_shared_holder_cannot_take_the_lock_exclusively(locks):
