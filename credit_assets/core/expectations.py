@@ -33,6 +33,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from credit_assets.core.contract import FREQ_SUFFIX, ColumnSpec, DatasetContract
@@ -474,7 +475,7 @@ def expand(expectations: list[dict], columns: list[str], reserved: Iterable[str]
     """Apply pattern expectations to each matching column, skip absent optional columns, and
     turn an expectation on an absent column into a failure (GX would only raise)."""
     plan, present, reserved = _Plan(), set(columns), set(reserved)
-    for e in expectations:
+    for k, e in enumerate(expectations):
         meta, kwargs = e.get("meta") or {}, e.get("kwargs") or {}
         column = kwargs.get("column")
         severity = e.get("severity", CRITICAL)
@@ -490,7 +491,10 @@ def expand(expectations: list[dict], columns: list[str], reserved: Iterable[str]
                     Failure(e["type"], f"no column matches /{column}/ ({rule})", column, severity)
                 )
             for c in matched:
-                plan.runnable.append({**e, "kwargs": {**kwargs, "column": c}})
+                expanded_meta = {**meta, _PATTERN_OF: k}
+                plan.runnable.append(
+                    {**e, "meta": expanded_meta, "kwargs": {**kwargs, "column": c}}
+                )
         elif column in present:
             plan.runnable.append(e)
         elif not meta.get(OPTIONAL):
@@ -712,8 +716,8 @@ class ChunkedSuiteRun:
         if not which or self._plan is None:
             return
         runnable = [self._plan.runnable[i] for i in which]
-        quick = _validate(frame, runnable, "BOOLEAN_ONLY")
-        failed = [(i, e) for i, e, r in zip(which, runnable, quick, strict=True) if not r.success]
+        passed = _passed(frame, runnable)
+        failed = [(i, e) for i, e, ok in zip(which, runnable, passed, strict=True) if not ok]
         if not failed:
             return
         id_column = self.id_column if self._has_id else None
@@ -726,6 +730,85 @@ class ChunkedSuiteRun:
         detailed = _validate(frame, [e for _, e in failed], detail_format)
         for (i, e), r in zip(failed, detailed, strict=True):
             self._failed.setdefault(i, []).append(_failure(e, r, len(frame), id_column))
+
+
+# Row-by-row expectations that a pattern applies to many columns (the features' float32 type
+# and not-null, 400 for Santander) run in the quick pass as one expectation on the matching
+# columns stacked end to end: GX's cost is per expectation (2-3 ms each, 0.9 s of 1.0 s for the
+# feature table), not per value. The verdict is the same (every value passes in its column or
+# not); a group that fails is run again column by column, to name the columns.
+_STACKABLE = frozenset(
+    f"expect_column_values_to_{rule}"
+    for rule in (
+        "be_null",
+        "not_be_null",
+        "be_of_type",
+        "be_in_type_list",
+        "be_between",
+        "be_in_set",
+        "not_be_in_set",
+    )
+)
+# kwargs that judge each value alone (``mostly``, a row condition, ... do not stack)
+_STACKABLE_KWARGS = frozenset(
+    {
+        "column",
+        "type_",
+        "type_list",
+        "min_value",
+        "max_value",
+        "strict_min",
+        "strict_max",
+        "value_set",
+    }
+)
+_PATTERN_OF = "_credit_assets_pattern_of"
+_STACKED = "_credit_assets_stacked"
+
+
+def _passed(frame: pd.DataFrame, expectations: list[dict]) -> list[bool]:
+    """The quick pass: whether each expectation holds on ``frame`` (stacking pattern groups)."""
+    groups: dict[tuple, list[int]] = {}
+    for i, e in enumerate(expectations):
+        key = _stack_key(frame, e)
+        if key is not None:
+            groups.setdefault(key, []).append(i)
+    stacked = [members for members in groups.values() if len(members) > 1]
+    in_groups = {i for members in stacked for i in members}
+    alone = [i for i in range(len(expectations)) if i not in in_groups]
+    passed = [False] * len(expectations)
+    if alone:
+        results = _validate(frame, [expectations[i] for i in alone], "BOOLEAN_ONLY")
+        for i, r in zip(alone, results, strict=True):
+            passed[i] = bool(r.success)
+    for members in stacked:
+        columns = [expectations[i]["kwargs"]["column"] for i in members]
+        values = pd.DataFrame({_STACKED: np.concatenate([frame[c].to_numpy() for c in columns])})
+        first = expectations[members[0]]
+        one = {**first, "kwargs": {**first["kwargs"], "column": _STACKED}}
+        (result,) = _validate(values, [one], "BOOLEAN_ONLY")
+        if result.success:
+            for i in members:
+                passed[i] = True
+        else:  # which columns: each alone
+            results = _validate(frame, [expectations[i] for i in members], "BOOLEAN_ONLY")
+            for i, r in zip(members, results, strict=True):
+                passed[i] = bool(r.success)
+    return passed
+
+
+def _stack_key(frame: pd.DataFrame, e: dict) -> tuple | None:
+    """Expectations with the same key can run stacked: expanded from one pattern expectation,
+    judging each value alone, on numeric columns of one dtype (a column of another dtype runs
+    alone, so a type expectation still sees it)."""
+    group = (e.get("meta") or {}).get(_PATTERN_OF)
+    kwargs = e.get("kwargs") or {}
+    if group is None or e["type"] not in _STACKABLE or not set(kwargs) <= _STACKABLE_KWARGS:
+        return None
+    dtype = frame[kwargs["column"]].dtype
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "biuf":
+        return None
+    return (group, dtype.str)
 
 
 def _merged(failures: list[Failure], rows: int) -> Failure:

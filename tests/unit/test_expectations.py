@@ -204,6 +204,76 @@ def test_validation_does_not_hash_the_table(monkeypatch):
     assert hashed == []
 
 
+def _wide(n=50, columns=40) -> pd.DataFrame:
+    frame = pd.DataFrame({"ID_code": [f"a{i}" for i in range(n)]})
+    for j in range(columns):
+        frame[f"var_{j}"] = np.linspace(-1, 1, n)
+    frame["var_81"] = np.linspace(8, 12, n)
+    return frame
+
+
+MOSTLY = LoadedSuite(
+    {
+        "name": "santander.raw_applications",
+        "expectations": [
+            *HAND.data["expectations"],
+            _hand(
+                "expect_column_values_to_be_between",
+                "var_[0-9]+",
+                "in range for most rows",
+                {PATTERN: True},
+                min_value=-1,
+                max_value=20,
+                mostly=0.9,
+            ),
+        ],
+    },
+    "hand-written in the test",
+)
+
+
+def _faulty(case: str) -> pd.DataFrame:
+    frame = _wide()
+    if case == "nulls":
+        frame.loc[[3, 9], "var_2"] = np.nan
+        frame.loc[4, "var_30"] = np.nan
+    elif case == "types":
+        frame = frame.astype({"var_1": "float32", "var_7": "int64"})
+    elif case == "mostly":  # 20% of one column out of range: 0.5% of the stacked values
+        frame.loc[:9, "var_5"] = -5.0
+    return frame
+
+
+@pytest.mark.parametrize("case", ["clean", "nulls", "types", "mostly"])
+def test_stacked_pattern_columns_report_what_column_by_column_does(case, monkeypatch):
+    """The quick pass checks a pattern's columns stacked as one column; the report is the one
+    the expectations give column by column (``mostly`` is judged per column: not stacked)."""
+    from credit_assets.core import expectations as ex
+
+    stacked = run_suite(_faulty(case), MOSTLY, "ID_code")
+    monkeypatch.setattr(ex, "_stack_key", lambda frame, e: None)
+    alone = run_suite(_faulty(case), MOSTLY, "ID_code")
+    assert stacked.failures == alone.failures
+    assert stacked.evaluated == alone.evaluated == 41 * 3 + 3  # gender: optional, absent
+    assert bool(stacked.failures) == (case != "clean")
+    if case == "mostly":
+        assert [f.column for f in stacked.failures] == ["var_5"]
+
+
+def test_a_clean_table_runs_each_pattern_as_one_expectation(monkeypatch):
+    from credit_assets.core import expectations as ex
+
+    seen = []
+    original = ex._validate
+    monkeypatch.setattr(
+        ex, "_validate", lambda frame, es, fmt: seen.append(len(es)) or original(frame, es, fmt)
+    )
+    assert run_suite(_wide(), HAND, "ID_code").failures == ()
+    # row count, unique id, var_81 exists (gender is absent and optional); then one stacked
+    # not-null and one stacked float64 type for the 41 var_* columns
+    assert seen == [3, 1, 1]
+
+
 def test_failures_name_column_count_share_and_sample_ids():
     frame = _apps()
     frame.loc[[3, 9], "var_2"] = np.nan
