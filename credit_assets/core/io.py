@@ -9,14 +9,29 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
+T = TypeVar("T")
+
+
+@contextmanager
+def alongside(work: Callable[..., T], *args: Any) -> Iterator[Future[T]]:
+    """Run ``work(*args)`` in a thread while the block runs, and wait for it when the block
+    ends (its error is raised then). Writing a table spends most of its time in Arrow, which
+    releases the GIL, so the step's own numpy work (fingerprints, medians) overlaps it. Nothing
+    in the block may change what ``work`` is given, nor read what it writes."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        done = pool.submit(work, *args)
+        yield done
+    done.result()
 
 
 @contextmanager

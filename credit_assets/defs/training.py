@@ -36,6 +36,7 @@ from credit_assets.core.gates import (
     fairness_summary,
     gates_markdown,
 )
+from credit_assets.core.io import alongside
 from credit_assets.core.metrics import quality
 from credit_assets.core.promotion import decide_promotion
 from credit_assets.core.registry_names import (
@@ -346,8 +347,11 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
             kept = window.history_rows(len(labelled), contract)
             history = newest_rows(store.read_frame("raw_history"), kept, contract)
             table = build_training_table(history, labelled, contract)
-            path = store.write_frame(table.frame, "training_data")
-            counts = table.frame[SPLIT].value_counts()
+            with alongside(store.write_frame, table.frame, "training_data") as written:
+                counts = table.frame[SPLIT].value_counts()
+                table_fingerprint = fingerprint(table.frame)
+                target = table.frame[contract.target.column]
+            path = written.result()
             partitions = {
                 "applications": [
                     p
@@ -356,8 +360,6 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
                 ],
                 "outcomes": store.partitions("raw_outcomes"),
             }
-            table_fingerprint = fingerprint(table.frame)
-            target = table.frame[contract.target.column]
             summary = {
                 "rows": len(table.frame),
                 **{f"rows_{s}": int(counts.get(s, 0)) for s in (TRAIN, VALIDATION, HOLDOUT)},
@@ -424,15 +426,15 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
             built[SPLIT] = table[SPLIT].to_numpy()
             built[contract.target.column] = table[contract.target.column].to_numpy()
             del table  # the checks below run on the built table: not both in memory at the peak
-            store.write_object(builder, "features", "feature_builder")
-            # what "high" and "low" mean in reason codes, kept so later steps need not re-read
-            # the table
-            store.write_json(
-                training_medians(built[built[SPLIT] == TRAIN], list(builder.feature_names_out_)),
-                "features",
-                "train_medians",
-            )
-            path = store.write_frame(built, "features")
+            with alongside(store.write_frame, built, "features") as written:
+                store.write_object(builder, "features", "feature_builder")
+                # what "high" and "low" mean in reason codes, kept so later steps need not
+                # re-read the table
+                medians = training_medians(
+                    built[built[SPLIT] == TRAIN], list(builder.feature_names_out_)
+                )
+                store.write_json(medians, "features", "train_medians")
+            path = written.result()
             return dg.MaterializeResult(
                 metadata={
                     "features": len(builder.feature_names_out_),

@@ -8,7 +8,7 @@ import pytest
 
 from credit_assets.core.dataset import DataDir, concat_partitions, partition_key
 from credit_assets.core.errors import CreditAssetsError, DataValidationError
-from credit_assets.core.io import write_parquet_atomic
+from credit_assets.core.io import alongside, write_parquet_atomic
 from credit_assets.core.reading import read_csv
 from credit_assets.core.storage import LocalStore
 from credit_assets.core.validation import FileKind, validate_frame
@@ -132,3 +132,38 @@ def test_parquet_leaves_floats_uncompressed_and_reads_back_exactly(tmp_path):
     group = pq.ParquetFile(path).metadata.row_group(0)
     codecs = {group.column(i).path_in_schema: group.column(i).compression for i in range(4)}
     assert codecs == {"x": "UNCOMPRESSED", "y": "UNCOMPRESSED", "split": "SNAPPY", "n": "SNAPPY"}
+
+
+def test_alongside_runs_the_work_during_the_block_and_waits_for_it():
+    import threading
+
+    started, finished = threading.Event(), []
+
+    def work(x):
+        started.set()
+        finished.append(x)
+        return x * 2
+
+    with alongside(work, 21) as done:
+        assert started.wait(5)  # running while the block runs
+    assert done.result() == 42 and finished == [21]
+
+
+def test_alongside_raises_the_work_error_when_the_block_ends_and_waits_on_a_block_error():
+    import threading
+    import time
+
+    def fails():
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"), alongside(fails):
+        pass
+    over = threading.Event()
+
+    def slow():
+        time.sleep(0.2)
+        over.set()
+
+    with pytest.raises(ValueError, match="in the block"), alongside(slow):
+        raise ValueError("in the block")
+    assert over.is_set()  # the block's error waited for the work: no write left running
