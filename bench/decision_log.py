@@ -4,9 +4,10 @@ The same batch (``--rows`` applications of ``--features`` floats, decided in chu
 ``--chunk-rows`` as the daily ``decisions`` step does) is put on record twice, each time in a
 fresh database:
 
-* ``json``: every row with its inputs as a JSON object, staged a chunk at a time in a
-  temporary file and inserted in one transaction: the batch's way before migration 0003, and
-  the API's way still;
+* ``json 0002``: every row with its inputs as a JSON object, staged a chunk at a time in a
+  temporary file and inserted in one transaction, on the schema of migration 0002: the
+  batch's way before (on PostgreSQL, JSON compressed with pglz);
+* ``json``: the same on the latest schema: the API's way (PostgreSQL compresses it with lz4);
 * ``blobs``: ``DecisionLog.batch``: each chunk's inputs as one Parquet blob in
   ``decision_inputs``, the rows pointing into it (also one transaction).
 
@@ -14,7 +15,7 @@ On SQLite (a temporary file) and on a scratch PostgreSQL database (``--pg``; ``-
 skip) it prints the client's CPU (this process, every thread), the server's CPU (the
 PostgreSQL backends of the scratch database, from ``/proc/<pid>/stat``), wall time and the
 size on disk, then reading the day back: ``frame()`` of the day and ``get()`` of one
-decision. Ratios are blobs / json.
+decision. Ratios are blobs / json 0002 (before) and blobs / json.
 
     python bench/decision_log.py [--rows 60000] [--features 200] [--chunk-rows 20000]
                                  [--decimals N] [--pg URL | --no-pg]
@@ -37,18 +38,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from alembic import command
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from credit_assets.core.contract import load_contract  # noqa: E402
-from credit_assets.core.decision_log import DecisionLog  # noqa: E402
-from credit_assets.core.decision_log_schema import decisions  # noqa: E402
+from credit_assets.core.decision_log import DecisionLog, alembic_config  # noqa: E402
 from credit_assets.core.rules import RULE_ID, RULE_REASON  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "decision_log.json"
 PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 DAY = "2026-11-01"
+PATHS = ("json 0002", "json", "blobs")
 
 
 def batch(rows: int, features: int, decimals: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -85,18 +87,21 @@ def chunks(inputs: pd.DataFrame, decided: pd.DataFrame, size: int):
 
 def record_json(log: DecisionLog, inputs, decided, contract, size: int, at) -> None:
     """The batch's way before migration 0003: JSON rows staged in a file, one transaction."""
+    with log.engine.connect() as conn:  # the schema may be an older revision's
+        table = sa.Table("decisions", sa.MetaData(), autoload_with=conn)
     with tempfile.TemporaryFile() as staging:
         for d, i in chunks(inputs, decided, size):
             rows = log.rows(
                 "santander", d, i, contract, None, source="batch", actor="bench",
                 partition_day=DAY, decided_at=at,
             )  # fmt: skip
+            rows = [{k: v for k, v in r.items() if k in table.c} for r in rows]
             pickle.dump(rows, staging, protocol=pickle.HIGHEST_PROTOCOL)
         end = staging.tell()
         staging.seek(0)
         with log.transaction() as conn:
             while staging.tell() < end:
-                conn.execute(decisions.insert(), pickle.load(staging))
+                conn.execute(table.insert(), pickle.load(staging))
 
 
 def record_blobs(log: DecisionLog, inputs, decided, contract, size: int, at) -> None:
@@ -161,10 +166,14 @@ def size_mb(log: DecisionLog) -> float:
 
 
 def measure(backend, path, args, inputs, decided, contract, tmp) -> dict[str, float]:
-    record = record_json if path == "json" else record_blobs
+    record = record_blobs if path == "blobs" else record_json
     at = dt.datetime.now(dt.UTC)
     with database(backend, args.pg, tmp) as (log, server):
-        log.migrate()
+        if path == "json 0002":
+            with log.engine.begin() as conn:
+                command.upgrade(alembic_config(conn), "0002")
+        else:
+            log.migrate()
         before = server.seconds()
         cpu, wall = time.process_time(), time.perf_counter()
         record(log, inputs, decided, contract, args.chunk_rows, at)
@@ -176,6 +185,7 @@ def measure(backend, path, args, inputs, decided, contract, tmp) -> dict[str, fl
             "wall_s": wall,
             "size_mb": size_mb(log),
         }
+        log.migrate()  # read on the latest schema, outside the timings
         started = time.perf_counter()
         day = log.frame("santander")
         out["frame_s"] = time.perf_counter() - started
@@ -204,19 +214,21 @@ def main() -> None:
         for backend in backends:
             figures[backend] = {
                 path: measure(backend, path, args, inputs, decided, contract, Path(tmp))
-                for path in ("json", "blobs")
+                for path in PATHS
             }
     columns = ["client_cpu_s", "server_cpu_s", "wall_s", "size_mb", "frame_s", "get_s"]
     print(f"{args.rows:,} rows x {args.features} inputs, chunks of {args.chunk_rows:,}")
-    print(f"{'':22s}" + "".join(f"{c:>14s}" for c in columns))
+    print(f"{'':26s}" + "".join(f"{c:>14s}" for c in columns))
     for backend, paths in figures.items():
         for path, out in paths.items():
-            print(f"{backend + ' ' + path:22s}" + "".join(f"{out[c]:14.2f}" for c in columns))
-        ratios = [
-            paths["blobs"][c] / paths["json"][c] if paths["json"][c] else float("nan")
-            for c in columns
-        ]
-        print(f"{backend + ' blobs/json':22s}" + "".join(f"{r:14.2f}" for r in ratios))
+            print(f"{backend + ' ' + path:26s}" + "".join(f"{out[c]:14.2f}" for c in columns))
+        for baseline in PATHS[:2]:
+            ratios = [
+                paths["blobs"][c] / paths[baseline][c] if paths[baseline][c] else float("nan")
+                for c in columns
+            ]
+            label = f"{backend} blobs/{baseline}"
+            print(f"{label:26s}" + "".join(f"{r:14.2f}" for r in ratios))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(
