@@ -35,14 +35,22 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from credit_assets.core.contract import DatasetContract
-from credit_assets.core.decision_log_schema import decisions, review_queue
+from credit_assets.core.decision_inputs import (
+    FORMAT,
+    decode,
+    encode,
+    fingerprint,
+    input_records,
+    json_values,
+    redacted,
+)
+from credit_assets.core.decision_log_schema import decision_inputs, decisions, review_queue
 from credit_assets.core.errors import CreditAssetsError
 from credit_assets.core.reasons import TOP_REASONS
 from credit_assets.core.rules import RULE_ID, RULE_REASON
 from credit_assets.core.thresholds import Thresholds
 
 SOURCES = ("batch", "api", "review")
-REDACTED = "[redacted]"
 # The one statement a migration lock is held for (any 64-bit number unique to this app).
 _PG_MIGRATION_LOCK = 7_215_040_111
 _MIGRATED: set[str] = set()  # URLs brought to the latest revision by this process
@@ -50,6 +58,10 @@ _MIGRATED: set[str] = set()  # URLs brought to the latest revision by this proce
 
 class DecisionLogUnavailableError(CreditAssetsError):
     """The decision log cannot be reached or written: nothing may be decided off the record."""
+
+
+class DecisionLogDamagedError(CreditAssetsError):
+    """Inputs a decision points at are missing or not what was stored."""
 
 
 class IdempotencyConflictError(CreditAssetsError):
@@ -91,12 +103,14 @@ class RecordedDecision:
     latency_ms: float | None
 
     @classmethod
-    def from_row(cls, row: sa.Row) -> RecordedDecision:
+    def from_row(cls, row: sa.Row, inputs: dict[str, Any]) -> RecordedDecision:
+        """The row, with its ``inputs`` as :func:`_stored_inputs` reads them."""
         data = dict(row._mapping)
-        data.pop("seq", None)
+        for stored in ("seq", "inputs_id", "inputs_row"):
+            data.pop(stored, None)
         at = data["decided_at"]
         data["decided_at"] = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
-        data["inputs"] = orjson.loads(data["inputs"])
+        data["inputs"] = inputs
         data["reasons"] = [Reason(**r) for r in orjson.loads(data["reasons"])]
         return cls(**data)
 
@@ -109,54 +123,6 @@ class RecordedDecision:
 
 def _none_if_nan(value: Any) -> Any:
     return None if isinstance(value, float) and math.isnan(value) else value
-
-
-def input_records(
-    inputs: pd.DataFrame | Sequence[Mapping[str, Any]],
-    contract: DatasetContract,
-    redact_protected: bool,
-) -> list[str]:
-    """Each input row (a frame's, or an application's values by column) as a JSON object
-    (missing values as ``null``), protected attributes replaced by ``"[redacted]"`` when
-    asked."""
-    if not isinstance(inputs, pd.DataFrame):
-        return [_record(row, contract, redact_protected) for row in inputs]
-    frame = inputs
-    protected = contract.resolve_protected(list(frame.columns))
-    if redact_protected and protected:
-        frame = frame.assign(**dict.fromkeys(protected, REDACTED))
-    columns = list(frame.columns)
-    # One conversion for the whole table: per-column access costs more than the row itself
-    # for the API's one-row frames.
-    values = frame.to_numpy(dtype=object)
-    missing = pd.isna(values)
-    if missing.any():
-        values[missing] = None  # JSON has no NaN
-    return [_json(dict(zip(columns, row, strict=True))) for row in values.tolist()]
-
-
-def _record(row: Mapping[str, Any], contract: DatasetContract, redact_protected: bool) -> str:
-    """:func:`input_records` of one application's values, without a frame."""
-    record = {c: v if v == v else None for c, v in row.items()}  # NaN is not itself: null
-    if redact_protected:
-        record.update(dict.fromkeys(contract.resolve_protected(list(row)), REDACTED))
-    return _json(record)
-
-
-def _json(record: dict[str, Any]) -> str:
-    # orjson: a third of json's time on a day of float rows; dates and timestamps (a
-    # contract's date column) as ISO text
-    return orjson.dumps(record, default=_iso).decode()
-
-
-def _iso(value: Any) -> str:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def fingerprint(record: str) -> str:
-    return hashlib.sha256(record.encode()).hexdigest()
 
 
 def _reasons_json(columns: dict[str, list[Any]]) -> list[str]:
@@ -289,9 +255,11 @@ class DecisionLog:
         idempotency_keys: Sequence[str | None] | None = None,
         latency_ms: float | None = None,
         decided_at: dt.datetime | None = None,
+        inputs_id: str | None = None,
     ) -> list[dict[str, Any]]:
         """The log rows of ``pipeline.decide``'s output (``decided``, or its
-        ``decision_columns``) for ``inputs``, row by row in the same order."""
+        ``decision_columns``) for ``inputs``, row by row in the same order. Each carries its
+        inputs as JSON, or, given ``inputs_id``, its position in that blob of them."""
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
         if isinstance(decided, pd.DataFrame):
@@ -320,7 +288,9 @@ class DecisionLog:
                 "request_id": request_id,
                 "idempotency_key": keys[i],
                 "input_fingerprint": fingerprint(records[i]),
-                "inputs": records[i],
+                "inputs": None if inputs_id else records[i],
+                "inputs_id": inputs_id,
+                "inputs_row": i if inputs_id else None,
                 "decision": columns["decision"][i],
                 "score": None if np.isnan(scores[i]) else float(scores[i]),
                 "reasons": reasons[i],
@@ -359,8 +329,44 @@ class DecisionLog:
         actor: str,
         partition_day: str | None = None,
     ) -> int:
-        """Append a whole batch of decisions (one transaction); returns the rows added.
-        Deciding a day again appends: earlier decisions stay readable."""
+        """Append a whole batch of decisions (one transaction), its inputs as one blob;
+        returns the rows added. Deciding a day again appends: earlier decisions stay
+        readable."""
+        chunk = self._chunk(
+            dataset,
+            decided,
+            inputs,
+            contract,
+            thresholds,
+            source=source,
+            actor=actor,
+            partition_day=partition_day,
+            decided_at=dt.datetime.now(dt.UTC),
+        )
+        if chunk is None:
+            return 0
+        with self.transaction() as conn:
+            _insert(conn, *chunk)
+        return len(chunk[1])
+
+    def _chunk(
+        self,
+        dataset: str,
+        decided: pd.DataFrame,
+        inputs: pd.DataFrame,
+        contract: DatasetContract,
+        thresholds: Thresholds | None,
+        *,
+        source: str,
+        actor: str,
+        partition_day: str | None,
+        decided_at: dt.datetime,
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """A chunk of batch decisions: its ``decision_inputs`` row (the inputs, redacted as
+        their JSON would be, as one blob) and the log rows that point into it."""
+        if inputs.empty:
+            return None
+        inputs_id = str(uuid.uuid4())
         rows = self.rows(
             dataset,
             decided,
@@ -370,9 +376,20 @@ class DecisionLog:
             source=source,
             actor=actor,
             partition_day=partition_day,
+            decided_at=decided_at,
+            inputs_id=inputs_id,
         )
-        self.append(rows)
-        return len(rows)
+        data = encode(redacted(inputs, contract, self.redact_protected))
+        blob = {
+            "inputs_id": inputs_id,
+            "dataset": dataset,
+            "created_at": decided_at,
+            "row_count": len(rows),
+            "format": FORMAT,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "data": data,
+        }
+        return blob, rows
 
     @contextmanager
     def batch(
@@ -433,7 +450,7 @@ class DecisionLog:
             decisions.c.dataset == dataset, decisions.c.idempotency_key.in_(keys)
         )
         with self.transaction() as conn:
-            found = {r.idempotency_key: RecordedDecision.from_row(r) for r in conn.execute(query)}
+            found = {r.idempotency_key: r for r in _read(conn, query)}
         if not found:
             return None
         for key, print_ in zip(keys, fingerprints, strict=True):
@@ -450,8 +467,8 @@ class DecisionLog:
             decisions.c.dataset == dataset, decisions.c.decision_id == decision_id
         )
         with self.transaction() as conn:
-            row = conn.execute(query).first()
-        return RecordedDecision.from_row(row) if row else None
+            found = _read(conn, query)
+        return found[0] if found else None
 
     def history(self, dataset: str, application_id: str) -> list[RecordedDecision]:
         """Every decision of an application, oldest first."""
@@ -461,7 +478,7 @@ class DecisionLog:
             .order_by(decisions.c.seq)
         )
         with self.transaction() as conn:
-            return [RecordedDecision.from_row(r) for r in conn.execute(query)]
+            return _read(conn, query)
 
     def latest(self, dataset: str, application_id: str) -> RecordedDecision | None:
         found = self.history(dataset, application_id)
@@ -475,7 +492,7 @@ class DecisionLog:
             .order_by(review_queue.c.seq)
         )
         with self.transaction() as conn:
-            return [RecordedDecision.from_row(r) for r in conn.execute(query)]
+            return _read(conn, query)
 
     def count(self, dataset: str | None = None) -> int:
         query = sa.select(sa.func.count()).select_from(decisions)
@@ -503,9 +520,10 @@ class DecisionLog:
             query = query.where(decisions.c.source == source)
         with self.transaction() as conn:
             table = pd.DataFrame(conn.execute(query.order_by(decisions.c.seq)).mappings().all())
-        if table.empty:
-            return pd.DataFrame(columns=[c.name for c in decisions.columns if c.name != "seq"])
-        inputs = pd.DataFrame([orjson.loads(s) for s in table.pop("inputs")], index=table.index)
+            if table.empty:
+                stored = [c.name for c in decisions.columns if c.name not in _STORAGE]
+                return pd.DataFrame(columns=stored)
+            inputs = _input_table(conn, table)
         table["decided_at"] = pd.to_datetime(table["decided_at"], utc=True)
         table = table.drop(columns=["seq"])
         return pd.concat([table, inputs.drop(columns=table.columns, errors="ignore")], axis=1)
@@ -530,7 +548,7 @@ class StagedBatch:
         """Stage the log rows of one chunk (``pipeline.decide``'s output for ``inputs``)."""
         if self.committed:
             raise ValueError("the batch is on record already")
-        rows = self.log.rows(
+        chunk = self.log._chunk(
             self.dataset,
             decided,
             inputs,
@@ -541,18 +559,18 @@ class StagedBatch:
             partition_day=self.partition_day,
             decided_at=self.decided_at,
         )
-        if rows:
-            pickle.dump(rows, self.staging, protocol=pickle.HIGHEST_PROTOCOL)
-            self.staged += len(rows)
+        if chunk is not None:
+            pickle.dump(chunk, self.staging, protocol=pickle.HIGHEST_PROTOCOL)
+            self.staged += len(chunk[1])
 
     def commit(self) -> int:
-        """Put every staged row on record in one transaction, a chunk at a time; return the
-        rows added."""
+        """Put every staged chunk on record in one transaction, its blob of inputs then its
+        rows; return the rows added."""
         end = self.staging.tell()
         self.staging.seek(0)
         with self.log.transaction() as conn:
             while self.staging.tell() < end:
-                conn.execute(decisions.insert(), pickle.load(self.staging))
+                _insert(conn, *pickle.load(self.staging))
         self.committed = True
         return self.staged
 
@@ -609,10 +627,101 @@ class _Pending:
     error: Exception | None = None
 
 
+# How a row stores its inputs: never part of what readers see.
+_STORAGE = ("seq", "inputs_id", "inputs_row")
+
+
+def _insert(conn: Connection, blob: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    conn.execute(decision_inputs.insert(), blob)
+    conn.execute(decisions.insert(), rows)
+
+
+def _read(conn: Connection, query: sa.Select) -> list[RecordedDecision]:
+    """The decisions ``query`` selects, each with its inputs, whichever way they are stored."""
+    rows = conn.execute(query).all()
+    chunks = _chunks(conn, [(r.inputs_id, r.inputs_row) for r in rows if r.inputs is None])
+    return [
+        RecordedDecision.from_row(
+            r,
+            orjson.loads(r.inputs)
+            if r.inputs is not None
+            else chunks[r.inputs_id].record(r.inputs_row),
+        )
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """The rows of a blob of inputs some decisions point at, as their JSON would read."""
+
+    columns: list[str]
+    at: dict[int, int]  # position in the blob -> row of ``values``
+    values: np.ndarray
+
+    def record(self, position: int) -> dict[str, Any]:
+        return dict(zip(self.columns, self.values[self.at[position]], strict=True))
+
+
+def _chunks(conn: Connection, references: Sequence[tuple[str, int]]) -> dict[str, _Chunk]:
+    """Each referenced blob read and decoded once, for the positions referenced in it."""
+    wanted: dict[str, set[int]] = {}
+    for inputs_id, position in references:
+        wanted.setdefault(inputs_id, set()).add(position)
+    chunks = {}
+    for inputs_id, positions in wanted.items():
+        stored = conn.execute(
+            sa.select(decision_inputs.c.sha256, decision_inputs.c.data).where(
+                decision_inputs.c.inputs_id == inputs_id
+            )
+        ).first()
+        if stored is None or hashlib.sha256(stored.data).hexdigest() != stored.sha256:
+            what = "missing" if stored is None else "damaged (its sha256 differs)"
+            raise DecisionLogDamagedError(f"decision log: the inputs {inputs_id} are {what}")
+        frame = decode(stored.data)
+        order = sorted(positions)
+        chunks[inputs_id] = _Chunk(
+            list(frame.columns),
+            {p: i for i, p in enumerate(order)},
+            json_values(frame.iloc[order]),
+        )
+    return chunks
+
+
+def _input_table(conn: Connection, table: pd.DataFrame) -> pd.DataFrame:
+    """The inputs of ``table``'s rows (dropping how they are stored), one column each, as
+    ``pd.DataFrame`` makes them of the rows' JSON objects: the columns of every row in the
+    order first seen, a key a row lacks as NaN, each column's type inferred as it would be."""
+    # a missing JSON object reads as None or NaN, as pandas infers the column
+    texts = [t if isinstance(t, str) else None for t in table.pop("inputs").tolist()]
+    ids, positions = table.pop("inputs_id").tolist(), table.pop("inputs_row").tolist()
+    referenced = [i for i, text in enumerate(texts) if text is None]
+    chunks = _chunks(conn, [(ids[i], int(positions[i])) for i in referenced])
+    groups: dict[tuple[str, ...], tuple[list[int], list[Any]]] = {}  # columns -> rows, values
+    for i in range(len(texts)):  # in row order, so the columns come in the order first seen
+        if texts[i] is not None:
+            record = orjson.loads(texts[i])
+            columns, values = tuple(record), list(record.values())
+        else:
+            chunk = chunks[ids[i]]
+            columns, values = tuple(chunk.columns), chunk.values[chunk.at[int(positions[i])]]
+        rows, group = groups.setdefault(columns, ([], []))
+        rows.append(i)
+        group.append(values)
+    union = {c: j for j, c in enumerate(dict.fromkeys(c for cs in groups for c in cs))}
+    out = np.full((len(texts), len(union)), np.nan, dtype=object)
+    for columns, (rows, values) in groups.items():
+        block = np.empty((len(values), len(columns)), dtype=object)
+        block[:] = values
+        out[np.ix_(rows, [union[c] for c in columns])] = block
+    # the same inference as ``pd.DataFrame`` of the JSON objects (a list of dicts)
+    return pd.DataFrame(out.tolist(), columns=list(union), index=table.index)
+
+
 def _recorded(row: dict[str, Any]) -> RecordedDecision:
     return RecordedDecision(
         **{
-            **row,
+            **{k: v for k, v in row.items() if k not in _STORAGE},
             "inputs": orjson.loads(row["inputs"]),
             "reasons": [Reason(**r) for r in orjson.loads(row["reasons"])],
         }

@@ -3,8 +3,8 @@
 ``decisions`` is append-only: re-deciding an application (a new champion, a re-run, a
 reviewer) adds a row and never changes an earlier one, so what an applicant was told stays
 readable. ``review_queue`` is a view: the applications whose latest decision is a model's
-``review``. Migrations (``decision_log_migrations/``) create these; this module only
-describes them for queries.
+``review``. ``decision_inputs`` holds a batch's inputs, a blob per chunk. Migrations
+(``decision_log_migrations/``) create these; this module only describes them for queries.
 """
 
 from __future__ import annotations
@@ -28,7 +28,11 @@ decisions = sa.Table(
     sa.Column("request_id", sa.String(64)),
     sa.Column("idempotency_key", sa.String(128)),
     sa.Column("input_fingerprint", sa.String(64), nullable=False),
-    sa.Column("inputs", sa.Text, nullable=False),  # JSON object; protected attrs redactable
+    # JSON object (protected attributes redactable), or NULL when the row's inputs are row
+    # ``inputs_row`` of a batch chunk's blob in ``decision_inputs``
+    sa.Column("inputs", sa.Text),
+    sa.Column("inputs_id", sa.String(36)),
+    sa.Column("inputs_row", sa.Integer),
     sa.Column("decision", sa.String(16), nullable=False),
     sa.Column("score", sa.Float),
     sa.Column("reasons", sa.Text, nullable=False),  # JSON list of {code, text, contribution}
@@ -41,8 +45,27 @@ decisions = sa.Table(
     sa.Column("reject_above", sa.Float),
     sa.Column("latency_ms", sa.Float),
     sa.UniqueConstraint("dataset", "idempotency_key", name="uq_decisions_idempotency"),
+    sa.CheckConstraint(
+        "inputs IS NOT NULL OR (inputs_id IS NOT NULL AND inputs_row IS NOT NULL)",
+        name="ck_decisions_inputs",
+    ),
     sa.Index("ix_decisions_application", "dataset", "application_id"),
     sa.Index("ix_decisions_time", "dataset", "decided_at"),
+)
+
+# A batch chunk's inputs, stored once (``decision_inputs.encode``), not as JSON per row.
+# No foreign key from ``decisions.inputs_id``: its check would cost the database a lookup
+# per inserted row, and rows and their blob are written in one transaction.
+decision_inputs = sa.Table(
+    "decision_inputs",
+    metadata,
+    sa.Column("inputs_id", sa.String(36), primary_key=True),  # uuid4
+    sa.Column("dataset", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("row_count", sa.Integer, nullable=False),
+    sa.Column("format", sa.String(16), nullable=False),  # parquet
+    sa.Column("sha256", sa.String(64), nullable=False),  # of data
+    sa.Column("data", sa.LargeBinary, nullable=False),
 )
 
 api_keys = sa.Table(

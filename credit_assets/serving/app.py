@@ -31,12 +31,11 @@ from starlette.requests import ClientDisconnect
 
 from credit_assets.core.api_keys import ApiKey, ApiKeyError, ApiKeys
 from credit_assets.core.catalog import model_name
+from credit_assets.core.decision_inputs import fingerprint, input_records
 from credit_assets.core.decision_log import (
     DecisionLogUnavailableError,
     IdempotencyConflictError,
     RecordedDecision,
-    fingerprint,
-    input_records,
 )
 from credit_assets.core.registry import ModelRegistry
 from credit_assets.serving.metrics import Metrics, MetricsMiddleware

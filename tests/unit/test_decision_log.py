@@ -8,12 +8,14 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 from credit_assets.core.api_keys import ApiKeyError, ApiKeys, parse_scopes
 from credit_assets.core.contract import load_contract
+from credit_assets.core.decision_inputs import fingerprint
 from credit_assets.core.decision_log import (
     DecisionLog,
     DecisionLogUnavailableError,
@@ -22,11 +24,14 @@ from credit_assets.core.decision_log import (
 )
 from credit_assets.core.features import FeatureBuilder
 from credit_assets.core.pipeline import DecisionPipeline
+from credit_assets.core.rules import RULE_ID, RULE_REASON
 from credit_assets.core.synthetic import SyntheticSpec, draw, make_shapes
 from credit_assets.core.thresholds import Thresholds
 from credit_assets.core.training import TrainConfig, train
+from tests.conftest import FIXTURES, LOANS_JOBS, _loans
 
 PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+LOANS_CONTRACT = FIXTURES / "loans.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +125,7 @@ def test_a_batch_staged_chunk_by_chunk_is_on_record_only_once_committed(log, fit
             batch.add(pipeline.decide(chunk, model_version="1"), chunk)
         assert log.count("santander") == 0  # staged, not on record
     assert log.count("santander") == 0  # a batch never committed leaves nothing
+    assert _blobs(log) == 0  # not even its inputs
     with log.batch("santander", pipeline.contract, actor="run", decided_at=at) as batch:
         for start in range(0, len(rows), 120):
             chunk = rows.iloc[start : start + 120]
@@ -128,6 +134,100 @@ def test_a_batch_staged_chunk_by_chunk_is_on_record_only_once_committed(log, fit
     frame = log.frame("santander")
     assert frame["application_id"].tolist() == rows["ID_code"].tolist()  # in order
     assert frame["decided_at"].eq(at).all()
+
+
+def _blobs(log):
+    with log.engine.connect() as conn:
+        return conn.execute(sa.text("SELECT count(*) FROM decision_inputs")).scalar_one()
+
+
+def _loans_inputs(n):
+    """The loans fixture's applications as a day's chunk may hold them: categories, a date,
+    integers, missing numbers and text."""
+    frame = _loans(n, np.random.default_rng(1), dt.date(2026, 11, 3), False, "n")
+    frame["employment"] = frame["employment"].astype("category")
+    frame["applied_on"] = pd.to_datetime(frame["applied_on"])
+    frame.loc[frame.index[::7], "region"] = None
+    return frame
+
+
+def _decided(inputs, contract):
+    """Decisions of every kind for ``inputs`` (what ``pipeline.decide`` returns)."""
+    n = len(inputs)
+    kinds = np.array(["review", "approve", "reject", "review"])
+    return pd.DataFrame(
+        {
+            contract.id_column: inputs[contract.id_column].to_numpy(),
+            "decision": kinds[np.arange(n) % 4],
+            "score": np.linspace(0, 1, n),
+            RULE_ID: None,
+            RULE_REASON: None,
+            "model_version": "1",
+            "thresholds_version": "t1",
+            "rules_version": "r1",
+            "reason_1": "income",
+            "reason_text_1": "income is low",
+            "contribution_1": 0.25,
+        }
+    )
+
+
+@pytest.mark.parametrize("redact", [False, True], ids=["plain", "redacted"])
+@pytest.mark.parametrize("dataset", ["santander", "loans"])
+def test_a_batch_stored_as_blobs_reads_as_its_json_would(log, fitted, dataset, redact):
+    """The same decisions written with JSON per row (the API's way, and every batch's before
+    migration 0003) and through ``batch()`` in chunks read back the same, by every reader."""
+    if dataset == "santander":
+        contract, inputs = fitted[0].contract, fitted[1].iloc[:150].copy()
+        inputs.iloc[3, 2] = np.nan  # missing, and infinite (JSON null), numbers
+        inputs.iloc[4, 5] = np.inf
+    else:
+        contract, inputs = load_contract(LOANS_CONTRACT), _loans_inputs(150)
+    log = DecisionLog(log.url, redact_protected=redact)
+    decided = _decided(inputs, contract)
+    at = dt.datetime(2026, 11, 3, 6, tzinfo=dt.UTC)
+    kwargs = {"actor": "run", "partition_day": "2026-11-03", "decided_at": at}
+    log.append(log.rows("json", decided, inputs, contract, None, source="batch", **kwargs))
+    with log.batch("blobs", contract, **kwargs) as batch:
+        for start in range(0, len(inputs), 64):
+            chunk = slice(start, start + 64)
+            batch.add(decided.iloc[chunk], inputs.iloc[chunk])
+        batch.commit()
+
+    with log.engine.connect() as conn:
+        stored = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM decisions WHERE dataset = 'blobs' AND inputs IS NULL"
+                " AND inputs_id IS NOT NULL AND inputs_row IS NOT NULL"
+            )
+        ).scalar_one()
+    assert stored == len(inputs) and _blobs(log) == 3
+
+    def same(a, b):
+        assert [d.inputs for d in a] == [d.inputs for d in b]
+        assert [d.input_fingerprint for d in a] == [d.input_fingerprint for d in b]
+        assert [d.application_id for d in a] == [d.application_id for d in b]
+
+    ids = inputs[contract.id_column].tolist()
+    json_told = [log.latest("json", i) for i in ids]
+    same([log.latest("blobs", i) for i in ids], json_told)
+    same([log.history("blobs", i)[0] for i in ids[::10]], json_told[::10])
+    same([log.get("blobs", log.latest("blobs", i).decision_id) for i in ids[:5]], json_told[:5])
+    same(log.review_queue("blobs"), log.review_queue("json"))
+    assert len(log.review_queue("blobs")) == (decided["decision"] == "review").sum()
+    told = json_told[4]
+    protected = contract.resolve_protected(list(inputs.columns))[0]
+    assert (told.inputs[protected] == "[redacted]") == redact
+    if dataset == "santander":
+        assert told.inputs[inputs.columns[5]] is None  # infinity is null in JSON
+    else:
+        assert told.inputs["applied_on"] == inputs["applied_on"].iloc[4].isoformat()
+        assert isinstance(told.inputs["age"], int) and told.inputs["employment"] in LOANS_JOBS
+
+    def frame(name):
+        return log.frame(name).drop(columns=["decision_id", "dataset"])
+
+    pd.testing.assert_frame_equal(frame("blobs"), frame("json"))
 
 
 def test_review_queue_holds_review_decisions_until_a_reviewer_decides(log, fitted):
@@ -269,6 +369,45 @@ def test_migrations_go_down_and_up_again(log):
     inspector = sa.inspect(log.engine)
     assert {"decisions", "api_keys"} <= set(inspector.get_table_names())
     assert "review_queue" in inspector.get_view_names()
+
+
+def test_migration_0003_keeps_every_decisions_inputs_up_and_down(log, fitted):
+    """Rows written before 0003 (JSON inputs) read after it; rows written after it (inputs
+    in a blob) get their JSON back on the way down, byte for byte (their fingerprints)."""
+    from alembic import command
+
+    pipeline, rows = fitted
+    inputs = rows.iloc[:40]
+    decided = _decided(inputs, pipeline.contract)
+    in_review = decided.loc[decided["decision"] == "review", "ID_code"].tolist()
+    with log.engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0002")
+    before = log.rows(
+        "santander", decided, inputs, pipeline.contract, None, source="batch", actor="before"
+    )
+    old = sa.Table("decisions", sa.MetaData(), autoload_with=log.engine)
+    with log.engine.begin() as conn:
+        conn.execute(old.insert(), [{k: v for k, v in r.items() if k in old.c} for r in before])
+
+    # up (on first use): the view has the new columns, the old rows read as they were
+    assert [d.application_id for d in log.review_queue("santander")] == in_review
+    assert log.history("santander", "r1200")[0].inputs == orjson.loads(before[0]["inputs"])
+    log.record_batch("santander", decided, inputs, pipeline.contract, actor="after")
+    assert log.latest("santander", "r1200").inputs == orjson.loads(before[0]["inputs"])
+
+    with log.engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0002")
+    assert "decision_inputs" not in sa.inspect(log.engine).get_table_names()
+    with log.engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT inputs, input_fingerprint FROM decisions")).all()
+        queued = conn.execute(sa.text("SELECT application_id, actor FROM review_queue")).all()
+    assert len(stored) == 2 * len(inputs)
+    assert all(fingerprint(text) == print_ for text, print_ in stored)
+    assert sorted(queued) == sorted((a, "after") for a in in_review)
+
+    with log.engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    assert [d.actor for d in log.history("santander", "r1200")] == ["before", "after"]
 
 
 def test_an_unreachable_log_says_so_in_one_line():
