@@ -9,7 +9,6 @@ from pydantic import Field
 from credit_assets.code_version import code_version
 from credit_assets.core.dataset import fingerprint, load_file, load_history, source_fingerprint
 from credit_assets.core.errors import CreditAssetsError
-from credit_assets.core.expectations import warm_up
 from credit_assets.core.io import alongside
 from credit_assets.core.rules import RULE_ID, apply_rules, rule_hit_counts
 from credit_assets.core.validation import FileKind
@@ -77,7 +76,6 @@ def ingest_assets(scope: Scope) -> list[dg.AssetsDefinition]:
                 check_results=run_checks("raw_history", None, ids, dataset, store, checked),
             )
         Checked.forget(store, "raw_history")
-        warm_up()  # GX for the training steps after this one, while the files are parsed
         frame = load_history(data, contract)
         with alongside(store.write_frame, frame, "raw_history"):
             metadata = {
