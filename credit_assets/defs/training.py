@@ -75,6 +75,7 @@ from credit_assets.scaleout.executors import TRAINING_OP_TAGS
 
 if TYPE_CHECKING:
     from credit_assets.core.features import FeatureBuilder
+    from credit_assets.core.registry import ModelRegistry
 
 # scikit-learn, LightGBM, MLflow and matplotlib are imported inside the steps that use them:
 # every run's orchestrator and every worker loads this module, most never train.
@@ -194,6 +195,24 @@ class PromotionConfig(dg.Config):
         description="fairness: largest gap between protected groups' approval rates among "
         "good, or among bad, applicants, at the confidence bounds",
     )
+
+
+def _open_registry(
+    instance: dg.DagsterInstance, mlflow: MlflowResource, contract: DatasetContract
+) -> "ModelRegistry":
+    """The dataset's registry, after marking failed the MLflow runs that runs which died left
+    unfinished (before this training starts its own)."""
+    registry = mlflow.registry(contract)
+    fail_orphaned_mlflow_runs(instance, registry)
+    return registry
+
+
+def _import_fit_libraries() -> None:
+    """Before another thread imports MLflow: two threads importing modules that import each
+    other could wait on each other."""
+    import lightgbm  # noqa: F401
+    import sklearn.metrics
+    import sklearn.pipeline  # noqa: F401
 
 
 def _who(context: dg.AssetExecutionContext) -> str:
@@ -330,8 +349,8 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
 
         Rule-rejected rows are left out: the model never scores them. With a window (run
         config ``window_since``) only the days from that date on are learned from. A training
-        starts by marking failed what earlier runs of the dataset left unfinished when they
-        died.
+        starts by marking failed the earlier runs of the dataset that died unfinished (the
+        ``model`` step does the same for their MLflow runs).
         """
         from credit_assets.core.reviews import review_labels
 
@@ -339,7 +358,6 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
         contract, store = dataset.contract(), storage.store(scope.name)
         with _training_step(context, dataset, store, "training_data", None):
             recover_dead_runs(context.instance, scope.name)
-            fail_orphaned_mlflow_runs(context.instance, mlflow.registry(contract))
             reviews = review_labels(decision_log.log(), scope.name)
             warm_up()  # GX for this step's checks, while the table is built and written
             window = TrainingWindow(config.window_since)
@@ -465,7 +483,13 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
 
         dataset = datasets.get(scope.name)
         contract, store = dataset.contract(), storage.store(scope.name)
-        with _training_step(context, dataset, store, "model", "features"):
+        _import_fit_libraries()
+        with (
+            _training_step(context, dataset, store, "model", "features"),
+            # MLflow's import and client (about a second) while LightGBM fits: it releases
+            # the GIL
+            alongside(_open_registry, context.instance, mlflow, contract) as opened,
+        ):
             built = store.read_frame("features")
             builder: FeatureBuilder = store.read_object("features", "feature_builder")
             target = contract.target.column
@@ -500,7 +524,7 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
             metrics = quality(y[HOLDOUT], holdout_score)
             data = store.read_json("training_data", "summary")
             partitions = data["partitions"]
-            registry = mlflow.registry(contract)
+            registry = opened.result()
             run_id = registry.start_run(
                 run_name=f"train-{context.run_id[:8]}",
                 tags={
