@@ -318,13 +318,15 @@ class DecisionLog:
         scores[np.isnan(scores.astype(float))] = None
         band = (thresholds.approve_below, thresholds.reject_above) if thresholds else (None, None)
         positions = np.arange(n)
+        # in UTC: SQLite keeps a time's digits and drops its offset, and reads it as UTC
+        at = (decided_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
         return {
             "decision_id": [str(uuid.uuid4()) for _ in range(n)],
             "dataset": [dataset] * n,
             "application_id": [str(a) for a in columns[contract.id_column]],
             "source": [source] * n,
             "actor": [actor] * n,
-            "decided_at": [decided_at or dt.datetime.now(dt.UTC)] * n,
+            "decided_at": [at] * n,
             "partition_day": [partition_day] * n,
             "request_id": [request_id] * n,
             "idempotency_key": list(idempotency_keys or [None] * n),

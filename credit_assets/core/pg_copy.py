@@ -28,13 +28,17 @@ _SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)  # no flags, no 
 
 
 def copy_columns(conn: Connection, table: sa.Table, columns: Mapping[str, Sequence[Any]]) -> None:
-    """Append the rows of ``columns`` (name -> values in row order, None for NULL) to
-    ``table`` with one CSV ``COPY``."""
+    """Append the rows of ``columns`` (name -> values in row order, None or NaN for NULL)
+    to ``table`` with one CSV ``COPY``."""
     import pyarrow as pa
     import pyarrow.csv as csv
 
+    # NaN as NULL, as pandas' missing text and SQLite's executemany have it
     rows = pa.table(
-        {name: pa.array(values, _arrow_type(table.c[name])) for name, values in columns.items()}
+        {
+            name: pa.array(values, _arrow_type(table.c[name]), from_pandas=True)
+            for name, values in columns.items()
+        }
     )
     data = io.BytesIO()
     options = csv.WriteOptions(include_header=False, quoting_style="all_valid")
