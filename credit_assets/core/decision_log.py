@@ -46,7 +46,7 @@ from credit_assets.core.decision_inputs import (
 )
 from credit_assets.core.decision_log_schema import decision_inputs, decisions, review_queue
 from credit_assets.core.errors import CreditAssetsError
-from credit_assets.core.pg_copy import copy_binary, copy_columns
+from credit_assets.core.pg_copy import copy_binary, copy_columns, copy_out
 from credit_assets.core.reasons import TOP_REASONS
 from credit_assets.core.rules import RULE_ID, RULE_REASON
 from credit_assets.core.thresholds import Thresholds
@@ -738,20 +738,31 @@ def _chunks(conn: Connection, references: Sequence[tuple[str, int]]) -> dict[str
         wanted.setdefault(inputs_id, set()).add(position)
     chunks = {}
     for inputs_id, positions in wanted.items():
-        stored = conn.execute(
-            sa.select(
-                decision_inputs.c.sha256, decision_inputs.c.format, decision_inputs.c.data
-            ).where(decision_inputs.c.inputs_id == inputs_id)
-        ).first()
-        if stored is None or hashlib.sha256(stored.data).hexdigest() != stored.sha256:
+        stored = _stored_blob(conn, inputs_id)
+        if stored is None or hashlib.sha256(stored[2]).hexdigest() != stored[0]:
             what = "missing" if stored is None else "damaged (its sha256 differs)"
             raise DecisionLogDamagedError(f"decision log: the inputs {inputs_id} are {what}")
-        table = decode(stored.data, stored.format)
+        table = decode(stored[2], stored[1])
         order = sorted(positions)
         chunks[inputs_id] = _Chunk(
             table.column_names, {p: i for i, p in enumerate(order)}, json_values(table.take(order))
         )
     return chunks
+
+
+def _stored_blob(conn: Connection, inputs_id: str) -> tuple[str, str, bytes] | None:
+    """A blob's ``sha256``, ``format`` and ``data``, or None if it is not on record."""
+    query = sa.select(
+        decision_inputs.c.sha256, decision_inputs.c.format, decision_inputs.c.data
+    ).where(decision_inputs.c.inputs_id == inputs_id)
+    if conn.dialect.name != "postgresql":
+        found = conn.execute(query).first()
+        return None if found is None else (found.sha256, found.format, found.data)
+    found_raw = copy_out(conn, query)  # its bytes, not psycopg2's hex text of them
+    if not found_raw:
+        return None
+    sha256, format_, data = found_raw[0]
+    return sha256.decode(), format_.decode(), data
 
 
 def _input_table(conn: Connection, table: pd.DataFrame) -> pd.DataFrame:

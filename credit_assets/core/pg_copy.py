@@ -1,4 +1,4 @@
-"""PostgreSQL ``COPY ... FROM STDIN`` of rows given column by column.
+"""PostgreSQL ``COPY``: rows given column by column in, binary fields out.
 
 An ``INSERT`` through psycopg2 sends every row's parameters as text the server parses one
 statement at a time; ``COPY`` streams the rows for one statement (bench/decision_log.py:
@@ -8,7 +8,10 @@ is the only unquoted empty field, ``""`` stays an empty string, and a quoted ``\
 data, not the end marker. Binary values (a few large blobs) go in COPY's binary format:
 their bytes as they are, where an ``INSERT`` or CSV would send them as hex text.
 
-Both run on the caller's connection, inside its transaction: a failed ``COPY`` raises as
+Reading large ``bytea`` values, ``COPY (SELECT ...) TO STDOUT`` in the binary format gets
+their bytes without psycopg2's hex text (:func:`copy_out`).
+
+All run on the caller's connection, inside its transaction: a failed ``COPY`` raises as
 SQLAlchemy raises a failed statement, and the transaction keeps nothing of it.
 """
 
@@ -43,7 +46,7 @@ def copy_columns(conn: Connection, table: sa.Table, columns: Mapping[str, Sequen
     data = io.BytesIO()
     options = csv.WriteOptions(include_header=False, quoting_style="all_valid")
     csv.write_csv(rows, data, options)
-    _copy(conn, table, list(columns), "FORMAT csv", data)
+    _copy_in(conn, table, list(columns), "FORMAT csv", data)
 
 
 def copy_binary(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -65,25 +68,48 @@ def copy_binary(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, A
             data.write(struct.pack("!i", len(field)))
             data.write(field)
     data.write(struct.pack("!h", -1))
-    _copy(conn, table, names, "FORMAT binary", data)
+    _copy_in(conn, table, names, "FORMAT binary", data)
 
 
-def _copy(
+def copy_out(conn: Connection, query: sa.Select) -> list[list[bytes | None]]:
+    """The rows ``query`` selects, each field's bytes as the binary format has them (text
+    as UTF-8, ``bytea`` as it is): a ``SELECT`` through psycopg2 gets ``bytea`` as hex
+    text, six times slower for a 1.6 MB blob."""
+    select = query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    data = io.BytesIO()
+    _copy(conn, f"COPY ({select}) TO STDOUT WITH (FORMAT binary)", data)
+    view = memoryview(data.getvalue())
+    (extension,) = struct.unpack_from("!i", view, len(_SIGNATURE) - 4)
+    at, rows = len(_SIGNATURE) + extension, []
+    while (count := struct.unpack_from("!h", view, at)[0]) != -1:
+        at += 2
+        row: list[bytes | None] = []
+        for _ in range(count):
+            (length,) = struct.unpack_from("!i", view, at)
+            at += 4
+            row.append(None if length == -1 else bytes(view[at : at + length]))
+            at += max(length, 0)
+        rows.append(row)
+    return rows
+
+
+def _copy_in(
     conn: Connection, table: sa.Table, names: list[str], options: str, data: io.BytesIO
 ) -> None:
     quote = conn.dialect.identifier_preparer
-    sql = (
-        f"COPY {quote.format_table(table)} ({', '.join(quote.quote(n) for n in names)}) "
-        f"FROM STDIN WITH ({options}, ENCODING 'UTF8')"
-    )
+    into = f"{quote.format_table(table)} ({', '.join(quote.quote(n) for n in names)})"
     data.seek(0)
+    _copy(conn, f"COPY {into} FROM STDIN WITH ({options}, ENCODING 'UTF8')", data)
+
+
+def _copy(conn: Connection, sql: str, data: io.BytesIO) -> None:
     dbapi = conn.dialect.loaded_dbapi
     try:
         with conn.connection.cursor() as cursor:
             cursor.copy_expert(sql, data)
     except dbapi.Error as exc:
         # the error SQLAlchemy raises for a failed statement (IntegrityError, DataError, ...),
-        # so callers treat a COPY as they treat an INSERT
+        # so callers treat a COPY as they treat an INSERT or a SELECT
         raise sa.exc.DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
 
 
