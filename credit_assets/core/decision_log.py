@@ -52,10 +52,10 @@ from credit_assets.core.rules import RULE_ID, RULE_REASON
 from credit_assets.core.thresholds import Thresholds
 
 SOURCES = ("batch", "api", "review")
-# The most rows a blob of a batch's inputs holds. Reading one decision decodes its whole
-# blob: at 1,000 rows of 200 inputs that is ~1.5 ms, at 20,000 (a chunk) ~25 ms; smaller
-# blobs cost the writer more (Arrow's set-up per blob) and save the reader little
-# (bench/README.md, decision_log).
+# The most rows a blob of a batch's inputs holds. Reading one decision fetches, hashes and
+# decodes its whole blob: get() took 4.3 ms (SQLite) and 7.7 ms (PostgreSQL) at 1,000 rows of
+# 200 inputs, 6.5 and 9.9 ms at 2,000; 500 saved the reader little and cost the writer more
+# (a set-up per blob). bench/README.md, decision_log.
 BLOB_ROWS = 1_000
 # The one statement a migration lock is held for (any 64-bit number unique to this app).
 _PG_MIGRATION_LOCK = 7_215_040_111
@@ -314,8 +314,9 @@ class DecisionLog:
         if n != len(inputs):
             raise ValueError(f"{len(inputs)} inputs but {n} decisions")
         records = input_records(inputs, contract, self.redact_protected)
-        scores = np.asarray(columns["score"], dtype=float).astype(object)
-        scores[np.isnan(scores.astype(float))] = None
+        scores = np.asarray(columns["score"], dtype=float)
+        score = scores.astype(object)
+        score[np.isnan(scores)] = None
         band = (thresholds.approve_below, thresholds.reject_above) if thresholds else (None, None)
         positions = np.arange(n)
         # in UTC: SQLite keeps a time's digits and drops its offset, and reads it as UTC
@@ -335,7 +336,7 @@ class DecisionLog:
             "inputs_id": [blob_ids[b] for b in positions // BLOB_ROWS] if blob_ids else [None] * n,
             "inputs_row": (positions % BLOB_ROWS).tolist() if blob_ids else [None] * n,
             "decision": columns["decision"],
-            "score": scores.tolist(),
+            "score": score.tolist(),
             "reasons": _reasons_json(columns),
             "rule_id": [_none_if_nan(v) for v in columns[RULE_ID]],
             "rule_reason": [_none_if_nan(v) for v in columns[RULE_REASON]],
