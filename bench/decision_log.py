@@ -8,17 +8,20 @@ fresh database:
   temporary file and inserted in one transaction, on the schema of migration 0002: the
   batch's way before (on PostgreSQL, JSON compressed with pglz);
 * ``json``: the same on the latest schema: the API's way (PostgreSQL compresses it with lz4);
-* ``blobs``: ``DecisionLog.batch``: each chunk's inputs as one Parquet blob in
-  ``decision_inputs``, the rows pointing into it (also one transaction).
+* ``blobs insert``: ``DecisionLog.batch``, each chunk's inputs in blobs of ``--blob-rows``
+  in ``decision_inputs``, the rows pointing into them (also one transaction), written with
+  ``INSERT`` (executemany) as before COPY (PostgreSQL only: SQLite always inserts);
+* ``blobs``: the same as ``DecisionLog.batch`` writes it: ``COPY`` on PostgreSQL.
 
 On SQLite (a temporary file) and on a scratch PostgreSQL database (``--pg``; ``--no-pg`` to
 skip) it prints the client's CPU (this process, every thread), the server's CPU (the
 PostgreSQL backends of the scratch database, from ``/proc/<pid>/stat``), wall time and the
 size on disk, then reading the day back: ``frame()`` of the day and ``get()`` of one
-decision. Ratios are blobs / json 0002 (before) and blobs / json.
+decision (the median of 30, in ms). Ratios are blobs / each other path.
 
     python bench/decision_log.py [--rows 60000] [--features 200] [--chunk-rows 20000]
-                                 [--decimals N] [--pg URL | --no-pg]
+                                 [--blob-rows 1000] [--paths P ...] [--decimals N]
+                                 [--pg URL | --no-pg]
 """
 
 from __future__ import annotations
@@ -43,14 +46,17 @@ from alembic import command
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from credit_assets.core import decision_log  # noqa: E402
 from credit_assets.core.contract import load_contract  # noqa: E402
 from credit_assets.core.decision_log import DecisionLog, alembic_config  # noqa: E402
+from credit_assets.core.decision_log_schema import decision_inputs, decisions  # noqa: E402
 from credit_assets.core.rules import RULE_ID, RULE_REASON  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "decision_log.json"
 PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 DAY = "2026-11-01"
-PATHS = ("json 0002", "json", "blobs")
+PATHS = ("json 0002", "json", "blobs insert", "blobs")
+GETS = 30
 
 
 def batch(rows: int, features: int, decimals: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -111,6 +117,20 @@ def record_blobs(log: DecisionLog, inputs, decided, contract, size: int, at) -> 
         b.commit()
 
 
+def _insert_only(conn: sa.Connection, chunk) -> None:
+    """How ``decision_log._insert`` wrote a chunk before COPY, on any database."""
+    conn.execute(decision_inputs.insert(), chunk.blobs)
+    conn.execute(decisions.insert(), decision_log._row_dicts(chunk.rows))
+
+
+def record_blobs_insert(log: DecisionLog, inputs, decided, contract, size: int, at) -> None:
+    copy, decision_log._insert = decision_log._insert, _insert_only
+    try:
+        record_blobs(log, inputs, decided, contract, size, at)
+    finally:
+        decision_log._insert = copy
+
+
 class Server:
     """CPU seconds of the PostgreSQL backends serving one database (none for SQLite)."""
 
@@ -166,7 +186,7 @@ def size_mb(log: DecisionLog) -> float:
 
 
 def measure(backend, path, args, inputs, decided, contract, tmp) -> dict[str, float]:
-    record = record_blobs if path == "blobs" else record_json
+    record = {"blobs": record_blobs, "blobs insert": record_blobs_insert}.get(path, record_json)
     at = dt.datetime.now(dt.UTC)
     with database(backend, args.pg, tmp) as (log, server):
         if path == "json 0002":
@@ -190,10 +210,12 @@ def measure(backend, path, args, inputs, decided, contract, tmp) -> dict[str, fl
         day = log.frame("santander")
         out["frame_s"] = time.perf_counter() - started
         assert len(day) == len(inputs)
-        one = day["decision_id"].iloc[len(day) // 2]
-        started = time.perf_counter()
-        assert log.get("santander", one) is not None
-        out["get_s"] = time.perf_counter() - started
+        gets = []
+        for one in day["decision_id"].sample(GETS, random_state=0):
+            started = time.perf_counter()
+            assert log.get("santander", one) is not None
+            gets.append(time.perf_counter() - started)
+        out["get_ms"] = 1000 * float(np.median(gets))
     return out
 
 
@@ -202,10 +224,13 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=60_000)
     parser.add_argument("--features", type=int, default=200)
     parser.add_argument("--chunk-rows", type=int, default=20_000)
+    parser.add_argument("--blob-rows", type=int, default=decision_log.BLOB_ROWS)
+    parser.add_argument("--paths", nargs="+", choices=PATHS, default=list(PATHS))
     parser.add_argument("--decimals", type=int, help="round inputs (files hold 4 decimals)")
     parser.add_argument("--pg", default=PG, help="PostgreSQL admin URL for a scratch database")
     parser.add_argument("--no-pg", action="store_true")
     args = parser.parse_args()
+    decision_log.BLOB_ROWS = args.blob_rows
     contract = load_contract(None)
     inputs, decided = batch(args.rows, args.features, args.decimals)
     backends = ["sqlite"] if args.no_pg else ["sqlite", "postgresql"]
@@ -214,15 +239,19 @@ def main() -> None:
         for backend in backends:
             figures[backend] = {
                 path: measure(backend, path, args, inputs, decided, contract, Path(tmp))
-                for path in PATHS
+                for path in args.paths
+                if not (backend == "sqlite" and path == "blobs insert")  # the same on SQLite
             }
-    columns = ["client_cpu_s", "server_cpu_s", "wall_s", "size_mb", "frame_s", "get_s"]
-    print(f"{args.rows:,} rows x {args.features} inputs, chunks of {args.chunk_rows:,}")
+    columns = ["client_cpu_s", "server_cpu_s", "wall_s", "size_mb", "frame_s", "get_ms"]
+    print(
+        f"{args.rows:,} rows x {args.features} inputs, chunks of {args.chunk_rows:,},"
+        f" blobs of {args.blob_rows:,}"
+    )
     print(f"{'':26s}" + "".join(f"{c:>14s}" for c in columns))
     for backend, paths in figures.items():
         for path, out in paths.items():
             print(f"{backend + ' ' + path:26s}" + "".join(f"{out[c]:14.2f}" for c in columns))
-        for baseline in PATHS[:2]:
+        for baseline in [p for p in paths if p != "blobs"] if "blobs" in paths else []:
             ratios = [
                 paths["blobs"][c] / paths[baseline][c] if paths[baseline][c] else float("nan")
                 for c in columns

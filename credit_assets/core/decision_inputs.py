@@ -1,12 +1,12 @@
 """A decision's inputs as the decision log records them.
 
 A decision of the API keeps its inputs as one JSON object in its row. A batch keeps them
-once per chunk: the chunk's input frame (redacted as the JSON would be) as one Parquet blob
-in ``decision_inputs``, each row pointing at its position in it. JSON per row made the
-database compress 60,000 objects of ~200 floats a day, which cost it four times the CPU of
-the rows themselves (bench/decision_log.py).
+once: the chunk's input frame (redacted as the JSON would be) in blobs of at most
+``BLOB_ROWS`` rows (``decision_log``) in ``decision_inputs``, each row pointing at its
+position in one. JSON per row made the database compress 60,000 objects of ~200 floats a
+day, which cost it four times the CPU of the rows themselves (bench/decision_log.py).
 
-Readers see the same thing either way: :func:`json_values` turns a stored frame into the
+Readers see the same thing either way: :func:`json_values` turns a stored table into the
 values ``orjson.loads`` gives of the row's JSON object (:func:`input_records`), and the
 fingerprint is always the sha256 of that JSON text, so a batch decision and an API decision
 of the same inputs have the same fingerprint.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -24,8 +24,11 @@ import pandas as pd
 
 from credit_assets.core.contract import DatasetContract
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 REDACTED = "[redacted]"
-FORMAT = "parquet"
+FORMAT = "arrow"  # Arrow IPC stream; blobs written before say "parquet"
 
 
 def redacted(
@@ -86,40 +89,56 @@ def fingerprint(record: str) -> str:
 
 
 def encode(frame: pd.DataFrame) -> bytes:
-    """A chunk's (already redacted) input frame as Parquet bytes: its dtypes, categories and
-    dates come back as they were, so :func:`json_values` gives what its JSON would."""
+    """A blob's (already redacted) input frame as an Arrow IPC stream, LZ4-compressed: its
+    dtypes, categories and dates come back as they were, so :func:`json_values` gives what
+    its JSON would.
+
+    Not Parquet (the format before): reading one decision decodes its whole blob, and
+    Parquet spends ~9 ms setting up 200 column readers whatever the rows; an LZ4 stream of
+    1,000 rows reads in ~1.5 ms, for about a third more bytes on four-decimal data
+    (bench/README.md, decision_log)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
-    # zstd without dictionaries for floats: values of four decimals (Santander's) take half
-    # the bytes for 0.1 s a 20,000-row chunk; a dictionary of distinct floats only costs time
-    text = [f.name for f in table.schema if not pa.types.is_floating(f.type)]
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd", use_dictionary=text)
+    options = pa.ipc.IpcWriteOptions(compression="lz4")
+    with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
+        writer.write_table(table)
     return sink.getvalue().to_pybytes()
 
 
-def decode(data: bytes) -> pd.DataFrame:
+def decode(data: bytes, format_: str) -> pa.Table:
+    """A blob as :func:`encode` wrote it (``format_`` ``arrow``), or as it was before
+    (``parquet``)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    return pq.read_table(pa.BufferReader(data)).to_pandas()
+    if format_ == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(pa.BufferReader(data))
+    if format_ != FORMAT:
+        raise ValueError(f"unknown decision inputs format {format_!r}")
+    return pa.ipc.open_stream(data).read_all()
 
 
-def json_values(frame: pd.DataFrame) -> np.ndarray:
-    """The frame's values as ``orjson.loads`` gives them back from :func:`input_records`'
-    JSON (one object array, rows by columns), column by column rather than row by row."""
-    out = np.empty(frame.shape, dtype=object)
-    for j, (_, column) in enumerate(frame.items()):
-        values = column.to_numpy(dtype=object)
-        missing = pd.isna(values)
-        if column.dtype.kind == "f":
-            # floats come back as they were (orjson writes the shortest exact text), but
-            # JSON has no infinity: orjson writes null
-            missing |= ~np.isfinite(column.to_numpy(dtype=float, na_value=np.nan))
-        values[missing] = None
-        if column.dtype.kind not in "fiub":  # text, dates, categories: as the JSON has them
-            values = orjson.loads(_json(values.tolist()))
-        out[:, j] = values
+def json_values(table: pa.Table) -> np.ndarray:
+    """The table's values as ``orjson.loads`` gives them back from :func:`input_records`'
+    JSON (one object array, rows by columns), column by column on Arrow: no pandas frame,
+    whose set-up per column cost more than one row's values."""
+    import pyarrow as pa
+
+    out = np.empty((table.num_rows, table.num_columns), dtype=object)
+    floats = [j for j, f in enumerate(table.schema) if pa.types.is_floating(f.type)]
+    if floats:  # as one block: a call per column would cost more than a row's values
+        block = np.column_stack([table.column(j).to_numpy() for j in floats])  # null: NaN
+        values = block.astype(object)
+        # floats come back as they were (orjson writes the shortest exact text), but JSON
+        # has neither NaN nor infinity: orjson writes null
+        values[~np.isfinite(block)] = None
+        out[:, floats] = values
+    for j, column in enumerate(table.itercolumns()):
+        if pa.types.is_integer(column.type) or pa.types.is_boolean(column.type):
+            out[:, j] = column.to_pylist()
+        elif j not in floats:  # text, dates, categories: as the JSON has them
+            out[:, j] = orjson.loads(_json(column.to_pylist()))
     return out

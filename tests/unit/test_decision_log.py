@@ -2,6 +2,7 @@
 queue, live-traffic frames, redaction and bulk speed."""
 
 import datetime as dt
+import hashlib
 import os
 import threading
 import uuid
@@ -13,9 +14,10 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from credit_assets.core import decision_log
 from credit_assets.core.api_keys import ApiKeyError, ApiKeys, parse_scopes
 from credit_assets.core.contract import load_contract
-from credit_assets.core.decision_inputs import fingerprint
+from credit_assets.core.decision_inputs import decode, fingerprint, input_records
 from credit_assets.core.decision_log import (
     DecisionLog,
     DecisionLogUnavailableError,
@@ -141,6 +143,21 @@ def _blobs(log):
         return conn.execute(sa.text("SELECT count(*) FROM decision_inputs")).scalar_one()
 
 
+def _blob_rows(log):
+    """Each blob's rows, in the order its decisions were recorded."""
+    with log.engine.connect() as conn:
+        return (
+            conn.execute(
+                sa.text(
+                    "SELECT b.row_count FROM decision_inputs b JOIN decisions d"
+                    " ON d.inputs_id = b.inputs_id AND d.inputs_row = 0 ORDER BY d.seq"
+                )
+            )
+            .scalars()
+            .all()
+        )
+
+
 def _loans_inputs(n):
     """The loans fixture's applications as a day's chunk may hold them: categories, a date,
     integers, missing numbers and text."""
@@ -174,9 +191,11 @@ def _decided(inputs, contract):
 
 @pytest.mark.parametrize("redact", [False, True], ids=["plain", "redacted"])
 @pytest.mark.parametrize("dataset", ["santander", "loans"])
-def test_a_batch_stored_as_blobs_reads_as_its_json_would(log, fitted, dataset, redact):
+def test_a_batch_stored_as_blobs_reads_as_its_json_would(log, fitted, dataset, redact, monkeypatch):
     """The same decisions written with JSON per row (the API's way, and every batch's before
-    migration 0003) and through ``batch()`` in chunks read back the same, by every reader."""
+    migration 0003) and through ``batch()`` in chunks read back the same, by every reader;
+    a chunk larger than a blob makes several blobs."""
+    monkeypatch.setattr(decision_log, "BLOB_ROWS", 40)
     if dataset == "santander":
         contract, inputs = fitted[0].contract, fitted[1].iloc[:150].copy()
         inputs.iloc[3, 2] = np.nan  # missing, and infinite (JSON null), numbers
@@ -201,7 +220,8 @@ def test_a_batch_stored_as_blobs_reads_as_its_json_would(log, fitted, dataset, r
                 " AND inputs_id IS NOT NULL AND inputs_row IS NOT NULL"
             )
         ).scalar_one()
-    assert stored == len(inputs) and _blobs(log) == 3
+    # chunks of 64, 64 and 22 rows: blobs of 40 + 24, 40 + 24 and 22
+    assert stored == len(inputs) and _blob_rows(log) == [40, 24, 40, 24, 22]
 
     def same(a, b):
         assert [d.inputs for d in a] == [d.inputs for d in b]
@@ -228,6 +248,91 @@ def test_a_batch_stored_as_blobs_reads_as_its_json_would(log, fitted, dataset, r
         return log.frame(name).drop(columns=["decision_id", "dataset"])
 
     pd.testing.assert_frame_equal(frame("blobs"), frame("json"))
+
+
+# Texts COPY's CSV (PostgreSQL) must pass as they are: quotes, separators, line ends,
+# backslashes and its own NULL and end-of-data markers, empty strings, unicode.
+NASTY = [
+    "", '"', '""', "a,b", "two\nlines", "cr\r\nlf", "back\\slash", "\\N", "\\.", "tab\there",
+    "NULL", " 余白 ", "理由: 収入が低い", "emoji 😀", "'quote'", ",\n\"",
+]  # fmt: skip
+FLOATS = [0.1, 1 / 3, 5e-324, 1.7976931348623157e308, -2.5e-310, 123456789.123456789, 1e-7]
+
+
+def test_texts_nulls_floats_and_times_come_back_exactly(log, fitted):
+    """A batch written with COPY (PostgreSQL) or executemany (SQLite) reads back as it was
+    given: texts character for character, NULL apart from "", floats bit for bit, the time
+    as the same instant to the microsecond."""
+    pipeline, rows = fitted
+    n = len(NASTY)
+    inputs = rows.iloc[:n].assign(ID_code=[f"{t}#{i}" for i, t in enumerate(NASTY)])
+    scores = [*(FLOATS * 3)[: n - 1], np.nan]
+    rule_reasons = [None if i % 3 == 0 else t for i, t in enumerate(NASTY)]
+    decided = _decided(inputs, pipeline.contract).assign(
+        score=scores, reason_text_1=NASTY[::-1], rule_id="R´1", rule_reason=rule_reasons
+    )
+    at = dt.datetime(2026, 11, 3, 6, 7, 8, 123456, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+    actor = 'run "7", ✓'
+    with log.batch("santander", pipeline.contract, actor=actor, decided_at=at) as batch:
+        batch.add(decided, inputs)
+        batch.commit()
+
+    told = [log.get("santander", i) for i in log.frame("santander")["decision_id"]]
+    assert [d.application_id for d in told] == inputs["ID_code"].tolist()
+    assert [d.reasons[0].text for d in told] == NASTY[::-1]
+    assert [d.rule_reason for d in told] == rule_reasons
+    assert {(d.rule_id, d.actor) for d in told} == {("R´1", actor)}
+    assert [d.partition_day for d in told] == [None] * n
+    bits = np.array(scores).view(np.uint64)[:-1]
+    assert np.array([d.score for d in told[:-1]]).view(np.uint64).tolist() == bits.tolist()
+    assert told[-1].score is None
+    assert {d.decided_at for d in told} == {at}
+    assert {d.decided_at.microsecond for d in told} == {123456}
+    records = input_records(inputs, pipeline.contract, redact_protected=False)
+    assert [d.inputs for d in told] == [orjson.loads(r) for r in records]
+
+
+def test_a_batch_that_fails_half_way_leaves_nothing_on_record(log, fitted):
+    """The last chunk breaks a constraint after the first two were written (on PostgreSQL,
+    two COPYs each of blobs and rows): nothing of the batch stays, and the log goes on."""
+    pipeline, rows = fitted
+    inputs = rows.iloc[:90]
+    decided = _decided(inputs, pipeline.contract)
+    decided.loc[decided.index[-1], "decision"] = None  # NOT NULL
+    with log.batch("santander", pipeline.contract, actor="run") as batch:
+        for start in range(0, len(inputs), 30):
+            batch.add(decided.iloc[start : start + 30], inputs.iloc[start : start + 30])
+        with pytest.raises(sa.exc.IntegrityError):
+            batch.commit()
+    assert log.count() == 0 and _blobs(log) == 0
+    _record(log, pipeline, inputs, "2026-11-01")
+    assert log.count() == len(inputs)
+
+
+def test_blobs_written_as_parquet_before_still_read(log, fitted):
+    """Blobs stored before they were Arrow streams (format ``parquet``) read as they did."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pipeline, rows = fitted
+    _record(log, pipeline, rows.iloc[:30], "2026-11-01")
+    before = log.history("santander", rows["ID_code"].iloc[7])
+    with log.engine.begin() as conn:
+        ((inputs_id, format_, data),) = conn.execute(
+            sa.text("SELECT inputs_id, format, data FROM decision_inputs")
+        ).all()
+        sink = pa.BufferOutputStream()
+        pq.write_table(decode(data, format_), sink)
+        parquet = sink.getvalue().to_pybytes()
+        conn.execute(
+            sa.text(
+                "UPDATE decision_inputs SET format = 'parquet', data = :d, sha256 = :h"
+                " WHERE inputs_id = :i"
+            ),
+            {"d": parquet, "h": hashlib.sha256(parquet).hexdigest(), "i": inputs_id},
+        )
+    assert format_ == "arrow"
+    assert log.history("santander", rows["ID_code"].iloc[7]) == before
 
 
 def test_review_queue_holds_review_decisions_until_a_reviewer_decides(log, fitted):

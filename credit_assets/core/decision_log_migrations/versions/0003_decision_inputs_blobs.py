@@ -67,19 +67,23 @@ def _inputs_back_into_rows() -> None:
     from credit_assets.core.decision_inputs import decode, frame_records
 
     bind = op.get_bind()
-    blobs = sa.table("decision_inputs", sa.column("inputs_id"), sa.column("data"))
+    blobs = sa.table(
+        "decision_inputs", sa.column("inputs_id"), sa.column("format"), sa.column("data")
+    )
     rows = sa.table(
         "decisions", sa.column("seq"), sa.column("inputs"), sa.column("inputs_id"),
         sa.column("inputs_row"),
     )  # fmt: skip
-    for inputs_id, data in bind.execute(sa.select(blobs.c.inputs_id, blobs.c.data)):
+    for inputs_id, format_, data in bind.execute(
+        sa.select(blobs.c.inputs_id, blobs.c.format, blobs.c.data)
+    ):
         referenced = bind.execute(
             sa.select(rows.c.seq, rows.c.inputs_row).where(rows.c.inputs_id == inputs_id)
         ).all()
         if not referenced:
             continue
         # already redacted when it was stored: nothing protected is left to redact
-        records = frame_records(decode(data))
+        records = frame_records(decode(data, format_).to_pandas())
         back = rows.update().where(rows.c.seq == sa.bindparam("at"))
         bind.execute(
             back.values(inputs=sa.bindparam("json")),
