@@ -135,6 +135,18 @@ def test_compose_references_resolve(compose, env_example):
     } <= set(services)
 
 
+def test_the_instance_tables_exist_before_any_server_opens_the_instance(compose):
+    """On a fresh database the webserver, the daemon and the code server would each create
+    Dagster's tables at once, and all but one fail: a one-shot migration runs first."""
+    services = compose["services"]
+    assert services["dagster-migrate"]["command"] == ["dagster", "instance", "migrate"]
+    for name in ("code-server", "worker", "training-worker"):
+        after = services[name]["depends_on"]["dagster-migrate"]
+        assert after == {"condition": "service_completed_successfully"}, name
+    for name in ("webserver", "daemon", "web-app"):
+        assert "code-server" in services[name]["depends_on"], name
+
+
 def test_examples_hold_no_secrets(env_example):
     for key, value in env_example.items():
         if SECRET.search(key):
@@ -258,7 +270,8 @@ def test_compose_secrets_reach_only_their_readers(compose, components, env_examp
     assert holders["POSTGRES_PASSWORD"] == {"postgres"}
     assert (
         holders["DAGSTER_DB_PASSWORD"]
-        == {"postgres", "code-server", "webserver", "daemon", "web-app"} | workers
+        == {"postgres", "dagster-migrate", "code-server", "webserver", "daemon", "web-app"}
+        | workers
     )
     assert holders["MLFLOW_DB_PASSWORD"] == {"postgres", "mlflow"}
     assert holders["DECISIONS_DB_PASSWORD"] == {"postgres", "decision-api", "web-app"} | workers

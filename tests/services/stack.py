@@ -274,6 +274,15 @@ class Stack:
         self.cleanups.append(lambda: _rabbitmqctl("delete_vhost", self.name))
         _rabbitmqctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
 
+        # The instance's tables before any server starts: the webserver and the daemon would
+        # each create them on a fresh database, and one of them fails ("already exists").
+        subprocess.run(
+            [str(BIN / "dagster"), "instance", "migrate"],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
         workspace = str(ROOT / "deploy" / "workspace.yaml")
         self._spawn("s3", [str(BIN / "moto_server"), "-H", HOST, "-p", str(self.ports["s3"])])
         self._spawn(
