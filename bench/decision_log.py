@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from credit_assets.core import decision_log  # noqa: E402
 from credit_assets.core.contract import load_contract  # noqa: E402
+from credit_assets.core.decision_inputs import input_records  # noqa: E402
 from credit_assets.core.decision_log import DecisionLog, alembic_config  # noqa: E402
 from credit_assets.core.decision_log_schema import decision_inputs, decisions  # noqa: E402
 from credit_assets.core.rules import RULE_ID, RULE_REASON  # noqa: E402
@@ -97,8 +98,9 @@ def record_json(log: DecisionLog, inputs, decided, contract, size: int, at) -> N
         table = sa.Table("decisions", sa.MetaData(), autoload_with=conn)
     with tempfile.TemporaryFile() as staging:
         for d, i in chunks(inputs, decided, size):
+            records = input_records(i, contract, log.redact_protected)
             rows = log.rows(
-                "santander", d, i, contract, None, source="batch", actor="bench",
+                "santander", d, records, contract, None, source="batch", actor="bench",
                 partition_day=DAY, decided_at=at,
             )  # fmt: skip
             rows = [{k: v for k, v in r.items() if k in table.c} for r in rows]

@@ -304,6 +304,10 @@ class TrainingWindow:
             return None
         return max(contract.min_history_rows - recent, 0)
 
+    def days(self, partitions: list[str]) -> list[str]:
+        """The application days of ``partitions`` it learns from."""
+        return [p for p in partitions if self.since is None or p >= self.since]
+
     def describe(self, history_rows: int) -> str:
         if self.since is None:
             return "all days"

@@ -40,7 +40,7 @@ from credit_assets.core.decision_inputs import (
     decode,
     encode,
     fingerprint,
-    input_records,
+    frame_records,
     json_values,
     redacted,
 )
@@ -112,7 +112,7 @@ class RecordedDecision:
     def from_row(cls, row: sa.Row, inputs: dict[str, Any]) -> RecordedDecision:
         """The row, with its ``inputs`` as :func:`_stored_inputs` reads them."""
         data = dict(row._mapping)
-        for stored in ("seq", "inputs_id", "inputs_row"):
+        for stored in _STORAGE:
             data.pop(stored, None)
         at = data["decided_at"]
         data["decided_at"] = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
@@ -250,43 +250,23 @@ class DecisionLog:
         self,
         dataset: str,
         decided: pd.DataFrame | Mapping[str, Any],
-        inputs: pd.DataFrame | Sequence[Mapping[str, Any]],
+        records: list[str],
         contract: DatasetContract,
         thresholds: Thresholds | None,
-        *,
-        source: str,
-        actor: str,
-        partition_day: str | None = None,
-        request_id: str | None = None,
-        idempotency_keys: Sequence[str | None] | None = None,
-        latency_ms: float | None = None,
-        decided_at: dt.datetime | None = None,
+        **details: Any,
     ) -> list[dict[str, Any]]:
         """The log rows of ``pipeline.decide``'s output (``decided``, or its
-        ``decision_columns``) for ``inputs``, row by row in the same order, each with its
-        inputs as JSON."""
-        return _row_dicts(
-            self._columns(
-                dataset,
-                decided,
-                inputs,
-                contract,
-                thresholds,
-                source=source,
-                actor=actor,
-                partition_day=partition_day,
-                request_id=request_id,
-                idempotency_keys=idempotency_keys,
-                latency_ms=latency_ms,
-                decided_at=decided_at,
-            )
-        )
+        ``decision_columns``) for the inputs whose JSON is ``records``
+        (:func:`~.decision_inputs.input_records`, redacted as this log redacts), row by row
+        in the same order; ``details``: :meth:`_columns`' keywords (``source``, ``actor``,
+        ...)."""
+        return _row_dicts(self._columns(dataset, decided, records, contract, thresholds, **details))
 
     def _columns(
         self,
         dataset: str,
         decided: pd.DataFrame | Mapping[str, Any],
-        inputs: pd.DataFrame | Sequence[Mapping[str, Any]],
+        records: list[str],
         contract: DatasetContract,
         thresholds: Thresholds | None,
         *,
@@ -300,8 +280,9 @@ class DecisionLog:
         blob_ids: Sequence[str] | None = None,
     ) -> dict[str, list[Any]]:
         """:meth:`rows` column by column (what COPY and the staging file take, without a
-        dict per row); given ``blob_ids``, row ``i`` points at position ``i % BLOB_ROWS``
-        of blob ``blob_ids[i // BLOB_ROWS]`` instead of holding its JSON."""
+        dict per row), for the inputs' JSON ``records``; given ``blob_ids``, row ``i`` points
+        at position ``i % BLOB_ROWS`` of blob ``blob_ids[i // BLOB_ROWS]`` instead of holding
+        its JSON."""
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
         if isinstance(decided, pd.DataFrame):
@@ -311,9 +292,8 @@ class DecisionLog:
         else:
             columns = {c: np.asarray(v, dtype=object).tolist() for c, v in decided.items()}
         n = len(columns["decision"])
-        if n != len(inputs):
-            raise ValueError(f"{len(inputs)} inputs but {n} decisions")
-        records = input_records(inputs, contract, self.redact_protected)
+        if n != len(records):
+            raise ValueError(f"{len(records)} inputs but {n} decisions")
         scores = np.asarray(columns["score"], dtype=float)
         score = scores.astype(object)
         score[np.isnan(scores)] = None
@@ -417,7 +397,7 @@ class DecisionLog:
         rows = self._columns(
             dataset,
             decided,
-            inputs,
+            frame_records(frame),  # redacted once, for the blobs and the fingerprints
             contract,
             thresholds,
             source=source,

@@ -241,11 +241,8 @@ def labelled_applications(
 
     An id on two days (in either kind of file) is an error naming both days.
     """
-    apps = {
-        p: store.read_frame("raw_applications", p)
-        for p in store.partitions("raw_applications")
-        if since is None or p >= since
-    }
+    days = TrainingWindow(since).days(store.partitions("raw_applications"))
+    apps = {p: store.read_frame("raw_applications", p) for p in days}
     outs = {p: store.read_frame("raw_outcomes", p) for p in store.partitions("raw_outcomes")}
     empty = pd.DataFrame(columns=[contract.id_column, contract.target.column])
     if not apps:
@@ -371,11 +368,7 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
                 target = table.frame[contract.target.column]
             path = written.result()
             partitions = {
-                "applications": [
-                    p
-                    for p in store.partitions("raw_applications")
-                    if window.since is None or p >= window.since
-                ],
+                "applications": window.days(store.partitions("raw_applications")),
                 "outcomes": store.partitions("raw_outcomes"),
             }
             summary = {

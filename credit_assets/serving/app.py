@@ -205,6 +205,7 @@ class DecisionService:
             inputs = [one_row.values(applications[0].model_dump(by_alias=True))]
         else:
             inputs = _frame(served, applications)
+        records = input_records(inputs, contract, self.log.redact_protected)
         keys = None
         if idempotency:
             if len(idempotency) > 100:
@@ -218,9 +219,7 @@ class DecisionService:
                 if len(inputs) == 1
                 else [f"{idempotency}/{i}" for i in range(len(inputs))]
             )
-            prints = [
-                fingerprint(r) for r in input_records(inputs, contract, self.log.redact_protected)
-            ]
+            prints = [fingerprint(r) for r in records]
             stored = self.log.replay(dataset, keys, prints)
             if stored is not None:
                 return stored, False
@@ -231,7 +230,7 @@ class DecisionService:
         rows = self.log.rows(
             dataset,
             decided,
-            inputs,
+            records,
             contract,
             served.pipeline.thresholds,
             source="api",

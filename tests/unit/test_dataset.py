@@ -132,3 +132,9 @@ def test_a_training_window_keeps_only_the_history_min_history_rows_still_needs()
     assert newest_rows(history, 0, CONTRACT).empty
     table = build_training_table(newest_rows(history, 0, CONTRACT), _rows("a", 800, 4), CONTRACT)
     assert table.frame["ID_code"].str.startswith("a").all()
+
+
+def test_a_training_window_learns_from_the_days_from_its_start_on():
+    days = ["2026-11-19", "2026-11-20", "2026-11-21"]
+    assert TrainingWindow().days(days) == days
+    assert TrainingWindow("2026-11-20").days(days) == ["2026-11-20", "2026-11-21"]

@@ -206,7 +206,8 @@ def test_a_batch_stored_as_blobs_reads_as_its_json_would(log, fitted, dataset, r
     decided = _decided(inputs, contract)
     at = dt.datetime(2026, 11, 3, 6, tzinfo=dt.UTC)
     kwargs = {"actor": "run", "partition_day": "2026-11-03", "decided_at": at}
-    log.append(log.rows("json", decided, inputs, contract, None, source="batch", **kwargs))
+    records = input_records(inputs, contract, redact)
+    log.append(log.rows("json", decided, records, contract, None, source="batch", **kwargs))
     with log.batch("blobs", contract, **kwargs) as batch:
         for start in range(0, len(inputs), 64):
             chunk = slice(start, start + 64)
@@ -356,22 +357,28 @@ def test_review_queue_holds_review_decisions_until_a_reviewer_decides(log, fitte
     assert [h.decision for h in log.history("santander", in_review[0])] == ["review", "approve"]
 
 
+def _api_rows(log, pipeline, decided, inputs, key, actor="api") -> list[dict]:
+    """The API's log rows of ``decided`` for ``inputs``, under idempotency ``key``."""
+    return log.rows(
+        "santander",
+        decided,
+        input_records(inputs, pipeline.contract, log.redact_protected),
+        pipeline.contract,
+        pipeline.thresholds,
+        source="api",
+        actor=actor,
+        idempotency_keys=[key],
+    )
+
+
 def test_a_repeated_idempotency_key_returns_the_stored_decision(log, fitted):
     pipeline, rows = fitted
     one = rows.iloc[[0]]
     decided = pipeline.decide(one, model_version="1")
 
     def attempt(inputs):
-        rows_ = log.rows(
-            "santander",
-            pipeline.decide(inputs, model_version="1"),
-            inputs,
-            pipeline.contract,
-            pipeline.thresholds,
-            source="api",
-            actor="key k1",
-            idempotency_keys=["abc"],
-        )
+        decided_ = pipeline.decide(inputs, model_version="1")
+        rows_ = _api_rows(log, pipeline, decided_, inputs, "abc", actor="key k1")
         return log.record_idempotent("santander", rows_)
 
     (stored,), created = attempt(one)
@@ -394,16 +401,8 @@ def test_concurrent_decisions_share_commits_and_each_gets_its_own_outcome(log, f
 
     def made(i: int, key: str | None) -> list[dict]:
         inputs = rows.iloc[[i]]
-        return log.rows(
-            "santander",
-            pipeline.decision_columns(inputs, model_version="1"),
-            inputs,
-            pipeline.contract,
-            pipeline.thresholds,
-            source="api",
-            actor="api",
-            idempotency_keys=[key],
-        )
+        decided = pipeline.decision_columns(inputs, model_version="1")
+        return _api_rows(log, pipeline, decided, inputs, key)
 
     def at_once(ready: list[list[dict]]) -> list[tuple[str, bool]]:
         together = threading.Barrier(len(ready))
@@ -487,8 +486,9 @@ def test_migration_0003_keeps_every_decisions_inputs_up_and_down(log, fitted):
     in_review = decided.loc[decided["decision"] == "review", "ID_code"].tolist()
     with log.engine.begin() as conn:
         command.upgrade(alembic_config(conn), "0002")
+    records = input_records(inputs, pipeline.contract, False)
     before = log.rows(
-        "santander", decided, inputs, pipeline.contract, None, source="batch", actor="before"
+        "santander", decided, records, pipeline.contract, None, source="batch", actor="before"
     )
     old = sa.Table("decisions", sa.MetaData(), autoload_with=log.engine)
     with log.engine.begin() as conn:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from credit_assets.core.contract import Rule, load_contract
-from credit_assets.core.decision_log import input_records
+from credit_assets.core.decision_inputs import input_records
 from credit_assets.core.features import FeatureBuilder
 from credit_assets.core.onerow import OneRow
 from credit_assets.core.pipeline import DecisionPipeline
