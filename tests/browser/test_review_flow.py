@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from credit_assets.core.access import Access, Role
 from credit_assets.settings import Settings
@@ -53,11 +54,15 @@ def url(trained, tmp_path_factory):
 def _login(page, url: str, username: str) -> None:
     """By keyboard only: the form is usable without a mouse."""
     page.goto(f"{url}/login")
-    page.keyboard.type(username)  # the user name field has the focus
+    # the user name field has the focus (autofocus: Chromium may apply it after "load", and
+    # keys typed before go nowhere)
+    expect(page.locator("#username")).to_be_focused()
+    page.keyboard.type(username)
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
     with page.expect_navigation():
         page.keyboard.press("Enter")
+    assert not page.url.startswith(f"{url}/login"), f"{username} could not log in"
 
 
 def test_a_reviewer_decides_a_case_is_refused_runs_and_logs_out(browser, url):
