@@ -50,6 +50,8 @@ def test_shared_split_ids():
     failure = shared_split_ids(table, "ID_code")
     assert failure.blocking and failure.sample_ids == ("a",) and failure.bad_rows == 2
     assert shared_split_ids(table.drop_duplicates("ID_code"), "ID_code") is None
+    twice_in_train = table.assign(split=["train", "train", "train", "holdout"])
+    assert shared_split_ids(twice_in_train, "ID_code") is None  # the unique-id check names it
 
 
 def test_feature_leakage():
