@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from credit_assets.core.collector import paused
 from credit_assets.core.contract import FREQ_SUFFIX, ColumnSpec, DatasetContract
 from credit_assets.core.dataset import HOLDOUT, SPLIT, TRAIN, VALIDATION
 from credit_assets.core.errors import CreditAssetsError
@@ -540,9 +541,10 @@ def _wait_for_warm_up() -> None:
 
 @cache
 def _build_context():
-    gx = _import_gx()
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-    from great_expectations.execution_engine import pandas_execution_engine
+    with paused():
+        gx = _import_gx()
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+        from great_expectations.execution_engine import pandas_execution_engine
 
     # GX fingerprints every in-memory batch under 1 GB (MD5 over pandas' row hashes) into
     # batch markers that nothing reads: 0.6 s of a 1.5 s suite on 200,000 x 200.

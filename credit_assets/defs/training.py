@@ -12,6 +12,7 @@ import pandas as pd
 from pydantic import Field
 
 from credit_assets.code_version import git_revision
+from credit_assets.core.collector import paused
 from credit_assets.core.contract import DatasetContract
 from credit_assets.core.dataset import (
     HOLDOUT,
@@ -202,17 +203,21 @@ def _open_registry(
 ) -> "ModelRegistry":
     """The dataset's registry, after marking failed the MLflow runs that runs which died left
     unfinished (before this training starts its own)."""
-    registry = mlflow.registry(contract)
-    fail_orphaned_mlflow_runs(instance, registry)
+    with paused():  # MLflow's import, and its first query setting up SQLAlchemy's mappers
+        registry = mlflow.registry(contract)
+        fail_orphaned_mlflow_runs(instance, registry)
     return registry
 
 
 def _import_fit_libraries() -> None:
     """Before another thread imports MLflow: two threads importing modules that import each
     other could wait on each other."""
-    import lightgbm  # noqa: F401
-    import sklearn.metrics
-    import sklearn.pipeline  # noqa: F401
+    with paused():
+        import lightgbm  # noqa: F401
+        import sklearn.metrics
+        import sklearn.pipeline  # noqa: F401
+
+        import credit_assets.core.plots  # noqa: F401 - matplotlib
 
 
 def _who(context: dg.AssetExecutionContext) -> str:
@@ -472,11 +477,11 @@ def training_assets(scope: Scope) -> list[dg.AssetsDefinition]:
         mlflow: MlflowResource,
     ) -> dg.MaterializeResult:
         """LightGBM model, chosen among candidates on validation, judged once on holdout."""
+        _import_fit_libraries()
         from credit_assets.core.plots import markdown_image, roc_png
 
         dataset = datasets.get(scope.name)
         contract, store = dataset.contract(), storage.store(scope.name)
-        _import_fit_libraries()
         with (
             _training_step(context, dataset, store, "model", "features"),
             # MLflow's import and client (about a second) while LightGBM fits: it releases
