@@ -108,8 +108,12 @@ def score_distribution_png(
 ) -> bytes:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     bins = np.linspace(0, max(float(np.max(risk)), reject_above) * 1.02 + 1e-9, 60)
-    ax.hist(risk[~bad], bins=bins, alpha=0.6, density=True, label="good outcome")
-    ax.hist(risk[bad], bins=bins, alpha=0.6, density=True, label="bad outcome")
+    ax.hist(
+        risk[~bad], bins=bins, alpha=0.6, density=True, histtype="stepfilled", label="good outcome"
+    )
+    ax.hist(
+        risk[bad], bins=bins, alpha=0.6, density=True, histtype="stepfilled", label="bad outcome"
+    )
     ax.axvspan(approve_below, reject_above, color="orange", alpha=0.15, label="review band")
     ax.axvline(approve_below, color="green", linestyle="--", linewidth=1)
     ax.axvline(reject_above, color="red", linestyle="--", linewidth=1)
