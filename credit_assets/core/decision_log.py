@@ -109,11 +109,10 @@ class RecordedDecision:
     latency_ms: float | None
 
     @classmethod
-    def from_row(cls, row: sa.Row, inputs: dict[str, Any]) -> RecordedDecision:
-        """The row, with its ``inputs`` as :func:`_stored_inputs` reads them."""
-        data = dict(row._mapping)
-        for stored in _STORAGE:
-            data.pop(stored, None)
+    def from_row(cls, row: Mapping[str, Any], inputs: dict[str, Any]) -> RecordedDecision:
+        """A log row (read back, or as it was appended), with its ``inputs`` as
+        :func:`_read` reads them."""
+        data = {k: v for k, v in row.items() if k not in _STORAGE}
         at = data["decided_at"]
         data["decided_at"] = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
         data["inputs"] = inputs
@@ -447,7 +446,7 @@ class DecisionLog:
         keys = [r["idempotency_key"] for r in rows]
         try:
             self._group_commit.append(rows)
-            return [_recorded(r) for r in rows], True
+            return [RecordedDecision.from_row(r, orjson.loads(r["inputs"])) for r in rows], True
         except IntegrityError:  # a key is on record already, maybe by a request just now
             if any(k is None for k in keys):
                 raise
@@ -691,7 +690,7 @@ def _read(conn: Connection, query: sa.Select) -> list[RecordedDecision]:
     chunks = _chunks(conn, [(r.inputs_id, r.inputs_row) for r in rows if r.inputs is None])
     return [
         RecordedDecision.from_row(
-            r,
+            r._mapping,
             orjson.loads(r.inputs)
             if r.inputs is not None
             else chunks[r.inputs_id].record(r.inputs_row),
@@ -708,8 +707,11 @@ class _Chunk:
     at: dict[int, int]  # position in the blob -> row of ``values``
     values: np.ndarray
 
+    def row(self, position: int) -> np.ndarray:
+        return self.values[self.at[position]]
+
     def record(self, position: int) -> dict[str, Any]:
-        return dict(zip(self.columns, self.values[self.at[position]], strict=True))
+        return dict(zip(self.columns, self.row(position), strict=True))
 
 
 def _chunks(conn: Connection, references: Sequence[tuple[str, int]]) -> dict[str, _Chunk]:
@@ -762,7 +764,7 @@ def _input_table(conn: Connection, table: pd.DataFrame) -> pd.DataFrame:
             columns, values = tuple(record), list(record.values())
         else:
             chunk = chunks[ids[i]]
-            columns, values = tuple(chunk.columns), chunk.values[chunk.at[int(positions[i])]]
+            columns, values = tuple(chunk.columns), chunk.row(int(positions[i]))
         rows, group = groups.setdefault(columns, ([], []))
         rows.append(i)
         group.append(values)
@@ -774,16 +776,6 @@ def _input_table(conn: Connection, table: pd.DataFrame) -> pd.DataFrame:
         out[np.ix_(rows, [union[c] for c in columns])] = block
     # the same inference as ``pd.DataFrame`` of the JSON objects (a list of dicts)
     return pd.DataFrame(out.tolist(), columns=list(union), index=table.index)
-
-
-def _recorded(row: dict[str, Any]) -> RecordedDecision:
-    return RecordedDecision(
-        **{
-            **{k: v for k, v in row.items() if k not in _STORAGE},
-            "inputs": orjson.loads(row["inputs"]),
-            "reasons": [Reason(**r) for r in orjson.loads(row["reasons"])],
-        }
-    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -63,7 +63,7 @@ decision_inputs = sa.Table(
     sa.Column("dataset", sa.String(64), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("row_count", sa.Integer, nullable=False),
-    sa.Column("format", sa.String(16), nullable=False),  # parquet
+    sa.Column("format", sa.String(16), nullable=False),  # arrow (parquet: written before)
     sa.Column("sha256", sa.String(64), nullable=False),  # of data
     sa.Column("data", sa.LargeBinary, nullable=False),
 )

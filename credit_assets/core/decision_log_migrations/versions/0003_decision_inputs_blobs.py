@@ -37,7 +37,7 @@ def upgrade() -> None:
     op.execute(REVIEW_QUEUE_SQL)
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
-        # Parquet is compressed already: pglz would spend CPU on every blob for nothing.
+        # The blobs are compressed already: pglz would spend CPU on every one for nothing.
         op.execute("ALTER TABLE decision_inputs ALTER COLUMN data SET STORAGE EXTERNAL")
         if bind.dialect.server_version_info >= (14,):
             # the API's rows keep JSON: lz4 compresses them for half of pglz's CPU
